@@ -1,0 +1,398 @@
+"""
+Validation of the ``webstack`` pillar.
+
+Every role's first state calls :py:func:`validate` (through the
+``webstack_pillar.validated`` state, with ``failhard``) so that a missing key, a
+wrong type, an unknown name, a weak secret or a malformed port or host stops the
+run with a message naming the key and the expected form, before anything on the
+host changes.
+
+Only the keys that the pillar sets are type-checked: the formula's own defaults
+(``salt/webstack/parameters/defaults.yaml``) are trusted. Secrets are required
+where a role needs them and are never echoed back in a message.
+"""
+
+import ipaddress
+import re
+
+from salt.exceptions import CommandExecutionError
+
+try:  # Salt 3008 masks pillar values outside templates; we need the plain ones
+    from salt.utils.secret import expose as _expose
+except ImportError:  # older Salt: nothing is masked
+    def _expose(value):
+        return value
+
+__virtualname__ = "webstack_pillar"
+
+ROLES = ("single", "db", "cache", "app", "worker", "lb")
+WSGI_SERVERS = ("gunicorn",)
+PLANNED_WSGI_SERVERS = ("uwsgi", "mod_wsgi")
+PROCESS_MANAGERS = ("supervisord",)
+
+# Which secrets each role needs.
+REQUIRED = {
+    "single": ("app:secret_key", "postgres:password", "redis:password"),
+    "db": ("postgres:password",),
+    "cache": ("redis:password",),
+    "app": ("app:secret_key", "postgres:password", "redis:password"),
+    "worker": ("app:secret_key", "postgres:password", "redis:password"),
+    "lb": (),
+}
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_SQL_IDENT_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_HOSTNAME_RE = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
+_PATH_RE = re.compile(r"^/[A-Za-z0-9._/-]*$")
+_RELPATH_RE = re.compile(r"^[A-Za-z0-9._-][A-Za-z0-9._/-]*$")
+_MODULE_ATTR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*(:[A-Za-z_][A-Za-z0-9_.]*)?$")
+_ENV_KEY_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_SIZE_RE = re.compile(r"^[0-9]+[kKmMgG]?$")
+_DURATION_RE = re.compile(r"^[0-9]+(ms|s|m|h|d|w|M|y)?$")
+_GIT_URL_RE = re.compile(
+    r"^((https?|ssh|git|file)://[^\s'\"`$;|&<>\\]+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s'\"`$;|&<>\\]+)$"
+)
+_SALT_URL_RE = re.compile(r"^salt://[A-Za-z0-9._/-]+$")
+_GIT_REV_RE = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
+# Printable ASCII without whitespace, quotes or backslash: safe in every config
+# syntax the formula writes (redis.conf, env file, URLs after quoting).
+_SECRET_RE = re.compile(r"^[!#-&(-\[\]-~]+$")
+
+
+def __virtual__():
+    return __virtualname__
+
+
+class _Checker:
+    """Collects one message per faulty key."""
+
+    def __init__(self, data):
+        self.data = data
+        self.errors = []
+
+    def get(self, path):
+        node = self.data
+        for part in path.split(":"):
+            if not isinstance(node, dict) or part not in node:
+                return _MISSING
+            node = node[part]
+        return node
+
+    def error(self, path, expected, value=None, secret=False):
+        if value is _MISSING:
+            got = "it is missing"
+        elif secret:
+            got = "got a value that does not match"
+        else:
+            got = f"got {_describe(value)}"
+        self.errors.append(f"webstack:{path}: expected {expected}, {got}")
+
+    def check(self, path, ok, expected, secret=False):
+        """Check ``path`` if the pillar sets it; ``ok`` is a predicate."""
+        value = self.get(path)
+        if value is _MISSING:
+            return
+        try:
+            good = ok(value)
+        except (TypeError, ValueError):
+            good = False
+        if not good:
+            self.error(path, expected, value, secret=secret)
+
+    def require(self, path, ok, expected, secret=False):
+        value = self.get(path)
+        if value is _MISSING or value in ("", None):
+            self.error(path, expected, _MISSING)
+            return
+        self.check(path, ok, expected, secret=secret)
+
+
+class _Missing:
+    def __repr__(self):
+        return "<missing>"
+
+
+_MISSING = _Missing()
+
+
+def _describe(value):
+    if isinstance(value, str):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return f"the string {shown!r}"
+    if isinstance(value, bool):
+        return f"the boolean {value}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "null"
+    return f"a {type(value).__name__}"
+
+
+def _is_int(value, low, high):
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _is_port(value):
+    return _is_int(value, 1, 65535)
+
+
+def _is_host(value):
+    if not isinstance(value, str):
+        return False
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return bool(_HOSTNAME_RE.match(value))
+
+
+def _is_bind(value):
+    # redis accepts "-::1" (optional address)
+    return isinstance(value, str) and _is_ip(value[1:] if value.startswith("-") else value)
+
+
+def _is_ip(value):
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return False
+
+
+def _is_abspath(value):
+    return (
+        isinstance(value, str)
+        and bool(_PATH_RE.match(value))
+        and ".." not in value.split("/")
+        and value != "/"
+    )
+
+
+def _is_command_list(value):
+    return isinstance(value, list) and all(
+        isinstance(cmd, str) and cmd.strip() and "\n" not in cmd and "\x00" not in cmd
+        for cmd in value
+    )
+
+
+def _is_source(value):
+    return isinstance(value, str) and bool(_SALT_URL_RE.match(value) or _GIT_URL_RE.match(value))
+
+
+def _is_secret(min_len):
+    return lambda v: isinstance(v, str) and len(v) >= min_len and bool(_SECRET_RE.match(v))
+
+
+def _is_env(value):
+    return isinstance(value, dict) and all(
+        isinstance(k, str)
+        and _ENV_KEY_RE.match(k)
+        and isinstance(v, (str, int, float, bool))
+        and "\n" not in str(v)
+        and "\x00" not in str(v)
+        for k, v in value.items()
+    )
+
+
+def _is_allowed_host(value):
+    if not isinstance(value, str):
+        return False
+    if value == "*":
+        return True
+    return _is_host(value[1:] if value.startswith(".") else value)
+
+
+def validate(pillar=None, roles=None):
+    """
+    Validate the ``webstack`` pillar (or the mapping given as ``pillar``) for the
+    given roles (default: ``webstack:roles``). Returns a list of error messages,
+    empty when the pillar is valid. Each message names the key and the expected
+    form; secret values are never repeated.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_pillar.validate
+        salt-call webstack_pillar.validate roles='[single]'
+    """
+    if pillar is None:
+        pillar = _expose(__pillar__.get("webstack", _MISSING))
+    if pillar is _MISSING:
+        return ["webstack: expected a mapping of the formula's settings, it is missing"]
+    if not isinstance(pillar, dict):
+        return [f"webstack: expected a mapping, got {_describe(pillar)}"]
+    c = _Checker(pillar)
+
+    if roles is None:
+        # a pillar without roles is checked as role single, the strictest
+        roles = pillar.get("roles") or ["single"]
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        c.error("roles", f"a list of role names from {', '.join(ROLES)}", roles)
+        roles = []
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        c.errors.append(
+            f"webstack:roles: expected role names from {', '.join(ROLES)}, "
+            f"got unknown {', '.join(repr(r) for r in unknown)}"
+        )
+    if "single" in roles and len(roles) > 1:
+        c.errors.append(
+            "webstack:roles: expected either [single] or a combination of db, cache, "
+            "app, worker, lb; 'single' already includes every role, got "
+            + ", ".join(roles)
+        )
+
+    for section in ("app", "wsgi", "postgres", "redis", "nginx", "celery", "supervisor"):
+        c.check(section, lambda v: isinstance(v, dict), "a mapping")
+
+    # app
+    c.check("app:name", lambda v: isinstance(v, str) and _NAME_RE.match(v),
+            "a lowercase name matching [a-z][a-z0-9_-]{0,31}")
+    c.check("app:user", lambda v: isinstance(v, str) and (v == "" or _NAME_RE.match(v)),
+            "a system user name matching [a-z][a-z0-9_-]{0,31}")
+    for key in ("app:base_dir", "app:config_dir"):
+        c.check(key, lambda v: v == "" or _is_abspath(v),
+                "an absolute path of letters, digits, '.', '_', '-' and '/' without '..'")
+    c.check("app:source", _is_source,
+            "salt://<path> (a directory or a .tar.gz/.tgz/.tar archive) or a git URL "
+            "(https://, ssh://, git://, file:// or user@host:path)")
+    c.check("app:rev", lambda v: isinstance(v, str) and _GIT_REV_RE.match(v) and not v.startswith("-"),
+            "a git branch, tag or commit (letters, digits, '.', '_', '-', '/')")
+    c.check("app:requirements", lambda v: isinstance(v, str) and _RELPATH_RE.match(v) and ".." not in v.split("/"),
+            "a path relative to the project root, e.g. requirements.txt")
+    c.check("app:python", lambda v: isinstance(v, str) and re.match(r"^(/[A-Za-z0-9._/-]+|python3(\.[0-9]+)?)$", v),
+            "python3, python3.X or an absolute path to an interpreter")
+    c.check("app:wsgi_app", lambda v: isinstance(v, str) and _MODULE_ATTR_RE.match(v),
+            "module.path:callable, e.g. myproject.wsgi:application")
+    for key in ("app:django_settings_module", "app:celery_app"):
+        c.check(key, lambda v: isinstance(v, str) and (v == "" or _MODULE_ATTR_RE.match(v)),
+                "a dotted Python module path, or '' for none")
+    c.check("app:debug", lambda v: isinstance(v, bool), "true or false")
+    c.check("app:migrate", lambda v: isinstance(v, bool), "true or false")
+    c.check("app:allowed_hosts", lambda v: isinstance(v, list) and v and all(_is_allowed_host(h) for h in v),
+            "a non-empty list of host names or IP addresses (or '*')")
+    for key in ("app:static_url", "app:media_url"):
+        c.check(key, lambda v: isinstance(v, str) and re.match(r"^/[A-Za-z0-9._/-]*/$", v),
+                "a URL path that starts and ends with '/', e.g. /static/")
+    c.check("app:env", _is_env, "a mapping of UPPER_CASE keys to single-line scalar values")
+    for key in ("app:build_commands", "app:migrate_commands", "app:post_deploy_commands"):
+        c.check(key, _is_command_list, "a list of single-line command strings")
+    c.check("app:keep_releases", lambda v: _is_int(v, 1, 100), "an integer from 1 to 100")
+    c.check("app:health_path", lambda v: isinstance(v, str) and re.match(r"^/[A-Za-z0-9._/-]*$", v),
+            "a URL path starting with '/', e.g. /healthz")
+
+    # wsgi
+    c.check("wsgi:server", lambda v: v in WSGI_SERVERS,
+            f"one of {', '.join(WSGI_SERVERS)} ({', '.join(PLANNED_WSGI_SERVERS)} are planned)")
+    c.check("wsgi:workers", lambda v: v == "auto" or _is_int(v, 1, 256), "'auto' or an integer from 1 to 256")
+    c.check("wsgi:threads", lambda v: _is_int(v, 1, 64), "an integer from 1 to 64")
+    for key in ("wsgi:timeout", "wsgi:graceful_timeout"):
+        c.check(key, lambda v: _is_int(v, 1, 3600), "a number of seconds from 1 to 3600")
+    c.check("wsgi:max_requests", lambda v: _is_int(v, 0, 10**7), "an integer >= 0 (0: never recycle)")
+    c.check("process_manager", lambda v: v in PROCESS_MANAGERS,
+            f"one of {', '.join(PROCESS_MANAGERS)} (systemd is planned)")
+
+    # postgres
+    for key in ("postgres:name", "postgres:user"):
+        c.check(key, lambda v: isinstance(v, str) and _SQL_IDENT_RE.match(v),
+                "a lowercase SQL identifier matching [a-z_][a-z0-9_]{0,62}")
+    c.check("postgres:host", _is_host, "a host name or an IP address")
+    c.check("postgres:port", _is_port, "a port number from 1 to 65535")
+    c.check("postgres:listen_addresses",
+            lambda v: isinstance(v, str) and all(a == "*" or _is_host(a) for a in v.split(",")),
+            "a comma-separated list of host names or IP addresses, e.g. localhost")
+
+    # redis
+    c.check("redis:bind", lambda v: isinstance(v, list) and v and all(_is_bind(b) for b in v),
+            "a non-empty list of IP addresses (prefix '-' marks one as optional)")
+    c.check("redis:host", _is_host, "a host name or an IP address")
+    c.check("redis:port", _is_port, "a port number from 1 to 65535")
+    for key in ("redis:cache_db", "redis:broker_db"):
+        c.check(key, lambda v: _is_int(v, 0, 15), "a database number from 0 to 15")
+    cache_db, broker_db = c.get("redis:cache_db"), c.get("redis:broker_db")
+    if cache_db is not _MISSING and cache_db == broker_db:
+        c.errors.append(
+            "webstack:redis:broker_db: expected a database apart from webstack:redis:cache_db, "
+            f"got the same number {broker_db}"
+        )
+    c.check("redis:maxmemory", lambda v: isinstance(v, str) and re.match(r"^[0-9]+(b|kb|mb|gb)?$", v, re.I),
+            "a size such as 256mb")
+
+    # nginx
+    c.check("nginx:port", _is_port, "a port number from 1 to 65535")
+    c.check("nginx:server_name",
+            lambda v: isinstance(v, str) and all(n == "_" or _is_allowed_host(n) for n in v.split()),
+            "'_' or space-separated host names")
+    c.check("nginx:client_max_body_size", lambda v: isinstance(v, str) and _SIZE_RE.match(v),
+            "a size such as 10m")
+    c.check("nginx:static_expires", lambda v: isinstance(v, str) and _DURATION_RE.match(v),
+            "an nginx duration such as 30d")
+
+    # celery
+    c.check("celery:enabled", lambda v: isinstance(v, bool), "true or false")
+    c.check("celery:concurrency", lambda v: _is_int(v, 1, 256), "an integer from 1 to 256")
+    c.check("celery:stop_wait_secs", lambda v: _is_int(v, 1, 86400), "a number of seconds from 1 to 86400")
+    c.check("celery:loglevel", lambda v: v in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+            "one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+
+    # supervisor
+    for key in ("supervisor:conf_dir", "supervisor:log_dir"):
+        c.check(key, _is_abspath, "an absolute path")
+
+    # secrets, as each role needs them
+    needed = sorted({key for role in roles for key in REQUIRED.get(role, ())})
+    for key in needed:
+        if key == "app:secret_key":
+            c.require(key, _is_secret(50),
+                      "a secret of at least 50 printable characters without spaces, quotes or "
+                      "backslashes (generate one with: openssl rand -base64 48)", secret=True)
+        else:
+            c.require(key, _is_secret(16),
+                      "a password of at least 16 printable characters without spaces, quotes or "
+                      "backslashes", secret=True)
+    return c.errors
+
+
+def public(key, default=None):
+    """
+    The plain value of a non-secret key under ``webstack`` (``pillar.get``
+    masks every value in Salt 3008). Keys holding secrets are refused.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_pillar.public nginx:port 80
+    """
+    if re.search(r"password|secret|key", key):
+        raise CommandExecutionError(f"webstack:{key} holds a secret; it is not shown")
+    node = _expose(__pillar__.get("webstack", {}))
+    for part in key.split(":"):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def check(pillar=None, roles=None):
+    """
+    Like :py:func:`validate`, but raise an error that lists every problem.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_pillar.check
+    """
+    errors = validate(pillar=pillar, roles=roles)
+    if errors:
+        raise CommandExecutionError("invalid pillar:\n" + "\n".join(errors))
+    return True

@@ -1,0 +1,528 @@
+"""
+Releases of a WSGI application: build, list, activate, prune.
+
+A release is a directory ``<base_dir>/releases/<id>`` beside a ``current``
+symlink that is switched atomically::
+
+    <base_dir>/releases/<id>/src           the project's source
+    <base_dir>/releases/<id>/venv          its virtualenv, requirements installed
+    <base_dir>/releases/<id>/static        STATIC_ROOT while building (collectstatic)
+    <base_dir>/releases/<id>/RELEASE       the release id, one line
+    <base_dir>/releases/<id>/release.json  fingerprint and metadata, written last
+    <base_dir>/current -> releases/<id>
+    <base_dir>/cache/                      pip cache, git mirrors
+
+A release id is ``<UTC time>-<first 8 hex of the fingerprint>``. The fingerprint
+covers the source (git commit, or content hash of a salt:// tree or archive,
+requirements included), the settings file's content, the interpreter and the
+build commands: a release is built only when one of them changed. A directory
+without ``release.json`` is an unfinished build and is never activated.
+
+Sources:
+
+- ``salt://path/to/dir``: a directory on the Salt file server;
+- ``salt://path/to/app.tar.gz`` (``.tgz``, ``.tar``): an archive on the file server;
+- a git URL (``https://``, ``ssh://``, ``git://``, ``file://``, ``user@host:path``)
+  with ``rev`` (branch, tag or commit).
+"""
+
+import datetime
+import hashlib
+import json
+import logging
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import tarfile
+import tempfile
+
+from salt.exceptions import CommandExecutionError
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "webstack_release"
+__func_alias__ = {"list_": "list"}
+
+_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$")
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+_SKIP_PARTS = {"__pycache__", ".git", ".pytest_cache", ".mypy_cache"}
+_SKIP_SUFFIXES = (".pyc", ".pyo")
+RELEASE_JSON = "release.json"
+
+
+def __virtual__():
+    return __virtualname__
+
+
+# ---------------------------------------------------------------- layout
+
+def _releases_dir(base_dir):
+    return os.path.join(base_dir, "releases")
+
+
+def _release_path(base_dir, release_id):
+    if not _ID_RE.match(str(release_id)):
+        raise CommandExecutionError(f"release id {release_id!r}: expected YYYYmmddTHHMMSSZ-<8 hex>")
+    return os.path.join(_releases_dir(base_dir), release_id)
+
+
+def info(base_dir, release_id):
+    """
+    The metadata of a finished release (its ``release.json``), or ``None``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_release.info /srv/webapp 20261126T210000Z-0123abcd
+    """
+    try:
+        with open(os.path.join(_release_path(base_dir, release_id), RELEASE_JSON), encoding="utf-8") as fh:
+            return json.load(fh)
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return None
+
+
+def list_(base_dir):
+    """
+    The finished releases, oldest first.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_release.list /srv/webapp
+    """
+    try:
+        names = os.listdir(_releases_dir(base_dir))
+    except FileNotFoundError:
+        return []
+    return sorted(n for n in names if _ID_RE.match(n) and info(base_dir, n) is not None)
+
+
+def current(base_dir):
+    """
+    The id of the release that ``current`` points to, or ``None``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_release.current /srv/webapp
+    """
+    link = os.path.join(base_dir, "current")
+    if not os.path.islink(link):
+        return None
+    target = os.path.basename(os.path.normpath(os.readlink(link)))
+    return target if _ID_RE.match(target) else None
+
+
+def activate(base_dir, release_id):
+    """
+    Point ``current`` at a finished release, atomically (a new symlink renamed
+    over the old one). Returns the previous release id.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_release.activate /srv/webapp 20261126T210000Z-0123abcd
+    """
+    if info(base_dir, release_id) is None:
+        raise CommandExecutionError(f"release {release_id} is not a finished release under {base_dir}")
+    previous = current(base_dir)
+    link = os.path.join(base_dir, "current")
+    tmp = os.path.join(base_dir, f".current.{os.getpid()}")
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(os.path.join("releases", release_id), tmp)
+    os.replace(tmp, link)
+    return previous
+
+
+def prune(base_dir, keep=5):
+    """
+    Remove all but the newest ``keep`` finished releases, and unfinished builds.
+    The current release is never removed. Returns the removed ids.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_release.prune /srv/webapp keep=5
+    """
+    keep = int(keep)
+    if keep < 1:
+        raise CommandExecutionError("keep: expected an integer >= 1")
+    cur = current(base_dir)
+    finished = list_(base_dir)
+    doomed = [r for r in finished[:-keep] if r != cur] if len(finished) > keep else []
+    try:
+        names = os.listdir(_releases_dir(base_dir))
+    except FileNotFoundError:
+        names = []
+    doomed += [n for n in names if _ID_RE.match(n) and n not in finished and n != cur]
+    for release_id in doomed:
+        shutil.rmtree(_release_path(base_dir, release_id), ignore_errors=True)
+    return sorted(doomed)
+
+
+# ---------------------------------------------------------------- sources
+
+def _source_kind(source):
+    if source.startswith("salt://"):
+        return "archive" if source.endswith(_ARCHIVE_SUFFIXES) else "saltdir"
+    return "git"
+
+
+def _skip(relpath):
+    parts = relpath.split("/")
+    return bool(_SKIP_PARTS.intersection(parts)) or relpath.endswith(_SKIP_SUFFIXES)
+
+
+def _saltdir_files(source, saltenv):
+    """Cache a salt:// directory; returns {relpath: local cached path}."""
+    prefix = source[len("salt://"):].strip("/")
+    listed = [p for p in __salt__["cp.list_master"](saltenv=saltenv, prefix=prefix + "/")
+              if p.startswith(prefix + "/")]
+    files = {}
+    for path in listed:
+        rel = path[len(prefix) + 1:]
+        if _skip(rel):
+            continue
+        cached = __salt__["cp.cache_file"](f"salt://{path}", saltenv=saltenv)
+        if not cached:
+            raise CommandExecutionError(f"could not fetch salt://{path}")
+        files[rel] = cached
+    if not files:
+        raise CommandExecutionError(f"source {source}: no files found on the Salt file server")
+    return files
+
+
+def _hash_files(files):
+    digest = hashlib.sha256()
+    for rel in sorted(files):
+        with open(files[rel], "rb") as fh:
+            content = fh.read()
+        digest.update(f"{rel}\0{len(content)}\0".encode())
+        digest.update(content)
+    return "sha256:" + digest.hexdigest()
+
+
+def _git(args, cwd=None):
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0")
+    res = subprocess.run(["git"] + args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise CommandExecutionError(f"git {' '.join(args)} failed: {res.stderr.strip() or res.stdout.strip()}")
+    return res.stdout
+
+
+def _git_mirror(base_dir, url):
+    mirror = os.path.join(base_dir, "cache", "git", hashlib.sha256(url.encode()).hexdigest()[:16] + ".git")
+    if not os.path.isdir(mirror):
+        os.makedirs(os.path.dirname(mirror), exist_ok=True)
+        _git(["clone", "--mirror", "--quiet", "--", url, mirror])
+    else:
+        _git(["remote", "update", "--prune"], cwd=mirror)
+    return mirror
+
+
+def _git_resolve(base_dir, url, rev, test=False):
+    """The commit id of ``rev``. In test mode the host is not touched (ls-remote)."""
+    if re.match(r"^[0-9a-f]{40}$", rev):
+        return rev
+    if test:
+        out = _git(["ls-remote", "--", url, rev, f"refs/tags/{rev}^{{}}"])
+        lines = [line.split("\t") for line in out.splitlines() if "\t" in line]
+        peeled = [sha for sha, ref in lines if ref.endswith("^{}")]
+        if peeled:
+            return peeled[0]
+        if lines:
+            return lines[0][0]
+        raise CommandExecutionError(f"git rev {rev!r} not found in {url}")
+    mirror = _git_mirror(base_dir, url)
+    return _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=mirror).strip()
+
+
+def resolve_source(base_dir, source, rev="main", saltenv="base", test=False):
+    """
+    Resolve a source to ``{"kind", "digest", ...}``: the git commit, or the
+    content hash of a salt:// directory or archive. Fetches into the minion's
+    cache (salt://) or the release cache's git mirror (not in test mode).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_release.resolve_source /srv/webapp salt://example
+        salt-call webstack_release.resolve_source /srv/webapp https://example.org/app.git rev=v1.2
+    """
+    kind = _source_kind(source)
+    if kind == "saltdir":
+        files = _saltdir_files(source, saltenv)
+        return {"kind": kind, "digest": _hash_files(files), "files": files}
+    if kind == "archive":
+        cached = __salt__["cp.cache_file"](source, saltenv=saltenv)
+        if not cached:
+            raise CommandExecutionError(f"source {source}: not found on the Salt file server")
+        return {"kind": kind, "digest": _hash_files({os.path.basename(source): cached}), "path": cached}
+    commit = _git_resolve(base_dir, source, rev, test=test)
+    return {"kind": kind, "digest": "git:" + commit, "commit": commit}
+
+
+def _export(base_dir, source, resolved, dest):
+    os.makedirs(dest)
+    kind = resolved["kind"]
+    if kind == "saltdir":
+        for rel, cached in resolved["files"].items():
+            target = os.path.join(dest, rel)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copy2(cached, target)
+    elif kind == "archive":
+        with tarfile.open(resolved["path"]) as tar:
+            tar.extractall(dest, filter="data")
+        entries = os.listdir(dest)
+        if len(entries) == 1 and os.path.isdir(os.path.join(dest, entries[0])):
+            inner = os.path.join(dest, entries[0])
+            for name in os.listdir(inner):
+                os.rename(os.path.join(inner, name), os.path.join(dest, name))
+            os.rmdir(inner)
+    else:
+        mirror = _git_mirror(base_dir, source)
+        with tempfile.TemporaryFile() as tmp:
+            subprocess.run(["git", "archive", "--format=tar", resolved["commit"]], cwd=mirror,
+                           stdout=tmp, check=True)
+            tmp.seek(0)
+            with tarfile.open(fileobj=tmp) as tar:
+                tar.extractall(dest, filter="data")
+    _normalize_modes(dest)
+
+
+def _normalize_modes(top):
+    """Code is root's and world-readable: directories 0755, files 0644 (0755 if executable)."""
+    for root, dirs, files in os.walk(top):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o755)
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o755 if os.stat(path).st_mode & 0o111 else 0o644)
+    os.chmod(top, 0o755)
+
+
+# ---------------------------------------------------------------- fingerprint
+
+def _file_digest(path):
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            return "sha256:" + hashlib.sha256(fh.read()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def _python_version(python):
+    exe = shutil.which(python) if not os.path.isabs(python) else python
+    if not exe or not os.path.exists(exe):
+        return None
+    res = subprocess.run([exe, "-c", "import sys; print(sys.version.split()[0])"],
+                         capture_output=True, text=True, check=False)
+    return res.stdout.strip() or None
+
+
+def plan(base_dir, source, rev="main", settings_file=None, python="python3", build_commands=None,
+         saltenv="base", test=False):
+    """
+    Compare the wanted release with the current one. Returns ``{"current",
+    "fingerprint", "changed", "reuse", "source"}``: ``reuse`` names a finished
+    release with the wanted fingerprint (a switch back needs no rebuild).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_release.plan /srv/webapp salt://example settings_file=/etc/webstack/webapp/app.env
+    """
+    resolved = resolve_source(base_dir, source, rev=rev, saltenv=saltenv, test=test)
+    parts = {
+        "source": source,
+        "source_digest": resolved["digest"],
+        "settings_digest": _file_digest(settings_file),
+        "python": _python_version(python) or python,
+        "build_commands": list(build_commands or []),
+    }
+    fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    cur = current(base_dir)
+    cur_info = info(base_dir, cur) if cur else None
+    changed = not cur_info or cur_info.get("fingerprint") != fingerprint
+    reuse = None
+    if changed:
+        for release_id in reversed(list_(base_dir)):
+            rel_info = info(base_dir, release_id)
+            if rel_info.get("fingerprint") == fingerprint and os.path.exists(
+                    os.path.join(_release_path(base_dir, release_id), "venv", "bin", "python")):
+                reuse = release_id
+                break
+    return {
+        "current": cur,
+        "fingerprint": fingerprint,
+        "parts": parts,
+        "changed": changed,
+        "reuse": reuse,
+        "resolved": resolved,
+    }
+
+
+# ---------------------------------------------------------------- build
+
+def _command_env(release_dir, settings_file, env):
+    out = {
+        "PATH": os.path.join(release_dir, "venv", "bin") + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "VIRTUAL_ENV": os.path.join(release_dir, "venv"),
+        "STATIC_ROOT": os.path.join(release_dir, "static"),
+        "RELEASE_FILE": os.path.join(release_dir, "RELEASE"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    if settings_file:
+        out["WEBSTACK_CONFIG"] = settings_file
+    out.update({str(k): str(v) for k, v in (env or {}).items()})
+    return out
+
+
+def _argv(command, release_dir):
+    argv = shlex.split(command)
+    if argv and argv[0] in ("python", "python3"):
+        argv[0] = os.path.join(release_dir, "venv", "bin", "python")
+    return argv
+
+
+def run_commands(base_dir, release_id, commands, settings_file=None, env=None, runas=None, timeout=1800):
+    """
+    Run commands in a release's ``src`` directory, with its virtualenv first on
+    PATH (a leading ``python`` is the release's interpreter), ``WEBSTACK_CONFIG``
+    pointing at the settings file and ``STATIC_ROOT`` at the release's static
+    directory. Stops at the first failure, with its output in the error.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_release.run_commands /srv/webapp 20261126T210000Z-0123abcd '["python manage.py check"]' runas=webapp
+    """
+    release_dir = _release_path(base_dir, release_id)
+    cmd_env = _command_env(release_dir, settings_file, env)
+    done = []
+    for command in commands or []:
+        argv = _argv(command, release_dir)
+        res = __salt__["cmd.run_all"](
+            argv, cwd=os.path.join(release_dir, "src"), env=cmd_env, runas=runas,
+            python_shell=False, clean_env=True, timeout=timeout, ignore_retcode=True,
+            output_loglevel="quiet",
+        )
+        if res["retcode"] != 0:
+            output = (res.get("stdout", "") + "\n" + res.get("stderr", "")).strip()
+            raise CommandExecutionError(
+                f"release {release_id}: `{command}` exited {res['retcode']}:\n{output[-3000:]}"
+            )
+        done.append(command)
+    return done
+
+
+def build(base_dir, source, rev="main", settings_file=None, requirements="requirements.txt",
+          python="python3", build_commands=None, env=None, saltenv="base", planned=None):
+    """
+    Build a new release completely: export the source, create the virtualenv,
+    install the requirements (pip cache under ``<base_dir>/cache/pip``), run the
+    build commands (e.g. collectstatic), then write ``release.json``. A failed
+    build is removed and ``current`` is not touched. Returns the new id.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_release.build /srv/webapp salt://example settings_file=/etc/webstack/webapp/app.env
+    """
+    planned = planned or plan(base_dir, source, rev=rev, settings_file=settings_file, python=python,
+                              build_commands=build_commands, saltenv=saltenv)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    release_id = f"{now}-{planned['fingerprint'][:8]}"
+    release_dir = _release_path(base_dir, release_id)
+    os.makedirs(_releases_dir(base_dir), mode=0o755, exist_ok=True)
+    if os.path.exists(release_dir):
+        raise CommandExecutionError(f"release {release_id} already exists")
+    try:
+        _export(base_dir, source, planned["resolved"], os.path.join(release_dir, "src"))
+        with open(os.path.join(release_dir, "RELEASE"), "w", encoding="utf-8") as fh:
+            fh.write(release_id + "\n")
+        venv = os.path.join(release_dir, "venv")
+        _check_run([python, "-m", "venv", venv], "create the virtualenv")
+        pip = [os.path.join(venv, "bin", "python"), "-m", "pip", "--disable-pip-version-check", "--no-input"]
+        req_file = os.path.join(release_dir, "src", requirements)
+        if requirements:
+            if not os.path.isfile(req_file):
+                raise CommandExecutionError(f"release {release_id}: requirements file {requirements} "
+                                            "is not in the source")
+            _check_run(pip + ["install", "--cache-dir", os.path.join(base_dir, "cache", "pip"),
+                              "-r", req_file], "install the requirements")
+        os.makedirs(os.path.join(release_dir, "static"), exist_ok=True)
+        run_commands(base_dir, release_id, build_commands, settings_file=settings_file, env=env)
+        meta = {
+            "id": release_id,
+            "fingerprint": planned["fingerprint"],
+            "source": source,
+            "rev": rev if planned["resolved"]["kind"] == "git" else None,
+            "source_digest": planned["parts"]["source_digest"],
+            "python": planned["parts"]["python"],
+            "built": now,
+        }
+        with open(os.path.join(release_dir, RELEASE_JSON), "w", encoding="utf-8") as fh:
+            json.dump(meta, fh, indent=2, sort_keys=True)
+    except BaseException:
+        shutil.rmtree(release_dir, ignore_errors=True)
+        raise
+    return release_id
+
+
+def _check_run(argv, what):
+    res = subprocess.run(argv, capture_output=True, text=True, check=False,
+                         env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
+    if res.returncode != 0:
+        output = (res.stdout + "\n" + res.stderr).strip()
+        raise CommandExecutionError(f"could not {what}: `{' '.join(argv)}` exited {res.returncode}:\n"
+                                    f"{output[-3000:]}")
+    return res.stdout
+
+
+def deploy(base_dir, source, rev="main", settings_file=None, requirements="requirements.txt",
+           python="python3", build_commands=None, migrate=True, migrate_commands=None,
+           post_deploy_commands=None, env=None, user=None, keep=5, saltenv="base"):
+    """
+    Deploy when the source, the settings or the build changed: build the new
+    release (or reuse a finished one with the same fingerprint), run the
+    migrations in it as ``user`` (when ``migrate``), switch ``current`` to it,
+    run the post-deploy commands, and keep the newest ``keep`` releases.
+    Returns ``{"changed", "old", "new", "pruned"}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_release.deploy /srv/webapp salt://example settings_file=/etc/webstack/webapp/app.env user=webapp
+    """
+    planned = plan(base_dir, source, rev=rev, settings_file=settings_file, python=python,
+                   build_commands=build_commands, saltenv=saltenv)
+    if not planned["changed"]:
+        return {"changed": False, "old": planned["current"], "new": planned["current"], "pruned": []}
+    release_id = planned["reuse"] or build(
+        base_dir, source, rev=rev, settings_file=settings_file, requirements=requirements, python=python,
+        build_commands=build_commands, env=env, saltenv=saltenv, planned=planned)
+    if migrate:
+        run_commands(base_dir, release_id, migrate_commands, settings_file=settings_file, env=env, runas=user)
+    old = activate(base_dir, release_id)
+    run_commands(base_dir, release_id, post_deploy_commands, settings_file=settings_file, env=env, runas=user)
+    pruned = prune(base_dir, keep=keep)
+    return {"changed": True, "old": old, "new": release_id, "reused": bool(planned["reuse"]), "pruned": pruned}

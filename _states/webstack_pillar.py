@@ -1,0 +1,42 @@
+"""
+State that stops a run on an invalid ``webstack`` pillar, before anything changes.
+
+.. code-block:: yaml
+
+    webstack-validate-pillar-webstack_pillar-validated:
+      webstack_pillar.validated:
+        - roles: [single]
+        - order: 1
+        - failhard: True
+"""
+
+__virtualname__ = "webstack_pillar"
+
+
+def __virtual__():
+    if "webstack_pillar.validate" not in __salt__:
+        return (False, "the webstack_pillar execution module is not loaded")
+    return __virtualname__
+
+
+def validated(name, roles=None):
+    """
+    Succeed, with no changes, when the ``webstack`` pillar is valid for ``roles``;
+    fail with one line per faulty key otherwise. It never changes the host, so it
+    behaves the same with ``test=True``.
+
+    name
+        A label for the check (the pillar key, usually ``webstack``).
+    roles
+        The roles to validate for; default ``webstack:roles``.
+    """
+    ret = {"name": name, "result": True, "changes": {}, "comment": ""}
+    errors = __salt__["webstack_pillar.validate"](roles=roles)
+    if errors:
+        ret["result"] = False
+        ret["comment"] = "Invalid pillar, nothing was changed:\n" + "\n".join(errors)
+    else:
+        ret["comment"] = "Pillar webstack is valid for roles: " + ", ".join(
+            roles or __salt__["webstack_pillar.public"]("roles", None) or ["single"]
+        )
+    return ret

@@ -1,0 +1,104 @@
+"""
+Application releases as a state.
+
+.. code-block:: yaml
+
+    webstack-app-release-webstack_release-deployed:
+      webstack_release.deployed:
+        - name: /srv/webapp
+        - source: salt://example
+        - settings_file: /etc/webstack/webapp/app.env
+        - user: webapp
+        - keep: 5
+
+A new release is built and switched to only when the source (git commit or
+content hash, requirements included), the settings file or the build changed;
+otherwise the state reports no changes. Programs that serve the release watch
+this state and reload gracefully when it switches (see ``webstack_supervisor``).
+"""
+
+__virtualname__ = "webstack_release"
+
+
+def __virtual__():
+    if "webstack_release.plan" not in __salt__:
+        return (False, "the webstack_release execution module is not loaded")
+    return __virtualname__
+
+
+def deployed(name, source, rev="main", settings_file=None, requirements="requirements.txt",
+             python="python3", build_commands=None, migrate=True, migrate_commands=None,
+             post_deploy_commands=None, env=None, user=None, keep=5, saltenv="base"):
+    """
+    Make sure ``<name>/current`` is a release of this source and settings.
+
+    name
+        The application's base directory (``releases/`` and ``current`` live in it).
+    source
+        ``salt://dir``, ``salt://archive.tar.gz`` or a git URL.
+    rev
+        Branch, tag or commit, for git sources.
+    settings_file
+        The app's config file; its content is part of the release fingerprint.
+    requirements
+        Requirements file, relative to the source root ('' for none).
+    python
+        Interpreter for the virtualenv.
+    build_commands
+        Run in the new release before the switch, as root (e.g. collectstatic).
+    migrate, migrate_commands
+        Run in the new release before the switch, as ``user``, when ``migrate``.
+    post_deploy_commands
+        Run after the switch, as ``user``.
+    env
+        Extra environment for those commands.
+    keep
+        How many finished releases to keep (the current one always stays).
+    """
+    ret = {"name": name, "result": True, "changes": {}, "comment": ""}
+    args = dict(rev=rev, settings_file=settings_file, python=python, build_commands=build_commands,
+                saltenv=saltenv)
+    try:
+        planned = __salt__["webstack_release.plan"](name, source, test=bool(__opts__["test"]), **args)
+    except Exception as exc:  # pylint: disable=broad-except
+        ret["result"] = False
+        ret["comment"] = f"Cannot resolve source {source}: {exc}"
+        return ret
+    if not planned["changed"]:
+        ret["comment"] = f"Release {planned['current']} is current and up to date"
+        return ret
+    how = f"switched back to release {planned['reuse']}" if planned["reuse"] else "a new release built"
+    if __opts__["test"]:
+        ret["result"] = None
+        ret["changes"] = {"release": {"old": planned["current"], "new": planned["reuse"] or "(new release)"}}
+        ret["comment"] = f"{name}: would have {how}"
+        return ret
+    try:
+        res = __salt__["webstack_release.deploy"](
+            name, source, requirements=requirements, migrate=migrate, migrate_commands=migrate_commands,
+            post_deploy_commands=post_deploy_commands, env=env, user=user, keep=keep, **args)
+    except Exception as exc:  # pylint: disable=broad-except
+        ret["result"] = False
+        ret["comment"] = f"Deploy failed, current release {planned['current']} left in place: {exc}"
+        return ret
+    now = __salt__["webstack_release.current"](name)
+    ret["changes"] = {"release": {"old": res["old"], "new": res["new"]}}
+    if res["pruned"]:
+        ret["changes"]["pruned"] = {"old": res["pruned"], "new": []}
+    if now != res["new"]:
+        ret["result"] = False
+        ret["comment"] = f"current points to {now}, expected {res['new']}"
+    else:
+        ret["comment"] = f"{name}: {how}, current is {now}"
+    return ret
+
+
+def mod_watch(name, sfun=None, **kwargs):
+    """
+    A watched change (the settings file, say) re-runs ``deployed``: the settings
+    are part of the fingerprint, so a changed file yields a new release and the
+    programs watching this state reload gracefully.
+    """
+    if sfun == "deployed":
+        return deployed(name, **{k: v for k, v in kwargs.items() if not k.startswith("__")})
+    return {"name": name, "result": True, "changes": {}, "comment": f"Nothing to do on a watch for {sfun}"}

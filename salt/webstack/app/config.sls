@@ -1,0 +1,65 @@
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import webstack with context %}
+{%- set app = webstack.app %}
+include:
+  - .user
+  - {{ tplroot }}.nginx.package
+
+{#- Code and releases belong to root; the app's user writes only uploads. #}
+{%- for dir in [app.base_dir, app.releases_dir, app.shared_dir] %}
+webstack-app-config-{{ dir }}-file-directory:
+  file.directory:
+    - name: {{ dir }}
+    - user: root
+    - group: root
+    - mode: '0755'
+    - makedirs: True
+{%- endfor %}
+
+{#- setgid and the web server's group: nginx reads uploads and reaches the socket. #}
+webstack-app-config-media-file-directory:
+  file.directory:
+    - name: {{ app.media_dir }}
+    - user: {{ app.user }}
+    - group: {{ webstack.nginx_user }}
+    - mode: '2770'
+    - require:
+      - user: webstack-app-user-user-present
+      - file: webstack-app-config-{{ app.shared_dir }}-file-directory
+      - pkg: webstack-nginx-package-pkg-installed
+
+webstack-app-config-run-file-directory:
+  file.directory:
+    - name: {{ app.run_dir }}
+    - user: {{ app.user }}
+    - group: {{ webstack.nginx_user }}
+    - mode: '2750'
+    - require:
+      - user: webstack-app-user-user-present
+      - file: webstack-app-config-{{ app.base_dir }}-file-directory
+      - pkg: webstack-nginx-package-pkg-installed
+
+webstack-app-config-dir-file-directory:
+  file.directory:
+    - name: {{ app.config_dir }}
+    - user: root
+    - group: {{ app.user }}
+    - mode: '0750'
+    - makedirs: True
+    - require:
+      - group: webstack-app-user-group-present
+
+{#- Secrets: root-owned, readable by the app's group only, never diffed in output. #}
+webstack-app-config-file-managed:
+  file.managed:
+    - name: {{ app.config_file }}
+    - source: salt://{{ tpldir }}/files/app.env.jinja
+    - template: jinja
+    - context:
+        tplroot: {{ tplroot }}
+    - user: root
+    - group: {{ app.user }}
+    - mode: '0640'
+    - show_changes: False
+    - require:
+      - file: webstack-app-config-dir-file-directory

@@ -1,0 +1,11 @@
+{#- The application: its user, directories, config file and releases, served by
+    the WSGI server that webstack:wsgi:server names. #}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import webstack with context %}
+include:
+  - .package
+  - .user
+  - .config
+  - .release
+  - {{ tplroot }}.{{ webstack.wsgi.server }}
+  - .health

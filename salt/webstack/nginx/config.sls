@@ -1,0 +1,19 @@
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import webstack with context %}
+include:
+  - .package
+
+{#- The whole nginx.conf, so that `nginx -t -c <candidate>` checks exactly what goes live. #}
+webstack-nginx-config-file-managed:
+  file.managed:
+    - name: {{ webstack.nginx_conf }}
+    - source: salt://{{ tpldir }}/files/nginx.conf.jinja
+    - template: jinja
+    - context:
+        tplroot: {{ tplroot }}
+    - user: root
+    - group: root
+    - mode: '0644'
+    - check_cmd: nginx -q -t -c
+    - require:
+      - pkg: webstack-nginx-package-pkg-installed

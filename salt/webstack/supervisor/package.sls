@@ -1,0 +1,15 @@
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import webstack with context %}
+include:
+  - {{ tplroot }}.validate
+
+webstack-supervisor-package-pkg-installed:
+  pkg.installed:
+    - pkgs: {{ webstack.pkgs.supervisor | json }}
+
+webstack-supervisor-package-logdir-file-directory:
+  file.directory:
+    - name: {{ webstack.supervisor.log_dir }}
+    - user: root
+    - group: root
+    - mode: '0755'
