@@ -1,0 +1,51 @@
+# webstack: make test | make demo | make demo-down | make bench | make lint
+# Every target sets up what it needs on a fresh Debian 12 machine (as root):
+# the virtualenv from requirements.txt, dockerd and the local container images.
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+PYTEST_ARGS ?=
+export WEBSTACK_TESTBED_DIR ?= /var/tmp/webstack-testbed
+
+.PHONY: test unit functional integration venv testbed demo demo-down bench lint clean
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+testbed:
+	bash tests/testbed/docker.sh ensure
+	bash tests/testbed/images.sh
+
+# All three tiers. dockerd is stopped afterwards only if this run started it.
+test: venv testbed
+	$(PY) -m pytest tests/unit tests/functional tests/integration -v $(PYTEST_ARGS); \
+	rc=$$?; bash tests/testbed/docker.sh stop; exit $$rc
+
+unit: venv
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+functional: venv
+	$(PY) -m pytest tests/functional $(PYTEST_ARGS)
+
+integration: venv testbed
+	$(PY) -m pytest tests/integration -v $(PYTEST_ARGS)
+
+# One container running role single, set up by ./bootstrap.sh; prints its URL.
+demo: venv testbed
+	$(PY) tests/testbed/demo.py up
+
+demo-down: venv
+	$(PY) tests/testbed/demo.py down
+
+bench: venv testbed
+	$(PY) tests/bench/bench_single.py
+
+lint: venv
+	bash -n bootstrap.sh tests/testbed/*.sh .ci/run
+	$(PY) -m compileall -q _modules _states tests example
+
+clean: demo-down
+	rm -rf $(VENV)

@@ -1,0 +1,171 @@
+"""
+Role single from a salt-master: the master (pytest-salt-factories, on this host,
+listening on the Docker bridge) pushes highstate to a minion in a container;
+then the minion pulls the same state with `salt-call state.apply`, which must
+change nothing. Before it has a master, the same container shows that an
+invalid pillar stops the run before anything on the host changes.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+import requests
+
+from tests.integration.conftest import KEEP, REPO, SALT_IMAGE
+from tests.support.containers import Host
+
+MINION_ID = "single1"
+BAD_PILLAR = """
+webstack:
+  roles: [single]
+  app:
+    secret_key: too-short
+  postgres:
+    password: a-good-enough-password-1234
+    port: 70000
+  redis:
+    password: a-good-enough-password-5678
+  wsgi:
+    server: uwsgi2
+"""
+
+
+def _bridge_gateway():
+    out = subprocess.run(
+        ["docker", "network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    assert out, "no gateway on Docker's bridge network"
+    return out
+
+
+@pytest.fixture(scope="module")
+def minion_host(testbed):
+    host = Host.start(SALT_IMAGE, name="webstack-test-minion", publish=(80,), hostname=MINION_ID)
+    try:
+        host.put_dir(str(REPO), "/root/webstack")
+        yield host
+    finally:
+        if not KEEP:
+            host.remove()
+
+
+@pytest.fixture(scope="module")
+def master(salt_factories, testbed, tmp_path_factory):
+    pillar_dir = tmp_path_factory.mktemp("pillar")
+    shutil.copytree(REPO / "pillar", pillar_dir, dirs_exist_ok=True)
+    # The operator's secrets for this minion: the one file the repo does not ship.
+    (pillar_dir / "webstack" / "secrets.sls").write_text(
+        "webstack:\n"
+        "  app:\n"
+        "    secret_key: 'test-" + "k" * 60 + "'\n"
+        "  postgres:\n"
+        "    password: 'test-postgres-password-0123456789'\n"
+        "  redis:\n"
+        "    password: 'test-redis-password-0123456789'\n")
+    overrides = {
+        "interface": _bridge_gateway(),
+        "file_roots": {"base": [str(REPO / "salt"), str(REPO)]},
+        "pillar_roots": {"base": [str(pillar_dir)]},
+        "file_ignore_regex": [r"^pillar(/|$)", r"^tests(/|$)", r"(^|/)\.git(/|$)", r"^\.ci(/|$)"],
+        "auto_accept": False,
+        "open_mode": False,
+        "timeout": 30,
+    }
+    factory = salt_factories.salt_master_daemon("webstack-master", overrides=overrides)
+    with factory.started(start_timeout=120):
+        yield factory
+
+
+def test_invalid_pillar_stops_before_anything_changes(minion_host):
+    host = minion_host
+    host.exec("mkdir -p /tmp/bad/conf /tmp/bad/pillar && "
+              "printf 'base:\\n  \"*\":\\n    - webstack\\n' > /tmp/bad/pillar/top.sls")
+    host.exec(["bash", "-c", f"cat > /tmp/bad/pillar/webstack.sls <<'EOF'\n{BAD_PILLAR}\nEOF"])
+    host.exec("printf 'file_client: local\\nfile_roots:\\n  base:\\n    - /root/webstack/salt\\n"
+              "    - /root/webstack\\npillar_roots:\\n  base:\\n    - /tmp/bad/pillar\\n' > /tmp/bad/conf/minion")
+    host.exec("salt-call -c /tmp/bad/conf --local saltutil.sync_all", timeout=300)
+    code, out = host.exec("salt-call -c /tmp/bad/conf --local --retcode-passthrough "
+                          "state.apply webstack.roles.single", check=False, timeout=300)
+    assert code != 0
+    for key in ("webstack:app:secret_key", "webstack:postgres:port", "webstack:wsgi:server"):
+        assert key in out, out[-3000:]
+    assert "too-short" not in out, "a secret was echoed"
+    assert re.search(r"Total states run:\s+1\b", out), "states ran after the validation failed"
+    code, _ = host.exec("dpkg-query -W -f='${Status}' nginx postgresql redis-server supervisor "
+                        "2>/dev/null | grep -q 'ok installed'", check=False)
+    assert code != 0, "a package was installed despite the invalid pillar"
+    code, _ = host.exec("test -e /srv/webapp -o -e /etc/webstack", check=False)
+    assert code != 0, "a file was written despite the invalid pillar"
+
+
+@pytest.fixture(scope="module")
+def accepted_minion(master, minion_host):
+    cfg = master.config
+    minion_host.exec(["bash", "-c", "mkdir -p /etc/salt && cat > /etc/salt/minion <<'EOF'\n"
+                      f"master: {cfg['interface']}\n"
+                      f"master_port: {cfg['ret_port']}\n"
+                      f"publish_port: {cfg['publish_port']}\n"
+                      f"id: {MINION_ID}\n"
+                      "acceptance_wait_time: 1\n"
+                      "random_reauth_delay: 0\n"
+                      "disable_modules: [systemd_service]\n"
+                      "EOF"])
+    minion_host.exec("salt-minion -d")
+    key_cli = master.salt_key_cli()
+    deadline = time.monotonic() + 60
+    while MINION_ID not in key_cli.run("--list", "unaccepted").stdout:
+        assert time.monotonic() < deadline, "the minion's key never reached the master"
+        time.sleep(1)
+    assert key_cli.run("--accept", MINION_ID, "--yes").returncode == 0
+    salt_cli = master.salt_cli(timeout=30)
+    deadline = time.monotonic() + 90
+    while salt_cli.run("test.ping", minion_tgt=MINION_ID).data is not True:
+        assert time.monotonic() < deadline, "the accepted minion never answered test.ping"
+        time.sleep(2)
+    return minion_host
+
+
+def _results(data):
+    assert isinstance(data, dict), data
+    return data
+
+
+def test_master_pushes_highstate_and_the_stack_serves(master, accepted_minion, timings):
+    synced = master.salt_cli(timeout=120).run("saltutil.sync_all", minion_tgt=MINION_ID)
+    assert "webstack_release" in str(synced.data), synced
+    start = time.monotonic()
+    ret = master.salt_cli(timeout=1800).run("state.apply", minion_tgt=MINION_ID, _timeout=1800)
+    timings["master_push_highstate"] = time.monotonic() - start
+    results = _results(ret.data)
+    failed = {k: v["comment"][:500] for k, v in results.items() if v["result"] is not True}
+    assert failed == {}
+    assert any("webstack_release" in key for key in results), "highstate did not apply role single"
+    resp = requests.get(accepted_minion.url() + "/healthz", timeout=10)
+    assert resp.status_code == 200, resp.text
+
+
+def test_minion_pulls_with_salt_call_and_nothing_changes(accepted_minion, timings):
+    start = time.monotonic()
+    code, out = accepted_minion.exec("salt-call state.apply --out=json --log-level=quiet 2>/dev/null",
+                                     check=False, timeout=900)
+    timings["minion_pull_no_change"] = time.monotonic() - start
+    assert code == 0, out[-3000:]
+    results = json.loads(out[out.index("{"):])["local"]
+    changed = {k: v["changes"] for k, v in results.items() if v["changes"] or v["result"] is not True}
+    assert changed == {}
+    assert len(results) > 20
+
+
+def test_master_does_not_serve_pillar_tests_or_git(accepted_minion):
+    _, out = accepted_minion.exec("salt-call cp.list_master --out=json --log-level=quiet 2>/dev/null")
+    files = json.loads(out[out.index("{"):])["local"]
+    assert any(f.startswith("webstack/") for f in files)
+    leaked = [f for f in files if f.startswith(("pillar/", "tests/", ".git/", ".ci/"))]
+    assert leaked == []
+    _, out = accepted_minion.exec("salt-call cp.get_file_str salt://pillar/top.sls --out=json "
+                                  "--log-level=quiet 2>/dev/null")
+    assert json.loads(out[out.index("{"):])["local"] is False

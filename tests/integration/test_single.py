@@ -1,0 +1,159 @@
+"""
+Role single on a fresh Debian 12 container, set up by `./bootstrap.sh` exactly as
+the README says; everything is checked from outside the container, through
+Nginx on a published loopback port.
+"""
+
+import json
+import re
+import time
+import uuid
+
+import requests
+
+APP = "webapp"
+
+
+def _psql(host, sql):
+    code, out = host.exec(["su", "postgres", "-s", "/bin/sh", "-c",
+                           f"psql -d {APP} -At -c \"{sql}\""])
+    return out.strip()
+
+
+def _csrf_session(base, path="/"):
+    session = requests.Session()
+    resp = session.get(base + path, timeout=10)
+    assert resp.status_code == 200, resp.text[:500]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', resp.text).group(1)
+    return session, token
+
+
+def _summary_changed(output):
+    """Changed-state counts from Salt's highstate summary lines."""
+    return [int(n) for n in re.findall(r"changed=(\d+)", output)]
+
+
+def test_bootstrap_reports_success_and_url(single_server):
+    out = single_server.first_output
+    assert re.search(r"Failed:\s+0", out), out[-3000:]
+    assert "webstack is up: http://" in out
+
+
+def test_home_page_lists_a_row_from_postgresql(single_server):
+    host = single_server.host
+    marker = f"row-from-psql-{uuid.uuid4().hex[:8]}"
+    _psql(host, f"INSERT INTO entries_entry (text, source, created) VALUES ('{marker}', 'web', now())")
+    resp = requests.get(host.url() + "/", timeout=10)
+    assert resp.status_code == 200
+    assert marker in resp.text
+
+
+def test_post_adds_a_row_and_the_celery_task_writes_its_row(single_server):
+    host = single_server.host
+    base = host.url()
+    session, token = _csrf_session(base)
+    marker = f"posted-{uuid.uuid4().hex[:8]}"
+    resp = session.post(base + "/", data={"text": marker, "csrfmiddlewaretoken": token},
+                        headers={"Referer": base + "/"}, timeout=10)
+    assert resp.status_code == 200 and marker in resp.text
+    assert _psql(host, f"SELECT source FROM entries_entry WHERE text = '{marker}'") == "web"
+
+    deadline = time.monotonic() + 10
+    while True:
+        page = requests.get(base + "/", timeout=10).text
+        if f"task: {marker}" in page:
+            break
+        assert time.monotonic() < deadline, "the Celery task's row did not appear within 10 s"
+        time.sleep(0.5)
+    assert _psql(host, f"SELECT source FROM entries_entry WHERE text = 'task: {marker}'") == "task"
+
+
+def test_css_is_served_by_nginx_not_django(single_server):
+    host = single_server.host
+    resp = requests.get(host.url() + "/static/entries/site.css", timeout=10)
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("text/css")
+    assert resp.headers.get("Server") == "nginx"  # server_tokens off: no version
+    assert "Expires" in resp.headers or "Cache-Control" in resp.headers
+    _, log = host.exec(f"cat /var/log/webstack/{APP}-gunicorn.log")
+    assert "/static/entries/site.css" not in log, "Gunicorn served a static file"
+
+
+def test_uploaded_file_reads_back_from_media(single_server):
+    host = single_server.host
+    base = host.url()
+    session, token = _csrf_session(base, "/upload/")
+    content = f"uploaded {uuid.uuid4()}\n".encode()
+    name = f"note-{uuid.uuid4().hex[:6]}.txt"
+    resp = session.post(base + "/upload/", data={"csrfmiddlewaretoken": token},
+                        files={"file": (name, content, "text/plain")},
+                        headers={"Referer": base + "/upload/"}, timeout=10)
+    assert resp.status_code == 200
+    link = re.search(r'href="(/media/uploads/[^"]+)"', resp.text)
+    assert link, resp.text[:1000]
+    back = requests.get(base + link.group(1), timeout=10)
+    assert back.status_code == 200 and back.content == content
+    assert back.headers.get("X-Content-Type-Options") == "nosniff"
+
+
+def test_healthz_and_version(single_server):
+    host = single_server.host
+    resp = requests.get(host.url() + "/healthz", timeout=10)
+    assert resp.status_code == 200, resp.text
+    _, current = host.exec(f"readlink /srv/{APP}/current")
+    version = requests.get(host.url() + "/version", timeout=10).text.strip()
+    assert version == current.strip().split("/")[-1]
+
+
+def test_redis_refuses_commands_without_the_password(single_server):
+    host = single_server.host
+    _, out = host.exec("redis-cli -h 127.0.0.1 ping", check=False)
+    assert "NOAUTH" in out
+    _, out = host.exec("grep -E '^requirepass ' /etc/redis/redis.conf | cut -d'\"' -f2")
+    password = out.strip()
+    _, out = host.exec(["redis-cli", "-h", "127.0.0.1", "--no-auth-warning", "-a", password, "ping"])
+    assert out.strip() == "PONG"
+    _, conf = host.exec("grep -E '^(bind|appendonly|appendfsync) ' /etc/redis/redis.conf")
+    assert "bind 127.0.0.1 -::1" in conf and "appendonly yes" in conf and "appendfsync everysec" in conf
+
+
+def test_app_processes_do_not_run_as_root(single_server):
+    host = single_server.host
+    _, out = host.exec("ps -eo user:20,args | grep -E '(gunicorn|celery)' | grep -v grep")
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert any("gunicorn" in line for line in lines) and any("celery" in line for line in lines), out
+    assert all(line.split()[0] == APP for line in lines), out
+
+
+def test_secrets_are_not_world_readable(single_server):
+    host = single_server.host
+    for path, owner in [("/etc/webstack/pillar/secrets.sls", "root:root"),
+                        (f"/etc/webstack/{APP}/app.env", f"root:{APP}"),
+                        ("/etc/redis/redis.conf", "redis:redis")]:
+        _, out = host.exec(["stat", "-c", "%a %U:%G", path])
+        mode, who = out.split()
+        assert int(mode, 8) & 0o007 == 0, f"{path} is world-accessible: {mode}"
+        assert who == owner, f"{path} is owned by {who}"
+    _, out = host.exec(["stat", "-c", "%a", "/etc/webstack/pillar"])
+    assert out.strip() == "700"
+
+
+def test_second_bootstrap_changes_nothing(single_server, timings):
+    code, out, seconds = single_server.run_bootstrap()
+    timings["bootstrap_second"] = seconds
+    assert code == 0, out[-3000:]
+    assert re.search(r"Failed:\s+0", out), out[-3000:]
+    assert _summary_changed(out) == [], f"second run changed something:\n{out[-4000:]}"
+    total = re.search(r"Total states run:\s+(\d+)", out)
+    timings["states_in_role_single"] = float(total.group(1))
+
+
+def test_test_mode_after_the_second_run_predicts_nothing(single_server):
+    host = single_server.host
+    _, out = host.exec("webstack-salt-call state.apply webstack.roles.single test=True --out=json "
+                       "--log-level=quiet 2>/dev/null")
+    result = json.loads(out[out.index("{"):])["local"]
+    pending = {key: (ret["result"], ret["comment"][:200]) for key, ret in result.items()
+               if ret["result"] is not True or ret["changes"]}
+    assert len(result) > 20
+    assert pending == {}

@@ -1,0 +1,193 @@
+"""Containers that stand in for servers in the integration tests.
+
+The images come from tests/testbed/images.sh (webstack-base:bookworm, webstack-salt:bookworm),
+the daemon from tests/testbed/docker.sh. Every container is named ``webstack-test-*`` so that
+leftovers of an interrupted run can be removed with :func:`remove_all`, and its ports are
+published on 127.0.0.1 only.
+"""
+
+import io
+import os
+import shlex
+import tarfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import docker
+import docker.errors
+
+PREFIX = "webstack-test-"
+# pip inside a container needs the host's CA bundle and pip config (TESTBED pitfall 7)
+HOST_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pip.conf")
+EXCLUDE_NAMES = {".git", "__pycache__", ".venv", ".pytest_cache"}
+EXCLUDE_SUFFIXES = (".pyc",)
+
+_client = None
+
+
+def client():
+    """One Docker client per process, from the environment (DOCKER_HOST or the local socket)."""
+    global _client
+    if _client is None:
+        _client = docker.from_env()
+    return _client
+
+
+class ExecError(RuntimeError):
+    """A command in a container exited non-zero (or ran past its timeout)."""
+
+    def __init__(self, host, cmd, exit_code, output, timeout=None):
+        self.cmd, self.exit_code, self.output = cmd, exit_code, output
+        timed_out = timeout is not None and exit_code in (124, 137)  # `timeout`: TERM, KILL
+        why = f"timed out after {timeout} s" if timed_out else f"exited {exit_code}"
+        tail = output[-10000:]
+        cut = "[... output cut, see .output ...]\n" if len(output) > len(tail) else ""
+        super().__init__(f"{host.name}: {shlex.join(cmd)} {why}; output:\n{cut}{tail}")
+
+
+class Host:
+    """One running container, used like a server: exec, copy files, reach its ports."""
+
+    def __init__(self, container, network=None):
+        self.container = container
+        self.name = container.name
+        self.network = network
+
+    @staticmethod
+    def host_file_volumes():
+        """The host files that every container gets read-only (those that exist here)."""
+        return {f: {"bind": f, "mode": "ro"} for f in HOST_FILES if os.path.isfile(f)}
+
+    @staticmethod
+    def container_environment():
+        return {"LANG": "C.UTF-8"}
+
+    @classmethod
+    def start(cls, image, name=None, publish=(80,), hostname=None, network=None):
+        """Run ``image`` detached with tini as PID 1 (``--init``; TESTBED pitfall 6).
+
+        ``publish``: container ports, each published on 127.0.0.1 at a random host port,
+        or a dict {container port: host port} for fixed ones.
+        """
+        name = name or uuid.uuid4().hex[:8]
+        if not name.startswith(PREFIX):
+            name = PREFIX + name
+        if not isinstance(publish, dict):
+            publish = dict.fromkeys(publish)
+        container = client().containers.run(
+            image,
+            ["sleep", "infinity"],
+            name=name,
+            hostname=hostname,
+            network=network,
+            detach=True,
+            init=True,
+            environment=cls.container_environment(),
+            volumes=cls.host_file_volumes(),
+            ports={f"{port}/tcp": ("127.0.0.1", hport) for port, hport in publish.items()},
+        )
+        container.reload()  # fills in the published ports and addresses
+        return cls(container, network)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+    def exec(self, cmd, user=None, env=None, check=True, timeout=None):
+        """Run ``cmd`` (argv list, or a string for ``bash -lc``) and return (exit_code, output).
+
+        stdout and stderr come back interleaved as one text. ``timeout`` (seconds) is enforced
+        inside the container by coreutils' ``timeout``: exit code 124 (137 if it had to be
+        killed) means it ran out.
+        """
+        argv = ["bash", "-lc", cmd] if isinstance(cmd, str) else [str(arg) for arg in cmd]
+        if timeout is not None:
+            argv = ["timeout", "--kill-after=10", str(timeout), *argv]
+        exit_code, raw = self.container.exec_run(argv, user=user or "", environment=env)
+        output = raw.decode("utf-8", errors="replace")
+        if check and exit_code != 0:
+            raise ExecError(self, argv, exit_code, output, timeout)
+        return exit_code, output
+
+    def url(self, port=80):
+        """The URL under which the host reaches the container's ``port`` (127.0.0.1 only)."""
+        bindings = self.container.attrs["NetworkSettings"]["Ports"].get(f"{port}/tcp")
+        if not bindings:
+            raise KeyError(f"{self.name}: port {port} is not published")
+        return f"http://127.0.0.1:{bindings[0]['HostPort']}"
+
+    @property
+    def ip(self):
+        """The container's address on its network (the first one if it has several)."""
+        networks = self.container.attrs["NetworkSettings"]["Networks"]
+        net = networks[self.network] if self.network in networks else next(iter(networks.values()))
+        return net["IPAddress"]
+
+    def put_dir(self, local_path, container_path):
+        """Copy the tree ``local_path`` to ``container_path`` (created; files owned by root),
+        leaving out VCS, virtualenv and bytecode clutter."""
+
+        def keep(info):
+            base = os.path.basename(info.name)
+            if base in EXCLUDE_NAMES or base.endswith(EXCLUDE_SUFFIXES):
+                return None  # for a directory this also skips everything under it
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            return info
+
+        data = io.BytesIO()
+        with tarfile.open(fileobj=data, mode="w") as tar:
+            tar.add(str(local_path), arcname=".", filter=keep)
+        self.exec(["mkdir", "-p", container_path])
+        if not self.container.put_archive(container_path, data.getvalue()):
+            raise RuntimeError(f"{self.name}: copying {local_path} to {container_path} failed")
+
+    def logs(self):
+        return self.container.logs().decode("utf-8", errors="replace")
+
+    def remove(self):
+        try:
+            self.container.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+
+
+def remove_all(prefix=PREFIX):
+    """Force-remove every container whose name starts with ``prefix``; return their names."""
+    names = []
+    for container in client().containers.list(all=True, filters={"name": prefix}):
+        if container.name.startswith(prefix):
+            container.remove(force=True, v=True)
+            names.append(container.name)
+    return names
+
+
+def wait_http(url, timeout=60, expect=200):
+    """Poll ``url`` every 0.5 s until it answers with status ``expect``; return the body.
+
+    Raises TimeoutError naming the last status or error seen. Proxies are bypassed: the
+    test bed's URLs are all on 127.0.0.1 or a container network.
+    """
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while True:
+        try:
+            with opener.open(url, timeout=5) as response:
+                status, body = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, body = exc.code, exc.read()
+        except OSError as exc:  # URLError, connection refused or reset, socket timeout
+            status, body = None, b""
+            last = repr(exc)
+        if status == expect:
+            return body.decode("utf-8", errors="replace")
+        if status is not None:
+            last = f"status {status}"
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{url} did not answer {expect} within {timeout} s (last: {last})")
+        time.sleep(0.5)

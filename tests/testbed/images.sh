@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Build the two local test-bed images (no registry exists here: nothing can be pulled).
+#   webstack-base:bookworm  a fresh Debian 12 server: debootstrap minbase, no python3, no Salt
+#   webstack-salt:bookworm  base + /opt/salt venv (salt==3008.4); `python` on PATH imports salt
+# A build is skipped when the image's label webstack.recipe matches this file's sha256
+# (for the salt image: also the base image's ID). Needs root and a running dockerd
+# (tests/testbed/docker.sh ensure).
+set -euo pipefail
+
+dir=${WEBSTACK_TESTBED_DIR:-/var/tmp/webstack-testbed}
+base=webstack-base:bookworm
+salt=webstack-salt:bookworm
+mirror=http://deb.debian.org/debian
+recipe=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+image_id() { docker image inspect -f '{{ .Id }}' "$1" 2>/dev/null || true; }
+drop() { [ -z "$1" ] || [ "$1" = "$(image_id "$2")" ] || docker rmi "$1" >/dev/null 2>&1 || true; }
+label() { docker image inspect -f '{{ index .Config.Labels "webstack.recipe" }}' "$1" 2>/dev/null || true; }
+log=$dir/images.log
+exec 3>&1  # step's own lines go here, whatever the caller redirected
+step() {  # step NAME COMMAND...: run it with its output appended to $log, print its wall time
+    local t0=$SECONDS
+    echo "=== $(date -Is) $1" >>"$log"
+    if ! "${@:2}" >>"$log" 2>&1; then
+        echo "images.sh: $1 failed after $((SECONDS - t0)) s; last lines of $log:" >&2
+        tail -n 40 "$log" >&2
+        return 1
+    fi
+    echo "images.sh: $1: $((SECONDS - t0)) s" >&3
+}
+
+rootfs=
+builder=webstack-build-salt  # the container that the salt image is committed from
+cleanup() {
+    docker rm -f "$builder" >/dev/null 2>&1 || true
+    [ -n "$rootfs" ] && [ -d "$rootfs" ] || return 0
+    # debootstrap mounts proc/sys in the target; never rm -rf through a mount
+    grep -o " $rootfs/[^ ]*" /proc/mounts | sort -r | xargs -r umount -l || true
+    rm -rf --one-file-system "$rootfs"
+    rootfs=
+}
+trap cleanup EXIT
+
+build_base() {
+    rootfs=$(mktemp -d "$dir/rootfs.XXXXXX")
+    step debootstrap debootstrap --variant=minbase --include=iproute2,procps,curl,ca-certificates \
+        bookworm "$rootfs" "$mirror"
+    # Debian's service module calls `runlevel`, which minbase lacks (TESTBED pitfall 3)
+    printf '#!/bin/sh\necho N 2\n' >"$rootfs/sbin/runlevel"
+    chmod 755 "$rootfs/sbin/runlevel"
+    cat >"$rootfs/etc/apt/sources.list" <<SOURCES
+deb $mirror bookworm main
+deb $mirror bookworm-updates main
+deb http://deb.debian.org/debian-security bookworm-security main
+SOURCES
+    step "apt-get update in rootfs" chroot "$rootfs" sh -c 'apt-get update -q && apt-get clean'
+    step "docker import" import_rootfs
+    cleanup
+}
+import_rootfs() {
+    tar --numeric-owner -C "$rootfs" -c . |
+        docker import -c 'CMD ["/bin/bash"]' -c "LABEL webstack.recipe=$recipe" - "$base"
+}
+
+# shellcheck disable=SC2016  # expands inside the container
+# Runs inside the base image. $1: PIP_DEFAULT_TIMEOUT (passed as an argument, not with
+# `docker run -e`, because `docker commit` would bake -e variables into the image).
+salt_script='set -euo pipefail
+[ -z "$1" ] || export PIP_DEFAULT_TIMEOUT=$1
+[ ! -f /tmp/host-pip.conf ] || export PIP_CONFIG_FILE=/tmp/host-pip.conf
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends python3 python3-venv python3-dev gcc libc6-dev
+python3 -m venv /opt/salt
+# pip builds salt and timelib (Cython) from source: hence gcc and an exec /tmp
+/opt/salt/bin/pip install --no-cache-dir salt==3008.4
+for bin in salt-call salt-minion; do ln -sf "/opt/salt/bin/$bin" /usr/local/bin/; done
+# a wrapper, not a symlink: python 3.11 looks for pyvenv.cfg beside the path it was started
+# by, so a symlink /usr/local/bin/python -> /opt/salt/bin/python runs outside the venv
+printf "#!/bin/sh\nexec /opt/salt/bin/python \"\$@\"\n" >/usr/local/bin/python
+chmod 755 /usr/local/bin/python
+apt-get clean
+python -c "import salt.version; print(\"salt\", salt.version.__version__)"'
+
+build_salt() {
+    local ca=/etc/ssl/certs/ca-certificates.crt mounts=(--tmpfs /tmp:exec)
+    # pip needs the host's CA bundle and pip.conf. The bundle goes over the image's own copy;
+    # pip.conf goes into a tmpfs, since a bind mount's placeholder file would be committed.
+    [ ! -f "$ca" ] || mounts+=(-v "$ca:$ca:ro")
+    [ ! -f /etc/pip.conf ] || mounts+=(-v /etc/pip.conf:/tmp/host-pip.conf:ro)
+    docker rm -f "$builder" >/dev/null 2>&1 || true
+    step "salt install (docker run)" docker run --name "$builder" "${mounts[@]}" "$base" \
+        bash -c "$salt_script" build "${PIP_DEFAULT_TIMEOUT:-}"
+    step "docker commit" docker commit -c 'CMD ["/bin/bash"]' -c "LABEL webstack.recipe=$1" \
+        "$builder" "$salt"
+    cleanup
+}
+
+mkdir -p "$dir"
+t0=$SECONDS
+if [ "$(label "$base")" = "$recipe" ]; then
+    echo "images.sh: $base is up to date"
+else
+    old=$(image_id "$base")
+    build_base
+    drop "$old" "$base"
+    echo "images.sh: $base built in $((SECONDS - t0)) s"
+fi
+t1=$SECONDS
+salt_recipe=$recipe-$(image_id "$base" | cut -c8-19)
+if [ "$(label "$salt")" = "$salt_recipe" ]; then
+    echo "images.sh: $salt is up to date"
+else
+    old=$(image_id "$salt")
+    build_salt "$salt_recipe"
+    drop "$old" "$salt"
+    echo "images.sh: $salt built in $((SECONDS - t1)) s"
+fi
+echo "images.sh: done in $((SECONDS - t0)) s"
