@@ -23,7 +23,7 @@ TEST_MODE=""
 die() { echo "bootstrap.sh: error: $*" >&2; exit 2; }
 say() { echo "==> $*"; }
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -156,6 +156,11 @@ set -e
 if [ $rc -ne 0 ]; then
     echo "bootstrap.sh: role single failed (exit $rc); see the failed states above" >&2
     exit $rc
+fi
+
+if [ -n "$TEST_MODE" ]; then
+    say "test mode: the states above show what a real run would change"
+    exit 0
 fi
 
 port="$("${salt_call[@]}" --log-level=quiet --out=json webstack_pillar.public nginx:port 80 2>/dev/null \

@@ -190,13 +190,24 @@ def _is_secret(min_len):
     return lambda v: isinstance(v, str) and len(v) >= min_len and bool(_SECRET_RE.match(v))
 
 
+# Keys of the app's config file that the formula writes itself (app.env.jinja).
+RESERVED_ENV_KEYS = frozenset((
+    "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL",
+    "CELERY_TASK_ACKS_LATE", "STATIC_URL", "STATIC_ROOT", "MEDIA_URL", "MEDIA_ROOT", "RELEASE_FILE",
+    "DJANGO_SETTINGS_MODULE", "WEBSTACK_CONFIG",
+))
+
+
 def _is_env(value):
     return isinstance(value, dict) and all(
         isinstance(k, str)
         and _ENV_KEY_RE.match(k)
+        and k not in RESERVED_ENV_KEYS
         and isinstance(v, (str, int, float, bool))
         and "\n" not in str(v)
         and "\x00" not in str(v)
+        and not str(v)[:1] in ("'", '"')
+        and not str(v)[-1:] in ("'", '"')
         for k, v in value.items()
     )
 
@@ -266,8 +277,9 @@ def validate(pillar=None, roles=None):
             "(https://, ssh://, git://, file:// or user@host:path)")
     c.check("app:rev", lambda v: isinstance(v, str) and _GIT_REV_RE.match(v) and not v.startswith("-"),
             "a git branch, tag or commit (letters, digits, '.', '_', '-', '/')")
-    c.check("app:requirements", lambda v: isinstance(v, str) and _RELPATH_RE.match(v) and ".." not in v.split("/"),
-            "a path relative to the project root, e.g. requirements.txt")
+    c.check("app:requirements",
+            lambda v: isinstance(v, str) and (v == "" or (_RELPATH_RE.match(v) and ".." not in v.split("/"))),
+            "a path relative to the project root, e.g. requirements.txt, or '' for none")
     c.check("app:python", lambda v: isinstance(v, str) and re.match(r"^(/[A-Za-z0-9._/-]+|python3(\.[0-9]+)?)$", v),
             "python3, python3.X or an absolute path to an interpreter")
     c.check("app:wsgi_app", lambda v: isinstance(v, str) and _MODULE_ATTR_RE.match(v),
@@ -282,7 +294,10 @@ def validate(pillar=None, roles=None):
     for key in ("app:static_url", "app:media_url"):
         c.check(key, lambda v: isinstance(v, str) and re.match(r"^/[A-Za-z0-9._/-]*/$", v),
                 "a URL path that starts and ends with '/', e.g. /static/")
-    c.check("app:env", _is_env, "a mapping of UPPER_CASE keys to single-line scalar values")
+    c.check("app:env", _is_env,
+            "a mapping of UPPER_CASE keys to single-line values that do not start or end with a "
+            "quote; keys the formula writes itself (" + ", ".join(sorted(RESERVED_ENV_KEYS)) + ") are "
+            "set by their own pillar keys")
     for key in ("app:build_commands", "app:migrate_commands", "app:post_deploy_commands"):
         c.check(key, _is_command_list, "a list of single-line command strings")
     c.check("app:keep_releases", lambda v: _is_int(v, 1, 100), "an integer from 1 to 100")
@@ -317,8 +332,11 @@ def validate(pillar=None, roles=None):
     c.check("redis:port", _is_port, "a port number from 1 to 65535")
     for key in ("redis:cache_db", "redis:broker_db"):
         c.check(key, lambda v: _is_int(v, 0, 15), "a database number from 0 to 15")
+    # compare the effective numbers (defaults: cache 0, broker 1)
     cache_db, broker_db = c.get("redis:cache_db"), c.get("redis:broker_db")
-    if cache_db is not _MISSING and cache_db == broker_db:
+    cache_db = 0 if cache_db is _MISSING else cache_db
+    broker_db = 1 if broker_db is _MISSING else broker_db
+    if cache_db == broker_db:
         c.errors.append(
             "webstack:redis:broker_db: expected a database apart from webstack:redis:cache_db, "
             f"got the same number {broker_db}"

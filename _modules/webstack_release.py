@@ -334,7 +334,7 @@ def _python_version(python):
 
 
 def plan(base_dir, source, rev="main", settings_file=None, python="python3", build_commands=None,
-         saltenv="base", test=False):
+         saltenv="base", test=False, requirements="requirements.txt"):
     """
     Compare the wanted release with the current one. Returns ``{"current",
     "fingerprint", "changed", "reuse", "source"}``: ``reuse`` names a finished
@@ -344,7 +344,7 @@ def plan(base_dir, source, rev="main", settings_file=None, python="python3", bui
 
     .. code-block:: bash
 
-        salt-call webstack_release.plan /srv/webapp salt://example settings_file=/etc/webstack/webapp/app.env
+        salt-call webstack_release.plan /srv/webapp salt://example settings_file=/etc/webstack/webapp/app.env build_commands='["python manage.py collectstatic --noinput"]'
     """
     resolved = resolve_source(base_dir, source, rev=rev, saltenv=saltenv, test=test)
     parts = {
@@ -353,6 +353,7 @@ def plan(base_dir, source, rev="main", settings_file=None, python="python3", bui
         "settings_digest": _file_digest(settings_file),
         "python": _python_version(python) or python,
         "build_commands": list(build_commands or []),
+        "requirements": requirements,
     }
     fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
     cur = current(base_dir)
@@ -447,7 +448,7 @@ def build(base_dir, source, rev="main", settings_file=None, requirements="requir
         salt-call webstack_release.build /srv/webapp salt://example settings_file=/etc/webstack/webapp/app.env
     """
     planned = planned or plan(base_dir, source, rev=rev, settings_file=settings_file, python=python,
-                              build_commands=build_commands, saltenv=saltenv)
+                              build_commands=build_commands, saltenv=saltenv, requirements=requirements)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     release_id = f"{now}-{planned['fingerprint'][:8]}"
     release_dir = _release_path(base_dir, release_id)
@@ -514,7 +515,7 @@ def deploy(base_dir, source, rev="main", settings_file=None, requirements="requi
         salt-call webstack_release.deploy /srv/webapp salt://example settings_file=/etc/webstack/webapp/app.env user=webapp
     """
     planned = plan(base_dir, source, rev=rev, settings_file=settings_file, python=python,
-                   build_commands=build_commands, saltenv=saltenv)
+                   build_commands=build_commands, saltenv=saltenv, requirements=requirements)
     if not planned["changed"]:
         return {"changed": False, "old": planned["current"], "new": planned["current"], "pruned": []}
     release_id = planned["reuse"] or build(

@@ -28,6 +28,7 @@ __virtualname__ = "webstack_supervisor"
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 _STATUS_RE = re.compile(r"^(?P<name>\S+)\s+(?P<state>[A-Z]+)\s*(?P<info>.*)$")
 _PID_RE = re.compile(r"pid (\d+)")
+_UNREACHABLE_RE = re.compile(r"^\S+://\S* (refused connection|no such file)", re.M)
 
 
 def __virtual__():
@@ -62,7 +63,9 @@ def _ctl(args, conf_file=None, check=True):
     out = (res.get("stdout", "") + "\n" + res.get("stderr", "")).strip()
     # supervisorctl exits non-zero for "not running" programs in `status`; the
     # callers decide from the text, but a dead supervisord is always an error.
-    if "refused connection" in out or "no such file" in out.lower():
+    # ("<serverurl> no such file"; a program's own spawn error reads
+    # "<name>: ERROR (no such file)" and is the caller's to report.)
+    if _UNREACHABLE_RE.search(out):
         raise CommandExecutionError(f"supervisord is not reachable: {out}")
     if check and res["retcode"] != 0:
         raise CommandExecutionError(f"supervisorctl {' '.join(args)} failed: {out}")
@@ -83,9 +86,19 @@ def program_path(name, conf_dir=None):
     return os.path.join(_conf_dir(conf_dir), f"{name}.conf")
 
 
-def _quote_env(value):
-    value = str(value).replace("%", "%%").replace('"', '\\"')
-    return f'"{value}"'
+def _quote_env(key, value):
+    # supervisord splits environment= with a non-POSIX shlex: there are no
+    # backslash escapes, a value is quoted with " or ', and quote characters at
+    # either end of a value are stripped. Refuse what it cannot hold (without
+    # echoing the value, which may be a secret).
+    value = str(value).replace("%", "%%")
+    if value[:1] in ("'", '"') or value[-1:] in ("'", '"') or ('"' in value and "'" in value):
+        raise CommandExecutionError(
+            f"environment {key}: supervisord cannot hold a value that starts or ends with a "
+            "quote or holds both ' and \""
+        )
+    quote = "'" if '"' in value else '"'
+    return f"{quote}{value}{quote}"
 
 
 def render_program(
@@ -132,7 +145,7 @@ def render_program(
     if user:
         lines.append(f"user={user}")
     if environment:
-        env = ",".join(f"{k}={_quote_env(v)}" for k, v in sorted(environment.items()))
+        env = ",".join(f"{k}={_quote_env(k, v)}" for k, v in sorted(environment.items()))
         lines.append(f"environment={env}")
     if umask:
         lines.append(f"umask={umask}")

@@ -57,7 +57,7 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     args = dict(rev=rev, settings_file=settings_file, python=python, build_commands=build_commands,
-                saltenv=saltenv)
+                saltenv=saltenv, requirements=requirements)
     try:
         planned = __salt__["webstack_release.plan"](name, source, test=bool(__opts__["test"]), **args)
     except Exception as exc:  # pylint: disable=broad-except
@@ -75,7 +75,7 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
         return ret
     try:
         res = __salt__["webstack_release.deploy"](
-            name, source, requirements=requirements, migrate=migrate, migrate_commands=migrate_commands,
+            name, source, migrate=migrate, migrate_commands=migrate_commands,
             post_deploy_commands=post_deploy_commands, env=env, user=user, keep=keep, **args)
     except Exception as exc:  # pylint: disable=broad-except
         ret["result"] = False

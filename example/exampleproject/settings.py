@@ -144,7 +144,7 @@ else:
 # Celery reads these through app.config_from_object(..., namespace="CELERY").
 # Unset broker URL means Celery's own default (amqp://localhost).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
-CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_ACKS_LATE = env_bool("CELERY_TASK_ACKS_LATE", "1")
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -152,9 +152,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER")
 CELERY_TASK_EAGER_PROPAGATES = CELERY_TASK_ALWAYS_EAGER
 
-STATIC_URL = "/static/"
+STATIC_URL = env("STATIC_URL", "/static/")
 STATIC_ROOT = env("STATIC_ROOT", str(BASE_DIR / "staticfiles"))
-MEDIA_URL = "/media/"
+MEDIA_URL = env("MEDIA_URL", "/media/")
 MEDIA_ROOT = env("MEDIA_ROOT", str(BASE_DIR / "media"))
 
 

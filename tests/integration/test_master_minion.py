@@ -9,7 +9,6 @@ invalid pillar stops the run before anything on the host changes.
 import json
 import re
 import shutil
-import subprocess
 import time
 
 import pytest
@@ -34,12 +33,12 @@ webstack:
 """
 
 
-def _bridge_gateway():
-    out = subprocess.run(
-        ["docker", "network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"],
-        capture_output=True, text=True, check=True).stdout.strip()
-    assert out, "no gateway on Docker's bridge network"
-    return out
+def _gateway(host):
+    """The host's address on the container's network: where the master listens."""
+    networks = host.container.attrs["NetworkSettings"]["Networks"]
+    gateway = next(iter(networks.values()))["Gateway"]
+    assert gateway, f"no gateway on {host.name}'s network"
+    return gateway
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +53,7 @@ def minion_host(testbed):
 
 
 @pytest.fixture(scope="module")
-def master(salt_factories, testbed, tmp_path_factory):
+def master(salt_factories, minion_host, tmp_path_factory):
     pillar_dir = tmp_path_factory.mktemp("pillar")
     shutil.copytree(REPO / "pillar", pillar_dir, dirs_exist_ok=True)
     # The operator's secrets for this minion: the one file the repo does not ship.
@@ -67,10 +66,15 @@ def master(salt_factories, testbed, tmp_path_factory):
         "  redis:\n"
         "    password: 'test-redis-password-0123456789'\n")
     overrides = {
-        "interface": _bridge_gateway(),
+        "interface": _gateway(minion_host),
         "file_roots": {"base": [str(REPO / "salt"), str(REPO)]},
         "pillar_roots": {"base": [str(pillar_dir)]},
-        "file_ignore_regex": [r"^pillar(/|$)", r"^tests(/|$)", r"(^|/)\.git(/|$)", r"^\.ci(/|$)"],
+        # Salt matches these against paths relative to a root when it lists files,
+        # but against absolute paths when it serves one: anchor on both.
+        "file_ignore_regex": [
+            rf"^({re.escape(str(REPO))}/)?(pillar|tests|\.git|\.ci|\.venv)(/|$)",
+            r"(^|/)\.git(/|$)",
+        ],
         "auto_accept": False,
         "open_mode": False,
         "timeout": 30,
@@ -116,11 +120,16 @@ def accepted_minion(master, minion_host):
                       "EOF"])
     minion_host.exec("salt-minion -d")
     key_cli = master.salt_key_cli()
-    deadline = time.monotonic() + 60
-    while MINION_ID not in key_cli.run("--list", "unaccepted").stdout:
-        assert time.monotonic() < deadline, "the minion's key never reached the master"
+    deadline = time.monotonic() + 120
+    while MINION_ID not in key_cli.run("--list", "all").stdout:
+        if time.monotonic() > deadline:
+            _, log = minion_host.exec("tail -n 40 /var/log/salt/minion", check=False)
+            pytest.fail(f"the minion's key never reached the master; minion log:\n{log}")
         time.sleep(1)
-    assert key_cli.run("--accept", MINION_ID, "--yes").returncode == 0
+    # pytest-salt-factories' own machinery may accept it first; accept it if not.
+    if MINION_ID in key_cli.run("--list", "unaccepted").stdout:
+        assert key_cli.run("--accept", MINION_ID, "--yes").returncode == 0
+    assert MINION_ID in key_cli.run("--list", "accepted").stdout
     salt_cli = master.salt_cli(timeout=30)
     deadline = time.monotonic() + 90
     while salt_cli.run("test.ping", minion_tgt=MINION_ID).data is not True:
@@ -135,8 +144,10 @@ def _results(data):
 
 
 def test_master_pushes_highstate_and_the_stack_serves(master, accepted_minion, timings):
-    synced = master.salt_cli(timeout=120).run("saltutil.sync_all", minion_tgt=MINION_ID)
-    assert "webstack_release" in str(synced.data), synced
+    assert master.salt_cli(timeout=120).run("saltutil.sync_all", minion_tgt=MINION_ID).returncode == 0
+    functions = master.salt_cli(timeout=60).run("sys.list_functions", "webstack_release",
+                                                minion_tgt=MINION_ID).data
+    assert "webstack_release.deploy" in functions, functions
     start = time.monotonic()
     ret = master.salt_cli(timeout=1800).run("state.apply", minion_tgt=MINION_ID, _timeout=1800)
     timings["master_push_highstate"] = time.monotonic() - start

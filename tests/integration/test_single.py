@@ -157,3 +157,17 @@ def test_test_mode_after_the_second_run_predicts_nothing(single_server):
                if ret["result"] is not True or ret["changes"]}
     assert len(result) > 20
     assert pending == {}
+
+
+def test_bootstrap_with_an_operator_pillar_tree(single_server):
+    host = single_server.host
+    code, out = host.exec("cd /root/webstack && ./bootstrap.sh --pillar /nonexistent", check=False)
+    assert code == 2 and "--pillar /nonexistent: not a directory" in out
+    # The operator's own tree (here: a copy of the generated one) drives the same state.
+    host.exec("rm -rf /root/pillar && cp -a /etc/webstack/pillar /root/pillar")
+    code, out = host.exec("cd /root/webstack && ./bootstrap.sh --pillar /root/pillar", check=False,
+                          timeout=900)
+    assert code == 0, out[-3000:]
+    assert _summary_changed(out) == [], out[-3000:]
+    _, conf = host.exec("grep -A2 pillar_roots /etc/webstack/salt/minion")
+    assert "/root/pillar" in conf

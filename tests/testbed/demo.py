@@ -12,6 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+import docker.errors  # noqa: E402
+
 from tests.support.containers import Host, client, wait_http  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,7 +45,13 @@ def up():
 
 
 def down(quiet=False):
-    for container in client().containers.list(all=True, filters={"name": NAME}):
+    try:
+        containers = client().containers.list(all=True, filters={"name": NAME})
+    except docker.errors.DockerException:
+        if not quiet:
+            print("demo: dockerd is not running: no demo container to remove")
+        return 0
+    for container in containers:
         container.remove(force=True, v=True)
         if not quiet:
             print(f"demo: removed {container.name}")

@@ -3,7 +3,7 @@
 {%- set app = webstack.app %}
 {%- set host = (app.allowed_hosts | reject('equalto', '*') | list + ['localhost'])[0] | replace('.', '', 1) if (app.allowed_hosts | reject('equalto', '*') | list + ['localhost'])[0].startswith('.') else (app.allowed_hosts | reject('equalto', '*') | list + ['localhost'])[0] %}
 include:
-  - {{ tplroot }}.{{ webstack.wsgi.server }}
+  - {{ webstack.wsgi_sls }}
 
 {#- Straight to the WSGI server's socket: the app answers, whatever nginx does. #}
 webstack-app-health-webstack_health-ok:
@@ -14,4 +14,4 @@ webstack-app-health-webstack_health-ok:
     - retries: 60
     - interval: 0.5
     - require:
-      - sls: {{ tplroot }}.{{ webstack.wsgi.server }}
+      - sls: {{ webstack.wsgi_sls }}

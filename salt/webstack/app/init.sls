@@ -7,5 +7,5 @@ include:
   - .user
   - .config
   - .release
-  - {{ tplroot }}.{{ webstack.wsgi.server }}
+  - {{ webstack.wsgi_sls }}
   - .health

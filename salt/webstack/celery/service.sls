@@ -32,6 +32,9 @@ webstack-celery-service-webstack_supervisor-running:
         USER: {{ app.user }}
         WEBSTACK_CONFIG: {{ app.config_file }}
         PYTHONUNBUFFERED: '1'
+{%- if app.django_settings_module %}
+        DJANGO_SETTINGS_MODULE: {{ app.django_settings_module }}
+{%- endif %}
     - stopsignal: TERM
     - stopwaitsecs: {{ celery.stop_wait_secs }}
     - stopasgroup: True

@@ -25,8 +25,11 @@ webstack-gunicorn-service-webstack_supervisor-running:
         USER: {{ app.user }}
         WEBSTACK_CONFIG: {{ app.config_file }}
         PYTHONUNBUFFERED: '1'
+{%- if app.django_settings_module %}
+        DJANGO_SETTINGS_MODULE: {{ app.django_settings_module }}
+{%- endif %}
     - stopsignal: TERM
-    - stopwaitsecs: {{ webstack.wsgi.graceful_timeout + 5 }}
+    - stopwaitsecs: {{ (webstack.wsgi.graceful_timeout | int(30)) + 5 }}
     - stdout_logfile: {{ webstack.supervisor.log_dir }}/{{ app.name }}-gunicorn.log
     - conf_dir: {{ webstack.supervisor.conf_dir }}
     - reload_signal: HUP

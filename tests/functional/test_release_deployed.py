@@ -1,0 +1,329 @@
+"""
+Functional tests of ``webstack_release.deployed`` through the real Salt loader:
+real sources (a salt:// directory, a salt:// archive, a local git repository),
+real virtualenvs, real build commands. The project is a one-module WSGI app
+with an empty requirements.txt, so pip installs nothing and needs no network.
+"""
+
+import json
+import os
+import subprocess
+import tarfile
+import textwrap
+
+import pytest
+
+APP = textwrap.dedent(
+    """\
+    GREETING = b"hello, version {version}\\n"
+
+
+    def application(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [GREETING]
+    """
+)
+BUILD = ["python -c \"open('built', 'w').write('ok')\""]
+
+
+def _write_app(directory, version):
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "hello.py").write_text(APP.format(version=version))
+    (directory / "requirements.txt").write_text("")
+
+
+@pytest.fixture
+def source(state_tree, request):
+    """A salt:// directory source holding the tiny WSGI project (version 1)."""
+    name = "src-" + request.node.name.replace("[", "-").replace("]", "")
+    directory = state_tree / name
+    _write_app(directory, 1)
+    return directory, f"salt://{name}"
+
+
+@pytest.fixture
+def base_dir(tmp_path):
+    return tmp_path / "srv" / "webapp"
+
+
+def _releases(modules, base_dir):
+    return modules.webstack_release.list(str(base_dir))
+
+
+def _current(modules, base_dir):
+    return modules.webstack_release.current(str(base_dir))
+
+
+def _call_app(base_dir, release="current"):
+    """Import the deployed module with the release's own interpreter and call the WSGI app."""
+    root = base_dir / release if release == "current" else base_dir / "releases" / release
+    code = (
+        "import hello; out = []; "
+        "body = hello.application({}, lambda status, headers: out.append(status)); "
+        "print(out[0], b''.join(body).decode().strip())"
+    )
+    res = subprocess.run([str(root / "venv" / "bin" / "python"), "-c", code], cwd=root / "src",
+                         capture_output=True, text=True, check=True)
+    return res.stdout.strip()
+
+
+def test_first_deploy_builds_a_release_and_points_current_to_it(states, modules, source, base_dir, testmode):
+    _, url = source
+    ret = states.webstack_release.deployed(name=str(base_dir), source=url, build_commands=BUILD,
+                                           test=testmode)
+    if testmode:
+        assert ret.result is None
+        assert ret.changes == {"release": {"old": None, "new": "(new release)"}}
+        assert "would have a new release built" in ret.comment
+        assert not base_dir.exists()
+        return
+
+    assert ret.result is True, ret.comment
+    (release,) = _releases(modules, base_dir)
+    assert ret.changes == {"release": {"old": None, "new": release}}
+    assert _current(modules, base_dir) == release
+    assert os.readlink(base_dir / "current") == f"releases/{release}"
+    meta = json.loads((base_dir / "current" / "release.json").read_text())
+    assert meta["id"] == release
+    assert meta["source"] == url
+    assert meta["source_digest"].startswith("sha256:")
+    assert release.endswith(meta["fingerprint"][:8])
+    assert (base_dir / "current" / "RELEASE").read_text() == release + "\n"
+    assert (base_dir / "current" / "venv" / "bin" / "python").exists()
+    assert (base_dir / "current" / "src" / "built").read_text() == "ok"  # build command ran in src/
+    assert _call_app(base_dir) == "200 OK hello, version 1"
+
+
+def test_second_apply_changes_nothing(states, modules, source, base_dir):
+    _, url = source
+    first = states.webstack_release.deployed(name=str(base_dir), source=url, build_commands=BUILD)
+    assert first.result is True, first.comment
+    release = _current(modules, base_dir)
+
+    for test in (False, True):
+        again = states.webstack_release.deployed(name=str(base_dir), source=url, build_commands=BUILD,
+                                                 test=test)
+        assert again.result is True, again.comment
+        assert again.changes == {}
+        assert again.comment == f"Release {release} is current and up to date"
+    assert _releases(modules, base_dir) == [release]
+
+
+def test_source_change_is_predicted_then_deployed_and_reverting_switches_back(
+        states, modules, source, base_dir):
+    directory, url = source
+    kwargs = dict(name=str(base_dir), source=url, build_commands=BUILD)
+    assert states.webstack_release.deployed(**kwargs).result is True
+    first = _current(modules, base_dir)
+
+    _write_app(directory, 2)
+    predicted = states.webstack_release.deployed(test=True, **kwargs)
+    assert predicted.result is None
+    assert predicted.changes == {"release": {"old": first, "new": "(new release)"}}
+    assert _releases(modules, base_dir) == [first]  # nothing built
+    assert _current(modules, base_dir) == first
+
+    applied = states.webstack_release.deployed(**kwargs)
+    assert applied.result is True, applied.comment
+    second = _current(modules, base_dir)
+    assert second != first
+    assert applied.changes == {"release": {"old": first, "new": second}}
+    assert _releases(modules, base_dir) == [first, second]  # the old one is kept
+    assert _call_app(base_dir) == "200 OK hello, version 2"
+    assert _call_app(base_dir, first) == "200 OK hello, version 1"
+
+    # back to version 1: the finished release is reused, nothing is rebuilt
+    _write_app(directory, 1)
+    predicted = states.webstack_release.deployed(test=True, **kwargs)
+    assert predicted.result is None
+    assert predicted.changes == {"release": {"old": second, "new": first}}
+    back = states.webstack_release.deployed(**kwargs)
+    assert back.result is True, back.comment
+    assert back.changes == {"release": {"old": second, "new": first}}
+    assert f"switched back to release {first}" in back.comment
+    assert _current(modules, base_dir) == first
+    assert _releases(modules, base_dir) == [first, second]
+
+
+def test_settings_change_alone_yields_a_new_release(states, modules, source, base_dir, tmp_path):
+    _, url = source
+    settings = tmp_path / "app.env"
+    settings.write_text("DEBUG=0\n")
+    kwargs = dict(name=str(base_dir), source=url, settings_file=str(settings),
+                  build_commands=["python -c \"import os; open('seen', 'w').write(os.environ['WEBSTACK_CONFIG'])\""])
+    assert states.webstack_release.deployed(**kwargs).result is True
+    first = _current(modules, base_dir)
+    assert (base_dir / "current" / "src" / "seen").read_text() == str(settings)
+    assert states.webstack_release.deployed(**kwargs).changes == {}
+
+    settings.write_text("DEBUG=0\nALLOWED_HOSTS=example.org\n")
+    ret = states.webstack_release.deployed(**kwargs)
+    assert ret.result is True, ret.comment
+    second = _current(modules, base_dir)
+    assert ret.changes == {"release": {"old": first, "new": second}}
+    assert _releases(modules, base_dir) == [first, second]
+    meta1 = modules.webstack_release.info(str(base_dir), first)
+    meta2 = modules.webstack_release.info(str(base_dir), second)
+    assert meta1["source_digest"] == meta2["source_digest"]
+    assert meta1["fingerprint"] != meta2["fingerprint"]
+
+
+def test_keep_prunes_the_oldest_releases(states, modules, source, base_dir):
+    directory, url = source
+    kwargs = dict(name=str(base_dir), source=url, keep=2)
+    built = []
+    for version in (1, 2, 3):
+        _write_app(directory, version)
+        ret = states.webstack_release.deployed(**kwargs)
+        assert ret.result is True, ret.comment
+        built.append(_current(modules, base_dir))
+    assert ret.changes == {"release": {"old": built[1], "new": built[2]}, "pruned": {"old": [built[0]], "new": []}}
+    assert _releases(modules, base_dir) == built[1:]
+    assert sorted(os.listdir(base_dir / "releases")) == built[1:]
+    assert _call_app(base_dir) == "200 OK hello, version 3"
+
+
+def test_failing_build_leaves_current_untouched(states, modules, source, base_dir):
+    directory, url = source
+    assert states.webstack_release.deployed(name=str(base_dir), source=url).result is True
+    good = _current(modules, base_dir)
+
+    _write_app(directory, 2)
+    failing = ["python -c \"import sys; print('collectstatic exploded: no STATIC_ROOT'); sys.exit(3)\""]
+    ret = states.webstack_release.deployed(name=str(base_dir), source=url, build_commands=failing)
+
+    assert ret.result is False
+    assert ret.changes == {}
+    assert ret.comment.startswith(f"Deploy failed, current release {good} left in place")
+    assert "exited 3" in ret.comment
+    assert "collectstatic exploded: no STATIC_ROOT" in ret.comment
+    assert _current(modules, base_dir) == good
+    assert os.listdir(base_dir / "releases") == [good]  # the failed build was removed
+    assert _call_app(base_dir) == "200 OK hello, version 1"
+
+
+def test_first_deploy_without_requirements_file_fails_cleanly(states, modules, source, base_dir):
+    directory, url = source
+    (directory / "requirements.txt").unlink()
+    ret = states.webstack_release.deployed(name=str(base_dir), source=url)
+    assert ret.result is False
+    assert "Deploy failed, current release None left in place" in ret.comment
+    assert "requirements file requirements.txt is not in the source" in ret.comment
+    assert _current(modules, base_dir) is None
+    assert os.listdir(base_dir / "releases") == []
+
+
+def test_missing_source_is_reported(states, base_dir, testmode):
+    ret = states.webstack_release.deployed(name=str(base_dir), source="salt://no-such-project",
+                                           test=testmode)
+    assert ret.result is False
+    assert ret.changes == {}
+    assert ret.comment.startswith("Cannot resolve source salt://no-such-project")
+    assert not base_dir.exists()
+
+
+# ---------------------------------------------------------------- git
+
+
+def _git(*args, cwd):
+    """Run git in the upstream repo; returns HEAD's commit id when there is one."""
+    subprocess.run(
+        ["git", "-c", "user.name=Web Stack", "-c", "user.email=webstack@example.org",
+         "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args],
+        cwd=cwd, check=True, capture_output=True, text=True,
+    )
+    head = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=cwd, capture_output=True,
+                          text=True, check=False)
+    return head.stdout.strip()
+
+
+@pytest.fixture
+def git_repo(tmp_path):
+    """A local repository: v1 (annotated tag) then a second commit on main."""
+    repo = tmp_path / "upstream"
+    _write_app(repo, 1)
+    _git("init", "-q", "-b", "main", cwd=repo)
+    _git("add", ".", cwd=repo)
+    v1 = _git("commit", "-q", "-m", "version 1", cwd=repo)
+    _git("tag", "-a", "v1", "-m", "release 1", cwd=repo)
+    _write_app(repo, 2)
+    v2 = _git("commit", "-q", "-am", "version 2", cwd=repo)
+    return repo, v1, v2
+
+
+def test_git_source_branch_then_tag(states, modules, git_repo, base_dir):
+    repo, v1, v2 = git_repo
+    url = f"file://{repo}"
+
+    predicted = states.webstack_release.deployed(name=str(base_dir), source=url, rev="main", test=True)
+    assert predicted.result is None
+    assert not base_dir.exists()  # test mode resolves with ls-remote, clones nothing
+
+    on_branch = states.webstack_release.deployed(name=str(base_dir), source=url, rev="main")
+    assert on_branch.result is True, on_branch.comment
+    branch_release = _current(modules, base_dir)
+    meta = modules.webstack_release.info(str(base_dir), branch_release)
+    assert meta["source_digest"] == f"git:{v2}"
+    assert meta["rev"] == "main"
+    assert _call_app(base_dir) == "200 OK hello, version 2"
+    assert not (base_dir / "current" / "src" / ".git").exists()
+
+    # the annotated tag resolves to its commit the same way in test mode and for real
+    predicted = states.webstack_release.deployed(name=str(base_dir), source=url, rev="v1", test=True)
+    assert predicted.result is None
+    assert predicted.changes == {"release": {"old": branch_release, "new": "(new release)"}}
+
+    on_tag = states.webstack_release.deployed(name=str(base_dir), source=url, rev="v1")
+    assert on_tag.result is True, on_tag.comment
+    tag_release = _current(modules, base_dir)
+    assert on_tag.changes == {"release": {"old": branch_release, "new": tag_release}}
+    assert modules.webstack_release.info(str(base_dir), tag_release)["source_digest"] == f"git:{v1}"
+    assert _call_app(base_dir) == "200 OK hello, version 1"
+
+    for test in (True, False):
+        again = states.webstack_release.deployed(name=str(base_dir), source=url, rev="v1", test=test)
+        assert again.result is True, again.comment
+        assert again.changes == {}
+
+    # a new commit on the branch is picked up by a deploy of rev main
+    _write_app(repo, 3)
+    v3 = _git("commit", "-q", "-am", "version 3", cwd=repo)
+    on_branch = states.webstack_release.deployed(name=str(base_dir), source=url, rev="main")
+    assert on_branch.result is True, on_branch.comment
+    assert modules.webstack_release.info(str(base_dir), _current(modules, base_dir))["source_digest"] == f"git:{v3}"
+    assert _call_app(base_dir) == "200 OK hello, version 3"
+
+
+def test_git_unknown_rev_is_reported(states, git_repo, base_dir, testmode):
+    repo, _, _ = git_repo
+    ret = states.webstack_release.deployed(name=str(base_dir), source=f"file://{repo}", rev="no-such-branch",
+                                           test=testmode)
+    assert ret.result is False
+    assert ret.comment.startswith(f"Cannot resolve source file://{repo}")
+    assert ret.changes == {}
+
+
+# ---------------------------------------------------------------- archive
+
+
+def test_archive_source(states, modules, state_tree, tmp_path, base_dir):
+    project = tmp_path / "build" / "hello-1.0"
+    _write_app(project, "1.0")
+    archive = state_tree / "archive-test" / "hello.tar.gz"
+    archive.parent.mkdir(parents=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(project, arcname="hello-1.0")
+    url = "salt://archive-test/hello.tar.gz"
+
+    ret = states.webstack_release.deployed(name=str(base_dir), source=url, build_commands=BUILD)
+    assert ret.result is True, ret.comment
+    release = _current(modules, base_dir)
+    assert ret.changes == {"release": {"old": None, "new": release}}
+    # the archive's single top directory is stripped
+    assert sorted(os.listdir(base_dir / "current" / "src")) == ["built", "hello.py", "requirements.txt"]
+    assert _call_app(base_dir) == "200 OK hello, version 1.0"
+    assert modules.webstack_release.info(str(base_dir), release)["source"] == url
+
+    again = states.webstack_release.deployed(name=str(base_dir), source=url, build_commands=BUILD)
+    assert again.result is True
+    assert again.changes == {}

@@ -1,0 +1,349 @@
+"""
+Unit tests of the pillar validation (``_modules/webstack_pillar.py``) and its
+state (``_states/webstack_pillar.py``): every bad pillar is reported with the
+exact key path and the expected form, and no secret value is ever echoed.
+"""
+
+import copy
+import importlib.util
+import pathlib
+import sys
+
+import pytest
+from salt.exceptions import CommandExecutionError
+from salt.utils.secret import hide
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _load(kind, name):
+    """Import ``_<kind>/<name>.py`` (modules and states share file names)."""
+    modname = f"webstack_{kind}_{name}"
+    if modname not in sys.modules:
+        spec = importlib.util.spec_from_file_location(modname, REPO / f"_{kind}" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = module
+        spec.loader.exec_module(module)
+    return sys.modules[modname]
+
+
+pillar_mod = _load("modules", "webstack_pillar")
+pillar_state = _load("states", "webstack_pillar")
+
+SECRET_KEY = "k3y-Of-Fifty-Plus-Chars_" + "Zq7" * 12  # 60 characters
+PG_PASSWORD = "pg-Pass-W0rd-1234567"
+REDIS_PASSWORD = "redis-Pass-W0rd-987"
+
+VALID = {
+    "roles": ["single"],
+    "process_manager": "supervisord",
+    "app": {
+        "name": "webapp",
+        "user": "webapp",
+        "base_dir": "/srv/webapp",
+        "config_dir": "/etc/webstack/webapp",
+        "source": "salt://example",
+        "rev": "main",
+        "requirements": "requirements.txt",
+        "python": "python3",
+        "wsgi_app": "exampleproject.wsgi:application",
+        "django_settings_module": "exampleproject.settings",
+        "celery_app": "exampleproject",
+        "secret_key": SECRET_KEY,
+        "debug": False,
+        "allowed_hosts": ["localhost", "127.0.0.1", ".example.org"],
+        "static_url": "/static/",
+        "media_url": "/media/",
+        "env": {"SENTRY_ENVIRONMENT": "production", "WORKERS": 3, "FEATURE_X": True},
+        "build_commands": ["python manage.py collectstatic --noinput"],
+        "migrate": True,
+        "migrate_commands": ["python manage.py migrate --noinput"],
+        "post_deploy_commands": [],
+        "keep_releases": 5,
+        "health_path": "/healthz",
+    },
+    "wsgi": {
+        "server": "gunicorn",
+        "workers": "auto",
+        "threads": 1,
+        "timeout": 30,
+        "graceful_timeout": 30,
+        "max_requests": 0,
+    },
+    "postgres": {
+        "name": "webapp",
+        "user": "webapp",
+        "password": PG_PASSWORD,
+        "host": "127.0.0.1",
+        "port": 5432,
+        "listen_addresses": "localhost",
+    },
+    "redis": {
+        "password": REDIS_PASSWORD,
+        "host": "127.0.0.1",
+        "bind": ["127.0.0.1", "-::1"],
+        "port": 6379,
+        "cache_db": 0,
+        "broker_db": 1,
+        "maxmemory": "256mb",
+    },
+    "nginx": {
+        "port": 80,
+        "server_name": "_",
+        "client_max_body_size": "10m",
+        "static_expires": "30d",
+    },
+    "celery": {"enabled": True, "concurrency": 2, "stop_wait_secs": 600, "loglevel": "INFO"},
+    "supervisor": {"conf_dir": "/etc/supervisor/conf.d", "log_dir": "/var/log/webstack"},
+}
+
+_DELETE = object()
+
+
+def _with(changes):
+    """A deep copy of VALID with ``{"a:b": value}`` applied (_DELETE drops the key)."""
+    pillar = copy.deepcopy(VALID)
+    for path, value in changes.items():
+        *parents, last = path.split(":")
+        node = pillar
+        for part in parents:
+            node = node[part]
+        if value is _DELETE:
+            del node[last]
+        else:
+            node[last] = value
+    return pillar
+
+
+def _secrets(pillar):
+    """Every secret value of a pillar, for the never-echoed check."""
+    found = [SECRET_KEY, PG_PASSWORD, REDIS_PASSWORD]
+    for path in ("app:secret_key", "postgres:password", "redis:password"):
+        section, key = path.split(":")
+        value = pillar.get(section, {}).get(key) if isinstance(pillar.get(section), dict) else None
+        if isinstance(value, str) and value:
+            found.append(value)
+    return found
+
+
+@pytest.fixture
+def configure_loader_modules():
+    return {
+        pillar_mod: {"__pillar__": {"webstack": copy.deepcopy(VALID)}, "__opts__": {"test": False}},
+        pillar_state: {
+            "__salt__": {
+                "webstack_pillar.validate": pillar_mod.validate,
+                "webstack_pillar.public": pillar_mod.public,
+            },
+            "__opts__": {"test": False},
+        },
+    }
+
+
+# (id, changes to VALID, the key path that must be named, a piece of the expected form)
+BAD = [
+    ("secret-key-missing", {"app:secret_key": _DELETE}, "webstack:app:secret_key", "it is missing"),
+    ("secret-key-empty", {"app:secret_key": ""}, "webstack:app:secret_key", "at least 50"),
+    ("secret-key-short", {"app:secret_key": "Sh0rt-but-not-fifty-characters-long!"},
+     "webstack:app:secret_key", "at least 50 printable characters"),
+    ("secret-key-with-space", {"app:secret_key": "x" * 30 + " " + "y" * 30},
+     "webstack:app:secret_key", "without spaces"),
+    ("secret-key-not-a-string", {"app:secret_key": 12345678901234567890123456789012345678901234567890},
+     "webstack:app:secret_key", "at least 50"),
+    ("postgres-password-short", {"postgres:password": "tiny-Pw1"}, "webstack:postgres:password",
+     "at least 16"),
+    ("redis-password-quote", {"redis:password": 'quote"In-The-Redis-Pass'}, "webstack:redis:password",
+     "without spaces, quotes"),
+    ("wsgi-server-uwsgi2", {"wsgi:server": "uwsgi2"}, "webstack:wsgi:server", "one of gunicorn"),
+    ("wsgi-workers-zero", {"wsgi:workers": 0}, "webstack:wsgi:workers", "'auto' or an integer"),
+    ("role-unknown", {"roles": ["web"]}, "webstack:roles", "role names from"),
+    ("role-single-plus-app", {"roles": ["single", "app"]}, "webstack:roles", "either [single]"),
+    ("roles-not-a-list", {"roles": "single"}, "webstack:roles", "a list of role names"),
+    ("nginx-port-0", {"nginx:port": 0}, "webstack:nginx:port", "a port number from 1 to 65535"),
+    ("nginx-port-70000", {"nginx:port": 70000}, "webstack:nginx:port", "a port number from 1 to 65535"),
+    ("nginx-port-string", {"nginx:port": "80"}, "webstack:nginx:port", "got the string '80'"),
+    ("nginx-port-bool", {"nginx:port": True}, "webstack:nginx:port", "got the boolean True"),
+    ("redis-port-float", {"redis:port": 6379.0}, "webstack:redis:port", "a port number"),
+    ("postgres-host-bad", {"postgres:host": "bad host!"}, "webstack:postgres:host",
+     "a host name or an IP address"),
+    ("redis-bind-hostname", {"redis:bind": ["localhost"]}, "webstack:redis:bind", "IP addresses"),
+    ("redis-bind-not-list", {"redis:bind": "127.0.0.1"}, "webstack:redis:bind", "a non-empty list"),
+    ("redis-cache-equals-broker", {"redis:cache_db": 3, "redis:broker_db": 3}, "webstack:redis:broker_db",
+     "apart from webstack:redis:cache_db"),
+    ("redis-db-16", {"redis:cache_db": 16}, "webstack:redis:cache_db", "from 0 to 15"),
+    ("source-shell-metachar-salt", {"app:source": "salt://example; rm -rf /"}, "webstack:app:source",
+     "salt://<path>"),
+    ("source-shell-metachar-git", {"app:source": "https://example.org/app.git$(reboot)"},
+     "webstack:app:source", "a git URL"),
+    ("source-http-tarball", {"app:source": "ftp://example.org/app.tar.gz"}, "webstack:app:source",
+     "salt://<path>"),
+    ("rev-option-injection", {"app:rev": "--upload-pack=touch /tmp/x"}, "webstack:app:rev",
+     "a git branch, tag or commit"),
+    ("base-dir-dotdot", {"app:base_dir": "/srv/../etc"}, "webstack:app:base_dir", "without '..'"),
+    ("base-dir-relative", {"app:base_dir": "srv/webapp"}, "webstack:app:base_dir", "an absolute path"),
+    ("app-name-uppercase", {"app:name": "WebApp"}, "webstack:app:name", "a lowercase name"),
+    ("app-user-with-space", {"app:user": "web app"}, "webstack:app:user", "a system user name"),
+    ("allowed-hosts-not-list", {"app:allowed_hosts": "localhost"}, "webstack:app:allowed_hosts",
+     "a non-empty list"),
+    ("allowed-hosts-empty", {"app:allowed_hosts": []}, "webstack:app:allowed_hosts", "a non-empty list"),
+    ("env-key-lowercase", {"app:env": {"debug": "1"}}, "webstack:app:env", "UPPER_CASE keys"),
+    ("env-value-multiline", {"app:env": {"BANNER": "one\ntwo"}}, "webstack:app:env", "single-line"),
+    ("build-command-multiline", {"app:build_commands": ["python manage.py check\nrm -rf /"]},
+     "webstack:app:build_commands", "single-line command strings"),
+    ("migrate-commands-string", {"app:migrate_commands": "python manage.py migrate"},
+     "webstack:app:migrate_commands", "a list of single-line command strings"),
+    ("requirements-escapes-root", {"app:requirements": "../requirements.txt"}, "webstack:app:requirements",
+     "relative to the project root"),
+    ("wsgi-app-no-module", {"app:wsgi_app": "wsgi application"}, "webstack:app:wsgi_app",
+     "module.path:callable"),
+    ("debug-string", {"app:debug": "yes"}, "webstack:app:debug", "true or false"),
+    ("keep-releases-zero", {"app:keep_releases": 0}, "webstack:app:keep_releases", "from 1 to 100"),
+    ("static-url-no-slash", {"app:static_url": "/static"}, "webstack:app:static_url", "ends with '/'"),
+    ("health-path-relative", {"app:health_path": "healthz"}, "webstack:app:health_path",
+     "a URL path starting with '/'"),
+    ("process-manager-systemd", {"process_manager": "systemd"}, "webstack:process_manager",
+     "one of supervisord"),
+    ("celery-loglevel-lowercase", {"celery:loglevel": "info"}, "webstack:celery:loglevel",
+     "one of DEBUG, INFO"),
+    ("nginx-body-size", {"nginx:client_max_body_size": "10 MB"}, "webstack:nginx:client_max_body_size",
+     "a size such as 10m"),
+    ("supervisor-conf-dir-relative", {"supervisor:conf_dir": "conf.d"}, "webstack:supervisor:conf_dir",
+     "an absolute path"),
+    ("postgres-name-sql-injection", {"postgres:name": "app; DROP TABLE x"}, "webstack:postgres:name",
+     "SQL identifier"),
+    ("section-not-mapping", {"celery": ["enabled"]}, "webstack:celery", "a mapping"),
+]
+
+
+@pytest.mark.parametrize(
+    "changes, key, expected",
+    [pytest.param(changes, key, expected, id=case_id) for case_id, changes, key, expected in BAD],
+)
+def test_bad_pillar_names_key_and_form_and_hides_secrets(changes, key, expected):
+    pillar = _with(changes)
+    errors = pillar_mod.validate(pillar=pillar)
+
+    # exactly one message, about the faulty key (no noise from the valid rest)
+    assert len(errors) == 1, errors
+    message = errors[0]
+    assert message.startswith(f"{key}: expected "), message
+    assert expected in message, message
+    for secret in _secrets(pillar):
+        assert secret not in message
+
+
+def test_bad_table_is_large_enough():
+    assert len(BAD) >= 20
+    assert len({case_id for case_id, *_ in BAD}) == len(BAD)
+
+
+def test_secret_of_wrong_form_is_not_echoed_even_when_short():
+    # a short secret would be quoted by _describe(); it must not be
+    short = "hunter2-hunter2!"  # 16 characters: a valid redis password, too short a secret key
+    errors = pillar_mod.validate(pillar=_with({"app:secret_key": short, "redis:password": "x"}))
+    assert [e.split(":", 3)[:3] for e in errors] == [
+        ["webstack", "app", "secret_key"],
+        ["webstack", "redis", "password"],
+    ]
+    joined = "\n".join(errors)
+    assert short not in joined
+    assert "'x'" not in joined
+    assert "got a value that does not match" in joined
+
+
+def test_several_faults_give_one_message_each():
+    pillar = _with({"nginx:port": 0, "wsgi:server": "uwsgi2", "app:secret_key": _DELETE})
+    errors = pillar_mod.validate(pillar=pillar)
+    keys = sorted(e.split(": expected")[0] for e in errors)
+    assert keys == ["webstack:app:secret_key", "webstack:nginx:port", "webstack:wsgi:server"]
+
+
+def test_complete_valid_pillar_has_no_errors():
+    assert pillar_mod.validate(pillar=copy.deepcopy(VALID)) == []
+
+
+def test_valid_pillar_is_read_from_dunder_pillar():
+    assert pillar_mod.validate() == []
+    assert pillar_mod.check() is True
+
+
+def test_masked_pillar_is_validated_on_plain_values():
+    # Salt 3008 hands modules a masked pillar; validation must see the real values
+    masked = hide({"webstack": _with({"nginx:port": "80"})})
+    pillar_mod.__pillar__.clear()
+    pillar_mod.__pillar__.update(masked)
+    errors = pillar_mod.validate()
+    assert errors == ["webstack:nginx:port: expected a port number from 1 to 65535, got the string '80'"]
+
+
+def test_missing_webstack_pillar():
+    pillar_mod.__pillar__.clear()
+    assert pillar_mod.validate() == ["webstack: expected a mapping of the formula's settings, it is missing"]
+
+
+@pytest.mark.parametrize(
+    "roles, present, missing",
+    [
+        (["lb"], [], []),
+        (["db"], ["postgres:password"], ["app:secret_key", "redis:password"]),
+        (["cache"], ["redis:password"], ["app:secret_key", "postgres:password"]),
+        (["app"], ["app:secret_key", "postgres:password", "redis:password"], []),
+    ],
+)
+def test_secrets_required_per_role(roles, present, missing):
+    pillar = _with({"app:secret_key": _DELETE, "postgres:password": _DELETE, "redis:password": _DELETE})
+    errors = pillar_mod.validate(pillar=pillar, roles=roles)
+    assert sorted(e.split(": expected")[0] for e in errors) == [f"webstack:{k}" for k in present]
+    for key in missing:
+        assert not any(f"webstack:{key}" in e for e in errors)
+
+
+def test_check_raises_with_every_problem():
+    pillar = _with({"nginx:port": 70000, "postgres:password": "pw-Sh0rt"})
+    with pytest.raises(CommandExecutionError) as excinfo:
+        pillar_mod.check(pillar=pillar)
+    lines = str(excinfo.value).splitlines()
+    assert lines[0] == "invalid pillar:"
+    assert lines[1:] == [
+        "webstack:nginx:port: expected a port number from 1 to 65535, got the number 70000",
+        "webstack:postgres:password: expected a password of at least 16 printable characters "
+        "without spaces, quotes or backslashes, got a value that does not match",
+    ]
+    assert "pw-Sh0rt" not in str(excinfo.value)
+
+
+def test_public_refuses_secret_keys_and_returns_plain_values():
+    assert pillar_mod.public("nginx:port") == 80
+    assert pillar_mod.public("app:nope", "dflt") == "dflt"
+    with pytest.raises(CommandExecutionError, match="webstack:app:secret_key holds a secret"):
+        pillar_mod.public("app:secret_key")
+    with pytest.raises(CommandExecutionError):
+        pillar_mod.public("postgres:password")
+
+
+@pytest.mark.parametrize("test", [False, True], ids=["apply", "test"])
+def test_state_fails_with_messages_and_no_changes(test):
+    pillar_mod.__pillar__["webstack"] = _with({"nginx:port": "80", "app:secret_key": "too-short-secret"})
+    pillar_state.__opts__["test"] = test
+    ret = pillar_state.validated("webstack")
+    assert ret["result"] is False
+    assert ret["changes"] == {}
+    assert ret["comment"].startswith("Invalid pillar, nothing was changed:")
+    assert "webstack:nginx:port: expected a port number from 1 to 65535" in ret["comment"]
+    assert "webstack:app:secret_key: expected a secret of at least 50" in ret["comment"]
+    assert "too-short-secret" not in ret["comment"]
+
+
+@pytest.mark.parametrize("test", [False, True], ids=["apply", "test"])
+def test_state_succeeds_without_changes_when_valid(test):
+    pillar_state.__opts__["test"] = test
+    ret = pillar_state.validated("webstack")
+    assert ret == {
+        "name": "webstack",
+        "result": True,
+        "changes": {},
+        "comment": "Pillar webstack is valid for roles: single",
+    }
+    ret = pillar_state.validated("webstack", roles=["db", "cache"])
+    assert ret["result"] is True
+    assert ret["comment"] == "Pillar webstack is valid for roles: db, cache"

@@ -1,0 +1,248 @@
+"""
+Unit tests of the release layout functions of ``_modules/webstack_release.py``
+(list, current, activate, prune, info) on a real directory tree in tmp_path,
+with release directories fabricated the way ``build`` leaves them.
+"""
+
+import importlib.util
+import json
+import os
+import pathlib
+import sys
+import threading
+from unittest.mock import patch
+
+import pytest
+from salt.exceptions import CommandExecutionError
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _load(kind, name):
+    """Import ``_<kind>/<name>.py`` (modules and states share file names)."""
+    modname = f"webstack_{kind}_{name}"
+    if modname not in sys.modules:
+        spec = importlib.util.spec_from_file_location(modname, REPO / f"_{kind}" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = module
+        spec.loader.exec_module(module)
+    return sys.modules[modname]
+
+
+rel = _load("modules", "webstack_release")
+
+R1 = "20261120T090000Z-0000aaaa"
+R2 = "20261121T090000Z-1111bbbb"
+R3 = "20261122T090000Z-2222cccc"
+R4 = "20261123T090000Z-3333dddd"
+R5 = "20261124T090000Z-4444eeee"
+UNFINISHED = "20261125T090000Z-5555ffff"
+
+
+@pytest.fixture
+def configure_loader_modules():
+    return {rel: {"__opts__": {"test": False}, "__salt__": {}}}
+
+
+def _release(base, release_id, finished=True):
+    path = base / "releases" / release_id
+    (path / "src").mkdir(parents=True)
+    (path / "RELEASE").write_text(release_id + "\n")
+    if finished:
+        (path / "release.json").write_text(json.dumps({"id": release_id, "fingerprint": "f" + release_id[-8:]}))
+    return path
+
+
+def _point(base, release_id):
+    link = base / "current"
+    if link.is_symlink():
+        link.unlink()
+    link.symlink_to(os.path.join("releases", release_id))
+
+
+@pytest.fixture
+def base(tmp_path):
+    base = tmp_path / "srv" / "webapp"
+    for release_id in (R3, R1, R5, R2, R4):  # created out of order on purpose
+        _release(base, release_id)
+    _release(base, UNFINISHED, finished=False)
+    (base / "releases" / "not-a-release").mkdir()
+    (base / "releases" / "20261126T090000Z-ZZZZ").mkdir()  # not a valid id
+    return base
+
+
+def test_list_returns_finished_releases_oldest_first(base):
+    assert rel.list_(str(base)) == [R1, R2, R3, R4, R5]
+
+
+def test_list_of_missing_base_dir_is_empty(tmp_path):
+    assert rel.list_(str(tmp_path / "nowhere")) == []
+    assert rel.current(str(tmp_path / "nowhere")) is None
+
+
+def test_info_reads_release_json_and_ignores_unfinished_or_corrupt(base):
+    assert rel.info(str(base), R2) == {"id": R2, "fingerprint": "f1111bbbb"}
+    assert rel.info(str(base), UNFINISHED) is None
+    (base / "releases" / R3 / "release.json").write_text("{not json")
+    assert rel.info(str(base), R3) is None
+    assert R3 not in rel.list_(str(base))
+
+
+def test_current_follows_the_symlink(base):
+    assert rel.current(str(base)) is None
+    _point(base, R2)
+    assert rel.current(str(base)) == R2
+    # an absolute link target works too
+    (base / "current").unlink()
+    (base / "current").symlink_to(base / "releases" / R3)
+    assert rel.current(str(base)) == R3
+
+
+def test_current_that_is_not_a_release_link_is_none(base):
+    (base / "current").symlink_to("/etc")
+    assert rel.current(str(base)) is None
+    (base / "current").unlink()
+    (base / "current").mkdir()  # a directory, not a link
+    assert rel.current(str(base)) is None
+
+
+def test_activate_switches_and_returns_previous(base):
+    assert rel.activate(str(base), R1) is None
+    assert os.readlink(base / "current") == "releases/" + R1
+    assert rel.activate(str(base), R4) == R1
+    assert rel.current(str(base)) == R4
+    assert (base / "current" / "RELEASE").read_text() == R4 + "\n"
+    # no temporary link left behind
+    assert sorted(p.name for p in base.iterdir()) == ["current", "releases"]
+
+
+def test_activate_replaces_the_link_by_rename_never_removes_it(base):
+    _point(base, R1)
+    link = str(base / "current")
+    real_replace = os.replace
+    with patch.object(rel.os, "unlink", wraps=os.unlink) as unlink, \
+            patch.object(rel.os, "remove", wraps=os.remove) as remove, \
+            patch.object(rel.os, "replace", wraps=real_replace) as replace:
+        rel.activate(str(base), R2)
+    assert all(c.args[0] != link for c in unlink.call_args_list + remove.call_args_list)
+    ((src, dst), _), = replace.call_args_list
+    assert dst == link
+    assert os.path.dirname(src) == str(base)  # same filesystem: rename(2) is atomic
+    assert rel.current(str(base)) == R2
+
+
+def test_activate_never_leaves_current_missing_for_a_reader(base):
+    _point(base, R1)
+    link = str(base / "current")
+    stop = threading.Event()
+    seen, missing = set(), []
+
+    def reader():
+        while not stop.is_set():
+            try:
+                seen.add(os.readlink(link))
+            except FileNotFoundError:
+                missing.append(1)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for _ in range(150):
+            rel.activate(str(base), R2)
+            rel.activate(str(base), R1)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert missing == []
+    assert seen <= {"releases/" + R1, "releases/" + R2}
+
+
+def test_activate_replaces_a_stale_temporary_link(base):
+    stale = base / f".current.{os.getpid()}"
+    stale.symlink_to("releases/" + R1)
+    rel.activate(str(base), R3)
+    assert rel.current(str(base)) == R3
+    assert not os.path.lexists(stale)
+
+
+@pytest.mark.parametrize("release_id", [UNFINISHED, "20261231T000000Z-9999aaaa"])
+def test_activate_refuses_unfinished_or_missing_release(base, release_id):
+    _point(base, R2)
+    with pytest.raises(CommandExecutionError, match="is not a finished release"):
+        rel.activate(str(base), release_id)
+    assert rel.current(str(base)) == R2
+
+
+@pytest.mark.parametrize(
+    "release_id",
+    ["../../../etc", "latest", "", "20261120T090000Z-0000AAAA", "20261120T090000Z-0000aaaa/../x",
+     "20261120T090000Z-0000aaa"],
+)
+def test_invalid_release_ids_are_rejected(base, release_id):
+    _point(base, R2)
+    with pytest.raises(CommandExecutionError, match="expected YYYYmmddTHHMMSSZ-<8 hex>"):
+        rel.activate(str(base), release_id)
+    with pytest.raises(CommandExecutionError, match="expected YYYYmmddTHHMMSSZ-<8 hex>"):
+        rel.run_commands(str(base), release_id, ["true"])
+    with pytest.raises(CommandExecutionError, match="expected YYYYmmddTHHMMSSZ-<8 hex>"):
+        rel.info(str(base), release_id)
+    assert rel.current(str(base)) == R2
+
+
+def test_prune_keeps_newest_and_removes_unfinished(base):
+    _point(base, R5)
+    removed = rel.prune(str(base), keep=2)
+    assert removed == sorted([R1, R2, R3, UNFINISHED])
+    assert sorted(p.name for p in (base / "releases").iterdir()) == sorted(
+        [R4, R5, "not-a-release", "20261126T090000Z-ZZZZ"]
+    )
+    assert rel.current(str(base)) == R5
+
+
+def test_prune_never_removes_the_current_release(base):
+    _point(base, R1)  # rolled back to the oldest
+    removed = rel.prune(str(base), keep=1)
+    assert R1 not in removed
+    assert removed == sorted([R2, R3, R4, UNFINISHED])
+    assert rel.list_(str(base)) == [R1, R5]
+    assert (base / "current" / "release.json").is_file()
+
+
+def test_prune_with_fewer_releases_than_keep_only_drops_unfinished(base):
+    _point(base, R3)
+    assert rel.prune(str(base), keep=10) == [UNFINISHED]
+    assert rel.list_(str(base)) == [R1, R2, R3, R4, R5]
+
+
+def test_prune_of_missing_base_dir_is_empty(tmp_path):
+    assert rel.prune(str(tmp_path / "nowhere"), keep=3) == []
+
+
+@pytest.mark.parametrize("keep", [0, -1])
+def test_prune_refuses_keep_below_one(base, keep):
+    with pytest.raises(CommandExecutionError, match="keep: expected an integer >= 1"):
+        rel.prune(str(base), keep=keep)
+    assert len(rel.list_(str(base))) == 5
+
+
+def test_python_of_a_command_is_the_release_venv(base):
+    release_dir = str(base / "releases" / R1)
+    assert rel._argv("python manage.py collectstatic --noinput", release_dir) == [
+        release_dir + "/venv/bin/python", "manage.py", "collectstatic", "--noinput"]
+    assert rel._argv("python3 -c 'print(1)'", release_dir)[0] == release_dir + "/venv/bin/python"
+    assert rel._argv("./build.sh 'a b'", release_dir) == ["./build.sh", "a b"]
+
+
+@pytest.mark.parametrize(
+    "source, kind",
+    [
+        ("salt://example", "saltdir"),
+        ("salt://apps/app.tar.gz", "archive"),
+        ("salt://apps/app.tgz", "archive"),
+        ("salt://apps/app.tar", "archive"),
+        ("https://example.org/app.git", "git"),
+        ("git@example.org:team/app.git", "git"),
+    ],
+)
+def test_source_kinds(source, kind):
+    assert rel._source_kind(source) == kind
