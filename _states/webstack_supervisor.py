@@ -71,8 +71,7 @@ def running(name, command, conf_dir=None, conf_file=None, reload_signal=None, **
     mod = "webstack_supervisor."
     try:
         text = __salt__[mod + "render_program"](name, command, **_program_kwargs(kwargs))
-        old_text = __salt__[mod + "read_program"](name, conf_dir=conf_dir)
-        current = __salt__[mod + "state"](name, conf_file=conf_file) if _supervisord_up(conf_file) else None
+        old_text, current = _observe(name, conf_dir, conf_file)
     except Exception as exc:  # pylint: disable=broad-except
         ret["result"] = False
         ret["comment"] = str(exc)
@@ -132,8 +131,7 @@ def absent(name, conf_dir=None, conf_file=None):
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     mod = "webstack_supervisor."
     try:
-        old_text = __salt__[mod + "read_program"](name, conf_dir=conf_dir)
-        current = __salt__[mod + "state"](name, conf_file=conf_file) if _supervisord_up(conf_file) else None
+        old_text, current = _observe(name, conf_dir, conf_file)
     except Exception as exc:  # pylint: disable=broad-except
         ret["result"] = False
         ret["comment"] = str(exc)
@@ -191,6 +189,13 @@ def mod_watch(name, sfun=None, conf_file=None, reload_signal=None, **kwargs):
     ret["changes"] = {"reload": {"old": None, "new": action}, "pid": {"old": old_pid, "new": new_pid}}
     ret["comment"] = f"Program {name} {action}"
     return ret
+
+
+def _observe(name, conf_dir, conf_file):
+    """The program's config text on disk and its supervisord state (None: unknown)."""
+    old_text = __salt__["webstack_supervisor.read_program"](name, conf_dir=conf_dir)
+    current = __salt__["webstack_supervisor.state"](name, conf_file=conf_file) if _supervisord_up(conf_file) else None
+    return old_text, current
 
 
 def _supervisord_up(conf_file):

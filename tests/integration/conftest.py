@@ -38,12 +38,13 @@ def testbed():
 
 
 @pytest.fixture(scope="session")
-def timings():
-    """Wall times measured by the tests, printed at the end of the run."""
+def timings(pytestconfig):
+    """Wall times measured by the tests, written to the terminal at the end of the run."""
     measured = {}
     yield measured
-    if measured:
-        print("\nwebstack timings: " + ", ".join(f"{k}={v:.1f}s" for k, v in measured.items()))
+    reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
+    if measured and reporter:
+        reporter.write_line("webstack timings: " + ", ".join(f"{k}={v:.1f}" for k, v in measured.items()))
 
 
 class Bootstrapped:

@@ -145,7 +145,7 @@ def test_second_bootstrap_changes_nothing(single_server, timings):
     assert re.search(r"Failed:\s+0", out), out[-3000:]
     assert _summary_changed(out) == [], f"second run changed something:\n{out[-4000:]}"
     total = re.search(r"Total states run:\s+(\d+)", out)
-    timings["states_in_role_single"] = float(total.group(1))
+    timings["states_in_role_single"] = float(total.group(1))  # a count, not seconds
 
 
 def test_test_mode_after_the_second_run_predicts_nothing(single_server):

@@ -5,26 +5,14 @@ exact key path and the expected form, and no secret value is ever echoed.
 """
 
 import copy
-import importlib.util
-import pathlib
-import sys
 
 import pytest
 from salt.exceptions import CommandExecutionError
 from salt.utils.secret import hide
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+from tests.support.loader import load as _load
 
 
-def _load(kind, name):
-    """Import ``_<kind>/<name>.py`` (modules and states share file names)."""
-    modname = f"webstack_{kind}_{name}"
-    if modname not in sys.modules:
-        spec = importlib.util.spec_from_file_location(modname, REPO / f"_{kind}" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[modname] = module
-        spec.loader.exec_module(module)
-    return sys.modules[modname]
 
 
 pillar_mod = _load("modules", "webstack_pillar")

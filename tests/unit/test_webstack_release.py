@@ -4,29 +4,17 @@ Unit tests of the release layout functions of ``_modules/webstack_release.py``
 with release directories fabricated the way ``build`` leaves them.
 """
 
-import importlib.util
 import json
 import os
-import pathlib
-import sys
 import threading
 from unittest.mock import patch
 
 import pytest
 from salt.exceptions import CommandExecutionError
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+from tests.support.loader import load as _load
 
 
-def _load(kind, name):
-    """Import ``_<kind>/<name>.py`` (modules and states share file names)."""
-    modname = f"webstack_{kind}_{name}"
-    if modname not in sys.modules:
-        spec = importlib.util.spec_from_file_location(modname, REPO / f"_{kind}" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[modname] = module
-        spec.loader.exec_module(module)
-    return sys.modules[modname]
 
 
 rel = _load("modules", "webstack_release")

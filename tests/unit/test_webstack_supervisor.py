@@ -5,28 +5,17 @@ parsing from real output, and the state's decisions with the control
 functions replaced by autospec'd mocks.
 """
 
-import importlib.util
 import pathlib
 import shlex
-import sys
 from unittest.mock import create_autospec
 
 import pytest
 from salt.exceptions import CommandExecutionError
 from supervisor.options import ServerOptions
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+from tests.support.loader import load as _load
 
 
-def _load(kind, name):
-    """Import ``_<kind>/<name>.py`` (modules and states share file names)."""
-    modname = f"webstack_{kind}_{name}"
-    if modname not in sys.modules:
-        spec = importlib.util.spec_from_file_location(modname, REPO / f"_{kind}" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[modname] = module
-        spec.loader.exec_module(module)
-    return sys.modules[modname]
 
 
 sup = _load("modules", "webstack_supervisor")
