@@ -106,6 +106,25 @@ def test_invalid_pillar_stops_before_anything_changes(minion_host):
     assert code != 0, "a file was written despite the invalid pillar"
 
 
+def test_the_redhat_family_renders(minion_host):
+    host = minion_host
+    host.exec("mkdir -p /tmp/rh/conf /tmp/rh/pillar && "
+              "printf 'base:\n  \"*\":\n    - webstack\n' > /tmp/rh/pillar/top.sls && "
+              "printf 'webstack:\n  roles: [single]\n' > /tmp/rh/pillar/webstack.sls")
+    host.exec("printf 'file_client: local\nfile_roots:\n  base:\n    - /root/webstack/salt\n"
+              "    - /root/webstack\npillar_roots:\n  base:\n    - /tmp/rh/pillar\n"
+              "grains:\n  os_family: RedHat\n  osfinger: Rocky Linux-9\n' > /tmp/rh/conf/minion")
+    host.exec("salt-call -c /tmp/rh/conf --local saltutil.sync_all", timeout=300)
+    _, out = host.exec("salt-call -c /tmp/rh/conf --local state.show_sls webstack.roles.single "
+                       "--out=json --log-level=quiet 2>/dev/null", timeout=300)
+    states = json.loads(out[out.index("{"):])["local"]
+    assert isinstance(states, dict), states
+    redis_pkgs = states["webstack-redis-package-pkg-installed"]["pkg"]
+    assert {"pkgs": ["redis"]} in redis_pkgs
+    media = states["webstack-app-config-media-file-directory"]["file"]
+    assert {"group": "nginx"} in media
+
+
 @pytest.fixture(scope="module")
 def accepted_minion(master, minion_host):
     cfg = master.config

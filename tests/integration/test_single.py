@@ -171,3 +171,28 @@ def test_bootstrap_with_an_operator_pillar_tree(single_server):
     assert _summary_changed(out) == [], out[-3000:]
     _, conf = host.exec("grep -A2 pillar_roots /etc/webstack/salt/minion")
     assert "/root/pillar" in conf
+
+
+def test_new_release_reloads_gunicorn_gracefully_and_restarts_celery(single_server):
+    host = single_server.host
+    before = requests.get(host.url() + "/version", timeout=10).text.strip()
+    _, pids = host.exec("supervisorctl pid webapp-gunicorn webapp-celery")
+    gunicorn_pid, celery_pid = pids.split()
+    # A code change in the source: the next run must build and switch to a new release.
+    host.exec("echo '# release two' >> /root/webstack/example/exampleproject/urls.py")
+    code, out = host.exec("cd /root/webstack && ./bootstrap.sh", check=False, timeout=900)
+    assert code == 0, out[-3000:]
+    _, current = host.exec(f"readlink /srv/{APP}/current")
+    new_id = current.strip().split("/")[-1]
+    assert new_id != before
+    deadline = time.monotonic() + 30
+    while requests.get(host.url() + "/version", timeout=10).text.strip() != new_id:
+        assert time.monotonic() < deadline, "the workers never served the new release"
+        time.sleep(0.5)
+    _, pids = host.exec("supervisorctl pid webapp-gunicorn webapp-celery")
+    new_gunicorn_pid, new_celery_pid = pids.split()
+    assert new_gunicorn_pid == gunicorn_pid, "Gunicorn was restarted instead of reloaded (HUP)"
+    assert new_celery_pid != celery_pid, "the Celery worker still runs the old release"
+    _, releases = host.exec(f"ls /srv/{APP}/releases")
+    assert before in releases.split() and new_id in releases.split()
+    assert requests.get(host.url() + "/healthz", timeout=10).status_code == 200
