@@ -37,14 +37,19 @@ def testbed():
         remove_all("webstack-test-")
 
 
+TIMINGS = {}
+
+
 @pytest.fixture(scope="session")
-def timings(pytestconfig):
-    """Wall times measured by the tests, written to the terminal at the end of the run."""
-    measured = {}
-    yield measured
-    reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
-    if measured and reporter:
-        reporter.write_line("webstack timings: " + ", ".join(f"{k}={v:.1f}" for k, v in measured.items()))
+def timings():
+    """Wall times (and counts) measured by the tests, shown in the terminal summary."""
+    return TIMINGS
+
+
+def pytest_terminal_summary(terminalreporter):
+    if TIMINGS:
+        terminalreporter.write_line(
+            "webstack measured: " + ", ".join(f"{k}={v:.1f}" for k, v in TIMINGS.items()))
 
 
 class Bootstrapped:
