@@ -500,12 +500,14 @@ def _check_run(argv, what):
 
 def deploy(base_dir, source, rev="main", settings_file=None, requirements="requirements.txt",
            python="python3", build_commands=None, migrate=True, migrate_commands=None,
-           post_deploy_commands=None, env=None, user=None, keep=5, saltenv="base"):
+           post_deploy_commands=None, env=None, user=None, keep=5, saltenv="base", planned=None):
     """
     Deploy when the source, the settings or the build changed: build the new
     release (or reuse a finished one with the same fingerprint), run the
     migrations in it as ``user`` (when ``migrate``), switch ``current`` to it,
     run the post-deploy commands, and keep the newest ``keep`` releases.
+    ``planned``: the result of :py:func:`plan` for the same arguments, when the
+    caller has it (the state does), so the source is not resolved twice.
     Returns ``{"changed", "old", "new", "pruned"}``.
 
     CLI Example:
@@ -514,8 +516,8 @@ def deploy(base_dir, source, rev="main", settings_file=None, requirements="requi
 
         salt-call webstack_release.deploy /srv/webapp salt://example settings_file=/etc/webstack/webapp/app.env user=webapp
     """
-    planned = plan(base_dir, source, rev=rev, settings_file=settings_file, python=python,
-                   build_commands=build_commands, saltenv=saltenv, requirements=requirements)
+    planned = planned or plan(base_dir, source, rev=rev, settings_file=settings_file, python=python,
+                              build_commands=build_commands, saltenv=saltenv, requirements=requirements)
     if not planned["changed"]:
         return {"changed": False, "old": planned["current"], "new": planned["current"], "pruned": []}
     release_id = planned["reuse"] or build(

@@ -76,7 +76,8 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
     try:
         res = __salt__["webstack_release.deploy"](
             name, source, migrate=migrate, migrate_commands=migrate_commands,
-            post_deploy_commands=post_deploy_commands, env=env, user=user, keep=keep, **args)
+            post_deploy_commands=post_deploy_commands, env=env, user=user, keep=keep, planned=planned,
+            **args)
     except Exception as exc:  # pylint: disable=broad-except
         ret["result"] = False
         ret["comment"] = f"Deploy failed, current release {planned['current']} left in place: {exc}"
