@@ -7,7 +7,7 @@ PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 export WEBSTACK_TESTBED_DIR ?= /var/tmp/webstack-testbed
 
-.PHONY: test unit functional integration venv testbed demo demo-down bench lint clean
+.PHONY: test unit functional integration venv host-deps testbed demo demo-down bench lint clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
@@ -15,19 +15,23 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
+# Packages the functional tier runs on this host (HAProxy).
+host-deps:
+	bash tests/testbed/host-deps.sh
+
 testbed:
 	bash tests/testbed/docker.sh ensure
 	bash tests/testbed/images.sh
 
 # All three tiers. dockerd is stopped afterwards only if this run started it.
-test: venv testbed
+test: venv host-deps testbed
 	$(PY) -m pytest tests/unit tests/functional tests/integration -v $(PYTEST_ARGS); \
 	rc=$$?; bash tests/testbed/docker.sh stop; exit $$rc
 
 unit: venv
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-functional: venv
+functional: venv host-deps
 	$(PY) -m pytest tests/functional $(PYTEST_ARGS)
 
 integration: venv testbed

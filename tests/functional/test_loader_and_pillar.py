@@ -29,6 +29,7 @@ VALID = {
         ("webstack_supervisor.status", "webstack_supervisor"),
         ("webstack_release.list", "webstack_release"),
         ("webstack_health.check", "webstack_health"),
+        ("webstack_haproxy.servers", "webstack_haproxy"),
     ],
 )
 def test_repo_execution_modules_are_loaded(loaders, function, module):
@@ -39,6 +40,8 @@ def test_repo_execution_modules_are_loaded(loaders, function, module):
 def test_repo_state_modules_are_loaded(loaders):
     names = {name for name in loaders.states if name.startswith("webstack_")}
     assert names == {
+        "webstack_haproxy.drained",
+        "webstack_haproxy.ready",
         "webstack_health.ok",
         "webstack_pillar.validated",
         "webstack_release.deployed",
