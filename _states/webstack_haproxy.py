@@ -67,7 +67,7 @@ def drained(name, backend, wait=True, max_sessions=0, timeout=60, socket=None):
         if changes:
             ret["result"] = None
             ret["changes"] = changes
-            then = f", then waited for until it has at most {max_sessions} session(s)" if wait else ""
+            then = f", then waited on until it has at most {max_sessions} session(s)" if wait else ""
             ret["comment"] = f"Server {where} would be drained{then} ({sessions})"
         else:
             ret["comment"] = f"Server {where} is drained ({sessions})"
@@ -131,7 +131,7 @@ def ready(name, backend, wait=True, timeout=60, socket=None):
         if changes:
             ret["result"] = None
             ret["changes"] = changes
-            then = ", then waited for until HAProxy reports it UP" if wait else ""
+            then = ", then waited on until HAProxy reports it UP" if wait else ""
             ret["comment"] = f"Server {where} would be made ready{then} (status {current['status']} now)"
         else:
             ret["comment"] = f"Server {where} is ready (status {current['status']})"

@@ -387,7 +387,7 @@ def test_drained_state(states, modules, hap, testmode):
     if testmode:
         assert ret.result is None
         assert ret.comment == (
-            "Server app/s1 would be drained, then waited for until it has at most 0 session(s) (0 session(s) now)"
+            "Server app/s1 would be drained, then waited on until it has at most 0 session(s) (0 session(s) now)"
         )
         assert (entry["status"], entry["admin"]) == ("UP", "ready")  # HAProxy untouched
         assert sorted(_bodies(hap, 4)) == ["s1", "s1", "s2", "s2"]
@@ -439,7 +439,7 @@ def test_ready_state(states, modules, hap, testmode, before):
     if testmode:
         assert ret.result is None
         assert ret.comment == (
-            f"Server app/s1 would be made ready, then waited for until HAProxy reports it UP "
+            f"Server app/s1 would be made ready, then waited on until HAProxy reports it UP "
             f"(status {status_before} now)"
         )
         assert (entry["status"], entry["admin"]) == (status_before, before)  # HAProxy untouched
