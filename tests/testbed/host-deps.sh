@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Host packages that the functional tests run for real (not in containers):
-# HAProxy, whose runtime API tests/functional/test_haproxy.py drives.
+# Install the Debian packages given as arguments that are missing on this test
+# machine (one apt-get run, and only when something is missing). Without
+# arguments: what the functional tier runs on this host, HAProxy (its runtime
+# API is driven by tests/functional/test_haproxy.py). .ci/run uses it for the
+# packages `make test` itself needs.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
+[ $# -gt 0 ] || set -- haproxy
 need=()
-for pkg in haproxy; do
+for pkg in "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
