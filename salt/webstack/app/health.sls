@@ -1,7 +1,9 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 {%- set app = webstack.app %}
-{%- set host = (app.allowed_hosts | reject('equalto', '*') | list + ['localhost'])[0] | replace('.', '', 1) if (app.allowed_hosts | reject('equalto', '*') | list + ['localhost'])[0].startswith('.') else (app.allowed_hosts | reject('equalto', '*') | list + ['localhost'])[0] %}
+{#- The Host header: the first allowed host that is a name ('.example.org' allows example.org). #}
+{%- set hosts = app.allowed_hosts | reject('equalto', '*') | list + ['localhost'] %}
+{%- set host = hosts[0][1:] if hosts[0].startswith('.') else hosts[0] %}
 include:
   - {{ webstack.wsgi_sls }}
 
