@@ -50,6 +50,7 @@ The two answers are two snapshots, not one; each poll reads both again.
 
 import csv
 import io
+import os
 import re
 import socket as socketlib
 import time
@@ -237,6 +238,54 @@ def servers(backend=None, socket=None):
             "check_desc": row.get("check_desc") or None,
         }
     return result
+
+
+def has_server(backend, server, socket=None):  # pylint: disable=redefined-outer-name
+    """
+    True when HAProxy runs and its ``backend`` holds ``server``; False when the
+    admin socket does not exist yet (HAProxy not set up) or the backend or the
+    server is not in its config (a node that the next config will add).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_haproxy.has_server app app3
+    """
+    _check_name("backend", backend)
+    _check_name("server", server)
+    if not os.path.exists(_socket_path(socket)):
+        return False
+    return any(key == (backend, server) for key in _servers_state(None, socket))
+
+
+def save_state(path, socket=None):
+    """
+    Write ``show servers state`` to ``path`` (atomically, mode 0600): the
+    ``server-state-file`` that a reloaded HAProxy reads, so that a reload keeps
+    each server's drain or maintenance state. Returns the number of servers
+    saved, or ``None`` when HAProxy is not running (nothing to keep).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_haproxy.save_state /var/lib/haproxy/server-state
+    """
+    if not os.path.isabs(str(path)):
+        raise CommandExecutionError(f"path {path!r}: expected an absolute path")
+    if not os.path.exists(_socket_path(socket)):
+        return None
+    answer = _runtime("show servers state", socket)
+    lines = answer.splitlines()
+    if not lines or lines[0].strip() != "1":
+        raise CommandExecutionError(f"unexpected answer to 'show servers state': {answer[:200]!r}")
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(answer if answer.endswith("\n") else answer + "\n")
+    os.replace(tmp, path)
+    return sum(1 for line in lines[2:] if line.strip() and not line.startswith("#"))
 
 
 def _entry(backend, name, socket):

@@ -80,6 +80,7 @@ def require(path="/healthz", **kwargs):
 
         salt-call webstack_health.require /healthz unix_socket=/srv/webapp/run/wsgi.sock retries=20
     """
+    kwargs = {k: v for k, v in kwargs.items() if not k.startswith("__")}  # __pub_* from a remote call
     res = check(path, **kwargs)
     if not res["ok"]:
         where = kwargs.get("unix_socket") or f"{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 80)}"

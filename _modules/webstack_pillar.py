@@ -40,6 +40,10 @@ REQUIRED = {
     "lb": (),
 }
 
+_NODE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_IFACE_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,32}$")
+CLUSTER_ROLES = ("db", "cache", "app", "worker", "lb")
+LB_BALANCE = ("roundrobin", "leastconn", "first", "source")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _SQL_IDENT_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _HOSTNAME_RE = re.compile(
@@ -261,8 +265,9 @@ def validate(pillar=None, roles=None):
             + ", ".join(roles)
         )
 
-    for section in ("app", "wsgi", "postgres", "redis", "nginx", "celery", "supervisor"):
+    for section in ("app", "wsgi", "postgres", "redis", "nginx", "celery", "supervisor", "lb", "network"):
         c.check(section, lambda v: isinstance(v, dict), "a mapping")
+    _check_cluster(c)
 
     # app
     c.check("app:name", lambda v: isinstance(v, str) and _NAME_RE.match(v),
@@ -300,6 +305,8 @@ def validate(pillar=None, roles=None):
             "set by their own pillar keys")
     for key in ("app:build_commands", "app:migrate_commands", "app:post_deploy_commands"):
         c.check(key, _is_command_list, "a list of single-line command strings")
+    c.check("app:release", lambda v: v in ("", None) or re.match(r"^([0-9]{8}T[0-9]{6}Z-)?[0-9a-f]{8}$", str(v)),
+            "'' or a release id (YYYYmmddTHHMMSSZ-<8 hex>) or its 8 hex digits")
     c.check("app:keep_releases", lambda v: _is_int(v, 1, 100), "an integer from 1 to 100")
     c.check("app:health_path", lambda v: isinstance(v, str) and re.match(r"^/[A-Za-z0-9._/-]*$", v),
             "a URL path starting with '/', e.g. /healthz")
@@ -361,6 +368,18 @@ def validate(pillar=None, roles=None):
     c.check("celery:loglevel", lambda v: v in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
             "one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
 
+    # lb
+    c.check("lb:port", _is_port, "a port number from 1 to 65535")
+    c.check("lb:balance", lambda v: v in LB_BALANCE, f"one of {', '.join(LB_BALANCE)}")
+    c.check("lb:check_inter", lambda v: isinstance(v, str) and re.match(r"^[0-9]+(ms|s)$", v),
+            "a check interval such as 1s or 500ms")
+    for key in ("lb:fall", "lb:rise", "lb:retries"):
+        c.check(key, lambda v: _is_int(v, 1, 100), "an integer from 1 to 100")
+    c.check("lb:maxconn", lambda v: _is_int(v, 1, 10**6), "an integer from 1 to 1000000")
+    for key in ("lb:timeout_connect", "lb:timeout_client", "lb:timeout_server"):
+        c.check(key, lambda v: isinstance(v, str) and re.match(r"^[0-9]+(ms|s|m)$", v),
+                "a duration such as 5s")
+
     # supervisor
     for key in ("supervisor:conf_dir", "supervisor:log_dir"):
         c.check(key, _is_abspath, "an absolute path")
@@ -377,6 +396,42 @@ def validate(pillar=None, roles=None):
                       "a password of at least 16 printable characters without spaces, quotes or "
                       "backslashes", secret=True)
     return c.errors
+
+
+def _check_cluster(c):
+    """``nodes`` (minion id -> roles) and ``network``: the cluster's shape."""
+    c.check("network:private_cidr", lambda v: v == "" or (isinstance(v, str) and ipaddress.ip_network(v, strict=False)),
+            "'' or a network such as 10.0.0.0/8")
+    c.check("network:private_interface", lambda v: v == "" or (isinstance(v, str) and _IFACE_RE.match(v)),
+            "'' or an interface name such as eth1")
+    nodes = c.get("nodes")
+    if nodes is _MISSING or nodes in ({}, None):
+        return
+    if not isinstance(nodes, dict):
+        c.error("nodes", "a mapping of minion id to a list of roles, e.g. {db1: [db], app1: [app]}", nodes)
+        return
+    counts = {role: [] for role in CLUSTER_ROLES}
+    for node_id, node_roles in nodes.items():
+        if not isinstance(node_id, str) or not _NODE_ID_RE.match(node_id):
+            c.errors.append(f"webstack:nodes: expected minion ids of letters, digits, '.', '_' or '-', "
+                            f"got {_describe(node_id)}")
+            continue
+        if (not isinstance(node_roles, list) or not node_roles
+                or not all(r in CLUSTER_ROLES for r in node_roles)):
+            c.error(f"nodes:{node_id}", f"a non-empty list of roles from {', '.join(CLUSTER_ROLES)}",
+                    node_roles)
+            continue
+        for role in node_roles:
+            counts[role].append(node_id)
+    for role in ("db", "cache"):
+        if len(counts[role]) > 1:
+            c.errors.append(f"webstack:nodes: expected one {role} node, got {', '.join(sorted(counts[role]))}")
+    for role in ("app", "worker"):
+        for needed in ("db", "cache"):
+            if counts[role] and not counts[needed]:
+                c.errors.append(f"webstack:nodes: expected a {needed} node for the {role} nodes, got none")
+    if counts["lb"] and not counts["app"]:
+        c.errors.append("webstack:nodes: expected at least one app node behind the lb node, got none")
 
 
 def public(key, default=None):

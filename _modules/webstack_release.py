@@ -9,6 +9,7 @@ symlink that is switched atomically::
     <base_dir>/releases/<id>/static        STATIC_ROOT while building (collectstatic)
     <base_dir>/releases/<id>/RELEASE       the release id, one line
     <base_dir>/releases/<id>/release.json  fingerprint and metadata, written last
+    <base_dir>/releases/<id>/MIGRATED      written once its migrations ran
     <base_dir>/current -> releases/<id>
     <base_dir>/cache/                      pip cache, git mirrors
 
@@ -50,6 +51,8 @@ _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 _SKIP_PARTS = {"__pycache__", ".git", ".pytest_cache", ".mypy_cache"}
 _SKIP_SUFFIXES = (".pyc", ".pyo")
 RELEASE_JSON = "release.json"
+MIGRATED = "MIGRATED"
+_PIN_RE = re.compile(r"^([0-9]{8}T[0-9]{6}Z-)?[0-9a-f]{8}$")
 
 
 def __virtual__():
@@ -333,12 +336,67 @@ def _python_version(python):
     return res.stdout.strip() or None
 
 
+def find(base_dir, release):
+    """
+    The newest finished release whose id is ``release``, or whose fingerprint
+    starts with ``release`` (the 8 hex digits at the end of an id: the same
+    source and settings built on another node). ``None`` if there is none.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_release.find /srv/webapp 0123abcd
+    """
+    release = str(release)
+    if not _PIN_RE.match(release):
+        raise CommandExecutionError(f"release {release!r}: expected a release id "
+                                    "(YYYYmmddTHHMMSSZ-<8 hex>) or the 8 hex digits of its fingerprint")
+    for release_id in reversed(list_(base_dir)):
+        if release_id == release or release_id.endswith("-" + release):
+            return release_id
+    return None
+
+
+def previous(base_dir):
+    """
+    The fingerprint (8 hex digits) of the release built before the newest one:
+    what ``orch.rollback`` switches the app nodes back to. ``None`` when there
+    are fewer than two releases.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_release.previous /srv/webapp
+    """
+    fingerprints = []
+    for release_id in reversed(list_(base_dir)):
+        fp = release_id.rsplit("-", 1)[1]
+        if fp not in fingerprints:
+            fingerprints.append(fp)
+    return fingerprints[1] if len(fingerprints) > 1 else None
+
+
+def _plan_pinned(base_dir, release):
+    found = find(base_dir, release)
+    if not found:
+        raise CommandExecutionError(
+            f"no finished release matches {release} under {base_dir} (have: {', '.join(list_(base_dir)) or 'none'})")
+    cur = current(base_dir)
+    meta = info(base_dir, found)
+    return {"current": cur, "fingerprint": meta["fingerprint"], "parts": None, "changed": cur != found,
+            "reuse": found if cur != found else None, "resolved": None, "pinned": found}
+
+
 def plan(base_dir, source, rev="main", settings_file=None, python="python3", build_commands=None,
-         saltenv="base", test=False, requirements="requirements.txt"):
+         saltenv="base", test=False, requirements="requirements.txt", release=None):
     """
     Compare the wanted release with the current one. Returns ``{"current",
     "fingerprint", "changed", "reuse", "source"}``: ``reuse`` names a finished
     release with the wanted fingerprint (a switch back needs no rebuild).
+    ``release`` pins an existing release instead (see :py:func:`find`): the
+    source is then not looked at.
 
     CLI Example:
 
@@ -346,6 +404,8 @@ def plan(base_dir, source, rev="main", settings_file=None, python="python3", bui
 
         salt-call webstack_release.plan /srv/webapp salt://example settings_file=/etc/webstack/webapp/app.env build_commands='["python manage.py collectstatic --noinput"]'
     """
+    if release:
+        return _plan_pinned(base_dir, release)
     resolved = resolve_source(base_dir, source, rev=rev, saltenv=saltenv, test=test)
     parts = {
         "source": source,
@@ -498,9 +558,42 @@ def _check_run(argv, what):
     return res.stdout
 
 
+def migrated(base_dir, release_id):
+    """
+    True when the migrations of a release have run (its ``MIGRATED`` marker).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_release.migrated /srv/webapp 20261126T210000Z-0123abcd
+    """
+    return os.path.exists(os.path.join(_release_path(base_dir, release_id), MIGRATED))
+
+
+def run_migrations(base_dir, release_id, migrate_commands, settings_file=None, env=None, user=None):
+    """
+    Run a release's migrations as ``user`` unless they already ran, then mark
+    the release (``MIGRATED``). Returns True when they ran now.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_release.run_migrations /srv/webapp 20261126T210000Z-0123abcd '["python manage.py migrate --noinput"]' user=webapp
+    """
+    if migrated(base_dir, release_id):
+        return False
+    run_commands(base_dir, release_id, migrate_commands, settings_file=settings_file, env=env, runas=user)
+    with open(os.path.join(_release_path(base_dir, release_id), MIGRATED), "w", encoding="utf-8") as fh:
+        fh.write(datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "\n")
+    return True
+
+
 def deploy(base_dir, source, rev="main", settings_file=None, requirements="requirements.txt",
            python="python3", build_commands=None, migrate=True, migrate_commands=None,
-           post_deploy_commands=None, env=None, user=None, keep=5, saltenv="base", planned=None):
+           post_deploy_commands=None, env=None, user=None, keep=5, saltenv="base", planned=None,
+           release=None):
     """
     Deploy when the source, the settings or the build changed: build the new
     release (or reuse a finished one with the same fingerprint), run the
@@ -517,14 +610,15 @@ def deploy(base_dir, source, rev="main", settings_file=None, requirements="requi
         salt-call webstack_release.deploy /srv/webapp salt://example settings_file=/etc/webstack/webapp/app.env user=webapp
     """
     planned = planned or plan(base_dir, source, rev=rev, settings_file=settings_file, python=python,
-                              build_commands=build_commands, saltenv=saltenv, requirements=requirements)
+                              build_commands=build_commands, saltenv=saltenv, requirements=requirements,
+                              release=release)
     if not planned["changed"]:
         return {"changed": False, "old": planned["current"], "new": planned["current"], "pruned": []}
     release_id = planned["reuse"] or build(
         base_dir, source, rev=rev, settings_file=settings_file, requirements=requirements, python=python,
         build_commands=build_commands, env=env, saltenv=saltenv, planned=planned)
-    if migrate:
-        run_commands(base_dir, release_id, migrate_commands, settings_file=settings_file, env=env, runas=user)
+    if migrate and not planned.get("pinned"):
+        run_migrations(base_dir, release_id, migrate_commands, settings_file=settings_file, env=env, user=user)
     old = activate(base_dir, release_id)
     run_commands(base_dir, release_id, post_deploy_commands, settings_file=settings_file, env=env, runas=user)
     pruned = prune(base_dir, keep=keep)

@@ -30,7 +30,18 @@ def __virtual__():
     return __virtualname__
 
 
-def drained(name, backend, wait=True, max_sessions=0, timeout=60, socket=None):
+def _absent(name, backend, socket, what):
+    """A return for a server HAProxy does not have, when ``missing_ok`` allows it; else None."""
+    try:
+        if __salt__["webstack_haproxy.has_server"](backend, name, socket=socket):
+            return None
+    except Exception as exc:  # pylint: disable=broad-except
+        return {"name": name, "result": False, "changes": {}, "comment": str(exc)}
+    return {"name": name, "result": True, "changes": {},
+            "comment": f"Server {backend}/{name} is not in HAProxy's config (yet): nothing to {what}"}
+
+
+def drained(name, backend, wait=True, max_sessions=0, timeout=60, socket=None, missing_ok=False):
     """
     Make sure a server is drained (no new load-balanced traffic) and, with
     ``wait``, that it has at most ``max_sessions`` current sessions, waiting up
@@ -48,7 +59,14 @@ def drained(name, backend, wait=True, max_sessions=0, timeout=60, socket=None):
         Seconds to wait for them.
     socket
         HAProxy's admin socket (default: ``webstack_haproxy.socket``).
+    missing_ok
+        Succeed with nothing to do when HAProxy is not set up yet or has no such
+        server (a node that the next load-balancer config adds).
     """
+    if missing_ok:
+        absent = _absent(name, backend, socket, "drain")
+        if absent:
+            return absent
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     mod = "webstack_haproxy."
     where = f"{backend}/{name}"
@@ -97,7 +115,7 @@ def drained(name, backend, wait=True, max_sessions=0, timeout=60, socket=None):
     return ret
 
 
-def ready(name, backend, wait=True, timeout=60, socket=None):
+def ready(name, backend, wait=True, timeout=60, socket=None, missing_ok=False):
     """
     Make sure a server is in service (admin state ``ready``, out of drain or
     maintenance) and, with ``wait``, that HAProxy reports it ``UP`` (its health
@@ -113,7 +131,14 @@ def ready(name, backend, wait=True, timeout=60, socket=None):
         Seconds to wait for it.
     socket
         HAProxy's admin socket (default: ``webstack_haproxy.socket``).
+    missing_ok
+        Succeed with nothing to do when HAProxy is not set up yet or has no such
+        server (the next load-balancer config adds it, in service).
     """
+    if missing_ok:
+        absent = _absent(name, backend, socket, "make ready")
+        if absent:
+            return absent
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     mod = "webstack_haproxy."
     where = f"{backend}/{name}"
@@ -156,4 +181,35 @@ def ready(name, backend, wait=True, timeout=60, socket=None):
         return ret
     done = "made ready" if changes else "is ready"
     ret["comment"] = f"Server {where} {done}, status {entry['status']}"
+    return ret
+
+
+def state_saved(name, socket=None):
+    """
+    Write HAProxy's server states to ``name`` (its ``server-state-file``) so
+    that the reload that follows keeps every server's drain or maintenance
+    state. Meant for ``onchanges`` on the config file; reports a change when it
+    wrote the file, nothing when HAProxy is not running yet.
+
+    name
+        The server-state file (absolute path).
+    socket
+        HAProxy's admin socket (default: ``webstack_haproxy.socket``).
+    """
+    ret = {"name": name, "result": True, "changes": {}, "comment": ""}
+    if __opts__["test"]:
+        ret["result"] = None
+        ret["comment"] = f"HAProxy's server states would be saved to {name} before the reload"
+        return ret
+    try:
+        count = __salt__["webstack_haproxy.save_state"](name, socket=socket)
+    except Exception as exc:  # pylint: disable=broad-except
+        ret["result"] = False
+        ret["comment"] = f"Cannot save HAProxy's server states to {name}: {exc}"
+        return ret
+    if count is None:
+        ret["comment"] = "HAProxy is not running: no server state to keep"
+        return ret
+    ret["changes"] = {"saved": {"old": None, "new": f"{count} server(s)"}}
+    ret["comment"] = f"Saved the state of {count} server(s) to {name}"
     return ret

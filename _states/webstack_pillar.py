@@ -19,7 +19,7 @@ def __virtual__():
     return __virtualname__
 
 
-def validated(name, roles=None):
+def validated(name, roles=None, addresses=None):
     """
     Succeed, with no changes, when the ``webstack`` pillar is valid for ``roles``;
     fail with one line per faulty key otherwise. It never changes the host, so it
@@ -29,9 +29,19 @@ def validated(name, roles=None):
         A label for the check (the pillar key, usually ``webstack``).
     roles
         The roles to validate for; default ``webstack:roles``.
+    addresses
+        For cluster roles: ``{minion id: private address}`` as read from the
+        mine; a node without one (its minion never ran ``mine.update``, or
+        ``webstack_network.private_address`` found nothing) is an error.
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     errors = __salt__["webstack_pillar.validate"](roles=roles)
+    missing = sorted(node for node, addr in (addresses or {}).items() if not addr)
+    if missing:
+        errors.append(
+            "webstack:nodes: expected a private address in the Salt mine for "
+            + ", ".join(missing)
+            + " (run mine.update on them; see webstack_network.private_address)")
     if errors:
         ret["result"] = False
         ret["comment"] = "Invalid pillar, nothing was changed:\n" + "\n".join(errors)

@@ -26,9 +26,19 @@ def __virtual__():
     return __virtualname__
 
 
+def _plan(name, source, args, release=None):
+    """(planned, None) or (None, a failed return)."""
+    try:
+        return __salt__["webstack_release.plan"](name, source, test=bool(__opts__["test"]), release=release,
+                                                 **args), None
+    except Exception as exc:  # pylint: disable=broad-except
+        what = f"release {release}" if release else f"source {source}"
+        return None, {"name": name, "result": False, "changes": {}, "comment": f"Cannot resolve {what}: {exc}"}
+
+
 def deployed(name, source, rev="main", settings_file=None, requirements="requirements.txt",
              python="python3", build_commands=None, migrate=True, migrate_commands=None,
-             post_deploy_commands=None, env=None, user=None, keep=5, saltenv="base"):
+             post_deploy_commands=None, env=None, user=None, keep=5, saltenv="base", release=None):
     """
     Make sure ``<name>/current`` is a release of this source and settings.
 
@@ -54,16 +64,17 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
         Extra environment for those commands.
     keep
         How many finished releases to keep (the current one always stays).
+    release
+        Pin an existing release instead of the source's: a release id, or the
+        8 hex digits of its fingerprint (``orch.rollback`` passes the previous
+        one). Nothing is built and no migration runs.
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     args = dict(rev=rev, settings_file=settings_file, python=python, build_commands=build_commands,
                 saltenv=saltenv, requirements=requirements)
-    try:
-        planned = __salt__["webstack_release.plan"](name, source, test=bool(__opts__["test"]), **args)
-    except Exception as exc:  # pylint: disable=broad-except
-        ret["result"] = False
-        ret["comment"] = f"Cannot resolve source {source}: {exc}"
-        return ret
+    planned, failed = _plan(name, source, args, release=release)
+    if failed:
+        return failed
     if not planned["changed"]:
         ret["comment"] = f"Release {planned['current']} is current and up to date"
         return ret
@@ -77,7 +88,7 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
         res = __salt__["webstack_release.deploy"](
             name, source, migrate=migrate, migrate_commands=migrate_commands,
             post_deploy_commands=post_deploy_commands, env=env, user=user, keep=keep, planned=planned,
-            **args)
+            release=release, **args)
     except Exception as exc:  # pylint: disable=broad-except
         ret["result"] = False
         ret["comment"] = f"Deploy failed, current release {planned['current']} left in place: {exc}"
@@ -91,6 +102,84 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
         ret["comment"] = f"current points to {now}, expected {res['new']}"
     else:
         ret["comment"] = f"{name}: {how}, current is {now}"
+    return ret
+
+
+def built(name, source, rev="main", settings_file=None, requirements="requirements.txt",
+          python="python3", build_commands=None, env=None, saltenv="base", release=None, **_):
+    """
+    Make sure a finished release of this source and settings exists, without
+    switching ``current`` to it: ``orch.deploy`` builds on every node first,
+    then switches them one at a time. Arguments as for ``deployed`` (the
+    others are accepted and ignored, so both states can share one list).
+    """
+    ret = {"name": name, "result": True, "changes": {}, "comment": ""}
+    args = dict(rev=rev, settings_file=settings_file, python=python, build_commands=build_commands,
+                saltenv=saltenv, requirements=requirements)
+    planned, failed = _plan(name, source, args, release=release)
+    if failed:
+        return failed
+    if not planned["changed"]:
+        ret["comment"] = f"Release {planned['current']} is current and up to date"
+        return ret
+    if planned["reuse"]:
+        ret["comment"] = f"Release {planned['reuse']} is built, ready for the switch"
+        return ret
+    if __opts__["test"]:
+        ret["result"] = None
+        ret["changes"] = {"built": {"old": None, "new": "(new release)"}}
+        ret["comment"] = f"{name}: would have built a new release"
+        return ret
+    try:
+        new = __salt__["webstack_release.build"](name, source, env=env, planned=planned, **args)
+    except Exception as exc:  # pylint: disable=broad-except
+        ret["result"] = False
+        ret["comment"] = f"Build failed, current release {planned['current']} left in place: {exc}"
+        return ret
+    ret["changes"] = {"built": {"old": None, "new": new}}
+    ret["comment"] = f"{name}: built release {new}, ready for the switch"
+    return ret
+
+
+def migrated(name, source, rev="main", settings_file=None, requirements="requirements.txt",
+             python="python3", build_commands=None, migrate_commands=None, env=None, user=None,
+             saltenv="base", release=None, **_):
+    """
+    Run the migrations of the wanted release (built by ``built``, or current)
+    once, before any node switches to it. Nothing to do for a pinned release
+    (a rollback never migrates) or one whose migrations already ran.
+    """
+    ret = {"name": name, "result": True, "changes": {}, "comment": ""}
+    if release:
+        ret["comment"] = f"Release {release} is pinned: no migration runs"
+        return ret
+    args = dict(rev=rev, settings_file=settings_file, python=python, build_commands=build_commands,
+                saltenv=saltenv, requirements=requirements)
+    planned, failed = _plan(name, source, args)
+    if failed:
+        return failed
+    target = planned["reuse"] if planned["changed"] else planned["current"]
+    if not target:
+        ret["result"] = None if __opts__["test"] else False
+        ret["comment"] = f"{name}: no built release of this source yet (the build step runs first)"
+        return ret
+    if __salt__["webstack_release.migrated"](name, target):
+        ret["comment"] = f"The migrations of release {target} have run"
+        return ret
+    if __opts__["test"]:
+        ret["result"] = None
+        ret["changes"] = {"migrated": {"old": None, "new": target}}
+        ret["comment"] = f"{name}: would run the migrations of release {target}"
+        return ret
+    try:
+        __salt__["webstack_release.run_migrations"](name, target, migrate_commands, settings_file=settings_file,
+                                                    env=env, user=user)
+    except Exception as exc:  # pylint: disable=broad-except
+        ret["result"] = False
+        ret["comment"] = f"Migrations of release {target} failed: {exc}"
+        return ret
+    ret["changes"] = {"migrated": {"old": None, "new": target}}
+    ret["comment"] = f"{name}: ran the migrations of release {target}"
     return ret
 
 

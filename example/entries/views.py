@@ -1,3 +1,5 @@
+import socket
+
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -101,4 +103,7 @@ def healthz(request):
 @never_cache
 @require_safe
 def version(request):
-    return HttpResponse(f"{settings.RELEASE_ID}\n", content_type="text/plain")
+    """The release id; X-Served-By names the host that answered (behind a load balancer)."""
+    response = HttpResponse(f"{settings.RELEASE_ID}\n", content_type="text/plain")
+    response["X-Served-By"] = socket.gethostname()
+    return response

@@ -72,7 +72,7 @@ class Host:
         or a dict {container port: host port} for fixed ones.
         """
         name = name or uuid.uuid4().hex[:8]
-        if not name.startswith(PREFIX):
+        if not name.startswith("webstack-"):
             name = PREFIX + name
         if not isinstance(publish, dict):
             publish = dict.fromkeys(publish)

@@ -1,8 +1,9 @@
 """
-`make demo`: one container standing in for a fresh Debian 12 server, set up by
-`./bootstrap.sh` exactly as the README says; prints a URL that answers on this
-host. `make demo-down` removes it. WEBSTACK_DEMO_PORT picks the host port
-(default 8080, on 127.0.0.1 only).
+`make demo`: a local cluster in containers (master, db1, cache1, app1, app2,
+worker1, lb1), set up as the README tells an operator to, then
+`salt-run state.orchestrate orch.deploy` on the master; prints the load
+balancer's URL on this host. `make demo-down` removes everything it made.
+WEBSTACK_DEMO_PORT picks the host port (default 8080, on 127.0.0.1 only).
 """
 
 import os
@@ -14,47 +15,46 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import docker.errors  # noqa: E402
 
-from tests.support.containers import Host, client, wait_http  # noqa: E402
+from tests.support.cluster import Cluster  # noqa: E402
+from tests.support.containers import wait_http  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
-NAME = "webstack-demo-single"
-IMAGE = "webstack-base:bookworm"
+PREFIX = "webstack-demo-"
+LEGACY = "webstack-demo-single"  # the one-container demo of earlier versions
 
 
 def up():
     port = int(os.environ.get("WEBSTACK_DEMO_PORT", "8080"))
     down(quiet=True)
-    container = client().containers.run(
-        IMAGE, ["sleep", "infinity"], name=NAME, hostname="demo", detach=True, init=True,
-        environment=Host.container_environment(), volumes=Host.host_file_volumes(),
-        ports={"80/tcp": ("127.0.0.1", port)})
-    container.reload()
-    host = Host(container)
-    host.put_dir(str(REPO), "/root/webstack")
     start = time.monotonic()
-    code, out = host.exec("cd /root/webstack && ./bootstrap.sh", check=False, timeout=1800)
-    print(out[-2500:])
+    cluster = Cluster(PREFIX, lb_port=port).up()
+    print("demo: salt-run state.orchestrate orch.deploy (first run: a few minutes)", flush=True)
+    code, out, seconds = cluster.orchestrate("orch.deploy")
     if code != 0:
-        print(f"demo: ./bootstrap.sh failed (exit {code}); the container {NAME} is left for a look", file=sys.stderr)
+        print(out[-6000:])
+        print(f"demo: orch.deploy failed (exit {code}) after {seconds:.0f} s; the containers "
+              f"{PREFIX}* are left for a look (make demo-down removes them)", file=sys.stderr)
         return code
     url = f"http://127.0.0.1:{port}/"
     wait_http(url + "healthz", timeout=60)
-    print(f"demo: role single is up in {time.monotonic() - start:.0f} s: {url}")
+    print(f"demo: orch.deploy took {seconds:.0f} s; the cluster is up in {time.monotonic() - start:.0f} s")
+    print(f"demo: {url} (HAProxy on lb1, in front of app1 and app2)")
+    print(f"demo: on the master: docker exec -it {PREFIX}master bash; cd /srv/webstack; "
+          "salt-run state.orchestrate orch.deploy")
     print("demo: remove it with `make demo-down`")
     return 0
 
 
 def down(quiet=False):
     try:
-        containers = client().containers.list(all=True, filters={"name": NAME})
+        removed = Cluster(PREFIX).down()
+        for container in Cluster(LEGACY).down():
+            removed.append(container)
     except docker.errors.DockerException:
         if not quiet:
-            print("demo: dockerd is not running: no demo container to remove")
+            print("demo: dockerd is not running: nothing to remove")
         return 0
-    for container in containers:
-        container.remove(force=True, v=True)
-        if not quiet:
-            print(f"demo: removed {container.name}")
+    if not quiet:
+        print("demo: removed " + (", ".join(removed) if removed else "nothing (no demo was up)"))
     return 0
 
 

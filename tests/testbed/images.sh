@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the two local test-bed images (no registry exists here: nothing can be pulled).
 #   webstack-base:bookworm  a fresh Debian 12 server: debootstrap minbase, no python3, no Salt
-#   webstack-salt:bookworm  base + /opt/salt venv (salt==3008.4); `python` on PATH imports salt
+#   webstack-salt:bookworm  base + Salt as `bootstrap.sh --salt-only` installs it; `python` imports salt
 # A build is skipped when the image's label webstack.recipe matches this file's sha256
 # (for the salt image: also the base image's ID). Needs root and a running dockerd
 # (tests/testbed/docker.sh ensure).
@@ -11,7 +11,10 @@ dir=${WEBSTACK_TESTBED_DIR:-/var/tmp/webstack-testbed}
 base=webstack-base:bookworm
 salt=webstack-salt:bookworm
 mirror=http://deb.debian.org/debian
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 recipe=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
+# the salt image also changes with the Salt install step and its pins
+salt_inputs=$(cat "$repo/bootstrap.sh" "$repo/requirements.txt" | sha256sum | cut -c1-8)
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 image_id() { docker image inspect -f '{{ .Id }}' "$1" 2>/dev/null || true; }
@@ -64,27 +67,28 @@ import_rootfs() {
 }
 
 # shellcheck disable=SC2016  # expands inside the container
-# Runs inside the base image. $1: PIP_DEFAULT_TIMEOUT (passed as an argument, not with
+# Runs inside the base image: Salt exactly as `bootstrap.sh --salt-only` installs it on a
+# server (/opt/webstack/salt, pinned by requirements.txt, salt-* linked into /usr/local/bin),
+# so that bootstrap.sh finds it done. $1: PIP_DEFAULT_TIMEOUT (an argument, not
 # `docker run -e`, because `docker commit` would bake -e variables into the image).
 salt_script='set -euo pipefail
 [ -z "$1" ] || export PIP_DEFAULT_TIMEOUT=$1
 [ ! -f /tmp/host-pip.conf ] || export PIP_CONFIG_FILE=/tmp/host-pip.conf
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q --no-install-recommends python3 python3-venv python3-dev gcc libc6-dev
-python3 -m venv /opt/salt
-# pip builds salt and timelib (Cython) from source: hence gcc and an exec /tmp
-/opt/salt/bin/pip install --no-cache-dir salt==3008.4
-for bin in salt-call salt-minion; do ln -sf "/opt/salt/bin/$bin" /usr/local/bin/; done
+# libc6-dev: pip builds salt and timelib (Cython) from source, hence also an exec /tmp
+apt-get install -y -q --no-install-recommends libc6-dev
+bash /tmp/webstack/bootstrap.sh --salt-only
 # a wrapper, not a symlink: python 3.11 looks for pyvenv.cfg beside the path it was started
-# by, so a symlink /usr/local/bin/python -> /opt/salt/bin/python runs outside the venv
-printf "#!/bin/sh\nexec /opt/salt/bin/python \"\$@\"\n" >/usr/local/bin/python
+# by, so a symlink /usr/local/bin/python -> the venv python runs outside the venv
+printf "#!/bin/sh\nexec /opt/webstack/salt/bin/python \"\$@\"\n" >/usr/local/bin/python
 chmod 755 /usr/local/bin/python
 apt-get clean
 python -c "import salt.version; print(\"salt\", salt.version.__version__)"'
 
 build_salt() {
     local ca=/etc/ssl/certs/ca-certificates.crt mounts=(--tmpfs /tmp:exec)
+    mounts+=(-v "$repo/bootstrap.sh:/tmp/webstack/bootstrap.sh:ro" -v "$repo/requirements.txt:/tmp/webstack/requirements.txt:ro")
     # pip needs the host's CA bundle and pip.conf. The bundle goes over the image's own copy;
     # pip.conf goes into a tmpfs, since a bind mount's placeholder file would be committed.
     [ ! -f "$ca" ] || mounts+=(-v "$ca:$ca:ro")
@@ -108,7 +112,7 @@ else
     echo "images.sh: $base built in $((SECONDS - t0)) s"
 fi
 t1=$SECONDS
-salt_recipe=$recipe-$(image_id "$base" | cut -c8-19)
+salt_recipe=$recipe-$salt_inputs-$(image_id "$base" | cut -c8-19)
 if [ "$(label "$salt")" = "$salt_recipe" ]; then
     echo "images.sh: $salt is up to date"
 else

@@ -1,9 +1,13 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 {%- set app = webstack.app %}
+{#- Where a web server runs, its group reads uploads and reaches the socket. #}
+{%- set web_group = webstack.nginx_user if webstack.serves_http else app.user %}
 include:
   - .user
+{%- if webstack.serves_http %}
   - {{ tplroot }}.nginx.package
+{%- endif %}
 
 {#- Code and releases belong to root; the app's user writes only uploads. #}
 {%- for dir in [app.base_dir, app.releases_dir, app.shared_dir] %}
@@ -16,28 +20,32 @@ webstack-app-config-{{ dir }}-file-directory:
     - makedirs: True
 {%- endfor %}
 
-{#- setgid and the web server's group: nginx reads uploads and reaches the socket. #}
+{#- setgid and the web server's group: nginx reads uploads. #}
 webstack-app-config-media-file-directory:
   file.directory:
     - name: {{ app.media_dir }}
     - user: {{ app.user }}
-    - group: {{ webstack.nginx_user }}
+    - group: {{ web_group }}
     - mode: '2770'
     - require:
       - user: webstack-app-user-user-present
       - file: webstack-app-config-{{ app.shared_dir }}-file-directory
+{%- if webstack.serves_http %}
       - pkg: webstack-nginx-package-pkg-installed
+{%- endif %}
 
 webstack-app-config-run-file-directory:
   file.directory:
     - name: {{ app.run_dir }}
     - user: {{ app.user }}
-    - group: {{ webstack.nginx_user }}
+    - group: {{ web_group }}
     - mode: '2750'
     - require:
       - user: webstack-app-user-user-present
       - file: webstack-app-config-{{ app.base_dir }}-file-directory
+{%- if webstack.serves_http %}
       - pkg: webstack-nginx-package-pkg-installed
+{%- endif %}
 
 webstack-app-config-dir-file-directory:
   file.directory:

@@ -1,9 +1,6 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 {%- set app = webstack.app %}
-{#- The Host header: the first allowed host that is a name ('.example.org' allows example.org). #}
-{%- set hosts = app.allowed_hosts | reject('equalto', '*') | list + ['localhost'] %}
-{%- set host = hosts[0][1:] if hosts[0].startswith('.') else hosts[0] %}
 include:
   - {{ webstack.wsgi_sls }}
 
@@ -12,7 +9,7 @@ webstack-app-health-webstack_health-ok:
   webstack_health.ok:
     - name: {{ app.health_path }}
     - unix_socket: {{ app.socket }}
-    - host_header: {{ host }}
+    - host_header: {{ webstack.health_host }}
     - retries: 60
     - interval: 0.5
     - require:

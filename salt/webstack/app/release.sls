@@ -1,5 +1,6 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
+{%- from tplroot ~ "/app/release.jinja" import release_args %}
 {%- set app = webstack.app %}
 include:
   - .package
@@ -10,19 +11,9 @@ include:
     the workers watch this state to reload. #}
 webstack-app-release-webstack_release-deployed:
   webstack_release.deployed:
-    - name: {{ app.base_dir }}
-    - source: {{ app.source }}
-    - rev: {{ app.rev | json }}
-    - settings_file: {{ app.config_file }}
-    - requirements: {{ app.requirements | json }}
-    - python: {{ app.python }}
-    - build_commands: {{ app.build_commands | json }}
+{{- release_args(webstack) }}
     - migrate: {{ app.migrate | json }}
-    - migrate_commands: {{ app.migrate_commands | json }}
     - post_deploy_commands: {{ app.post_deploy_commands | json }}
-    - env:
-        DJANGO_SETTINGS_MODULE: {{ app.django_settings_module | json }}
-    - user: {{ app.user }}
     - keep: {{ app.keep_releases }}
     - require:
       - pkg: webstack-app-package-pkg-installed

@@ -3,7 +3,7 @@
 include:
   - .config
 
-{#- listen_addresses needs a restart; pg_hba and the rest a reload. #}
+{#- pg_hba and most settings need a reload; listen_addresses and port a restart (below). #}
 webstack-postgres-service-running:
   service.running:
     - name: {{ webstack.services.postgres }}
@@ -12,3 +12,15 @@ webstack-postgres-service-running:
     - watch:
       - file: webstack-postgres-config-conf-file-managed
       - file: webstack-postgres-config-hba-file-managed
+
+{#- A restart only when the running server listens elsewhere than configured
+    (a package starts PostgreSQL on localhost before the config is written). #}
+{%- set pg = webstack.postgres %}
+{%- set wanted = pg.listen_addresses ~ ':' ~ pg.port %}
+webstack-postgres-service-restart-for-listen-cmd-run:
+  cmd.run:
+    - name: service {{ webstack.services.postgres }} restart
+    - unless: >-
+        test "$(runuser -u postgres -- psql -p {{ pg.port }} -XAtc "SELECT current_setting('listen_addresses') || ':' || current_setting('port')")" = {{ wanted | json }}
+    - require:
+      - service: webstack-postgres-service-running

@@ -1,0 +1,81 @@
+{#- salt-run state.orchestrate orch.deploy
+
+    Preflight (every node answers, modules synced, addresses in the mine, pillar
+    valid), the database, the cache, the new release built on every app and
+    worker node, the migrations once on the first app node, then the app nodes
+    one at a time out of and back into the load balancer, the workers (a warm
+    shutdown lets running tasks finish), the load balancer's config and a smoke
+    test through it. The first failure stops the run with a non-zero exit; the
+    failed step's ID names the node and the step. #}
+{%- from 'orch/common.jinja' import ids, all_ids, webstack, preflight, pending_nodes, rolling with context %}
+{%- set pending = pending_nodes(ids.app, {}) | load_json %}
+{{ preflight() }}
+{%- if ids.db %}
+
+Set up the database on {{ ids.db | join(', ') }}:
+  salt.state:
+    - tgt: {{ ids.db | join(',') }}
+    - tgt_type: list
+    - sls: webstack.roles.db
+    - failhard: True
+{%- endif %}
+{%- if ids.cache %}
+
+Set up the cache on {{ ids.cache | join(', ') }}:
+  salt.state:
+    - tgt: {{ ids.cache | join(',') }}
+    - tgt_type: list
+    - sls: webstack.roles.cache
+    - failhard: True
+{%- endif %}
+{%- if ids.app or ids.worker %}
+
+Build the release on {{ (ids.app + ids.worker) | unique | join(', ') }}:
+  salt.state:
+    - tgt: {{ (ids.app + ids.worker) | unique | join(',') }}
+    - tgt_type: list
+    - sls: webstack.app.build
+    - failhard: True
+{%- endif %}
+{%- if ids.app %}
+
+Run the migrations once, on {{ ids.app[0] }}:
+  salt.state:
+    - tgt: {{ ids.app[0] }}
+    - sls: webstack.app.migrate
+    - failhard: True
+{%- endif %}
+{{ rolling(pending, {}) }}
+{%- if ids.worker %}
+
+Switch the workers to the release on {{ ids.worker | join(', ') }}:
+  salt.state:
+    - tgt: {{ ids.worker | join(',') }}
+    - tgt_type: list
+    - sls: webstack.roles.worker
+    - failhard: True
+{%- endif %}
+{%- if ids.lb %}
+
+Configure the load balancer on {{ ids.lb | join(', ') }}:
+  salt.state:
+    - tgt: {{ ids.lb | join(',') }}
+    - tgt_type: list
+    - sls: webstack.roles.lb
+    - failhard: True
+
+Smoke test through the load balancer on {{ ids.lb | join(', ') }}:
+  salt.function:
+    - name: webstack_health.require
+    - tgt: {{ ids.lb | join(',') }}
+    - tgt_type: list
+    - arg:
+      - {{ webstack.app.health_path }}
+    - kwarg:
+        host: 127.0.0.1
+        port: {{ webstack.lb.port }}
+        host_header: {{ webstack.health_host }}
+        retries: 20
+        interval: 0.5
+    - failhard: True
+{%- endif %}

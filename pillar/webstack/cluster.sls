@@ -1,0 +1,24 @@
+{#- Shared by every minion of the cluster and by the master (orchestration):
+    the topology and the settings that are not secret. Each minion's roles come
+    from nodes.yaml by its id (opts.id: the id its key was accepted under). #}
+{%- import_yaml 'webstack/nodes.yaml' as nodes %}
+{%- set nodes = nodes or {} %}
+# Every minion publishes its private address; the db, cache and lb configs use them.
+mine_functions:
+  webstack_network.private_address: []
+
+webstack:
+  nodes: {{ nodes | json }}
+{%- if opts.id in nodes %}
+  roles: {{ nodes[opts.id] | json }}
+{%- endif %}
+  app:
+    name: webapp
+    source: salt://example
+    # the names clients use to reach the load balancer, plus localhost for checks
+    allowed_hosts:
+      - localhost
+      - 127.0.0.1
+      - lb1
+  lb:
+    port: 80

@@ -1,0 +1,12 @@
+{#- orch.deploy / orch.rollback, per app node: take it out of the load balancer
+    and wait until its sessions reach zero. The node comes as inline pillar
+    webstack_orch:node. A node HAProxy does not know yet has nothing to drain. #}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import webstack with context %}
+webstack-lb-drain-webstack_haproxy-drained:
+  webstack_haproxy.drained:
+    - name: {{ pillar['webstack_orch']['node'] }}
+    - backend: app
+    - timeout: {{ webstack.wsgi.timeout + 5 }}
+    - socket: {{ webstack.haproxy_admin_socket }}
+    - missing_ok: True

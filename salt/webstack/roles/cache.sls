@@ -1,0 +1,4 @@
+{#- Role cache: Redis on the private address, with a password. #}
+include:
+  - webstack.validate
+  - webstack.redis

@@ -1,0 +1,9 @@
+{#- Role worker: the app's releases and its Celery worker, no web server. #}
+include:
+  - webstack.validate
+  - webstack.supervisor
+  - webstack.app.package
+  - webstack.app.user
+  - webstack.app.config
+  - webstack.app.release
+  - webstack.celery
