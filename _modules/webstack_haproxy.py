@@ -259,6 +259,19 @@ def has_server(backend, server, socket=None):  # pylint: disable=redefined-outer
     return any(key == (backend, server) for key in _servers_state(None, socket))
 
 
+def running(socket=None):
+    """
+    True when HAProxy's admin socket exists (HAProxy is set up and running).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_haproxy.running
+    """
+    return os.path.exists(_socket_path(socket))
+
+
 def save_state(path, socket=None):
     """
     Write ``show servers state`` to ``path`` (atomically, mode 0600): the

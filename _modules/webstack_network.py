@@ -71,8 +71,9 @@ def private_address(cidr=None, interface=None):
             continue
         candidates.append(addr)
     if not candidates:
-        where = " and ".join(filter(None, [cidr and f"in {cidr}", interface and f"on {interface}"])) or "private"
+        where = " and ".join(filter(None, [cidr and f"in {cidr}", interface and f"on {interface}"]))
+        what = ("no IPv4 address" if cidr else "no private IPv4 address") + (f" {where}" if where else "")
         raise CommandExecutionError(
-            f"no {where} IPv4 address on this host (have: {', '.join(addresses) or 'none'}); "
+            f"{what} on this host (have: {', '.join(addresses) or 'none'}); "
             "set webstack:network:private_cidr or private_interface")
     return candidates[0]

@@ -198,8 +198,11 @@ def state_saved(name, socket=None):
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     if __opts__["test"]:
-        ret["result"] = None
-        ret["comment"] = f"HAProxy's server states would be saved to {name} before the reload"
+        if __salt__["webstack_haproxy.running"](socket=socket):
+            ret["result"] = None
+            ret["comment"] = f"HAProxy's server states would be saved to {name} before the reload"
+        else:
+            ret["comment"] = "HAProxy is not running: no server state to keep"
         return ret
     try:
         count = __salt__["webstack_haproxy.save_state"](name, socket=socket)

@@ -78,7 +78,7 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
     if not planned["changed"]:
         ret["comment"] = f"Release {planned['current']} is current and up to date"
         return ret
-    how = f"switched back to release {planned['reuse']}" if planned["reuse"] else "a new release built"
+    how = f"switched to the finished release {planned['reuse']}" if planned["reuse"] else "a new release built"
     if __opts__["test"]:
         ret["result"] = None
         ret["changes"] = {"release": {"old": planned["current"], "new": planned["reuse"] or "(new release)"}}

@@ -15,6 +15,7 @@ import http.client
 import http.server
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import textwrap
@@ -469,3 +470,253 @@ def test_ready_state_fails_naming_status_and_check(states, modules, hap):
         "(admin state ready, last check: L7STS (Layer7 wrong status))"
     )
     assert _bodies(hap, 4) == ["s2"] * 4
+
+
+# ---------------------------------------------------------------- has_server, missing_ok
+
+
+def test_has_server(modules, hap, tmp_path):
+    mod = modules.webstack_haproxy
+    assert mod.has_server("app", "s1", **hap.kw) is True
+    assert mod.has_server("app", "s9", **hap.kw) is False
+    assert mod.has_server("nope", "s1", **hap.kw) is False
+    assert mod.has_server("web", "s1", **hap.kw) is False  # a frontend holds no server
+    assert mod.has_server("app", "s1", socket=str(tmp_path / "no-haproxy.sock")) is False
+    with pytest.raises(CommandExecutionError, match=r"server name 's1; disable server app/s2': expected letters"):
+        mod.has_server("app", "s1; disable server app/s2", **hap.kw)
+    assert _raw_servers(hap.socket) == {"s1": ("UP", 0, 0), "s2": ("UP", 0, 0)}
+
+
+@pytest.mark.parametrize("func, what", [("drained", "drain"), ("ready", "make ready")])
+def test_missing_ok_states_have_nothing_to_do_for_an_unknown_server(states, hap, tmp_path, testmode, func, what):
+    state = getattr(states.webstack_haproxy, func)
+    for backend, name, kw in [
+        ("app", "s9", hap.kw),  # a node the next load-balancer config adds
+        ("nope", "s1", hap.kw),
+        ("app", "s1", {"socket": str(tmp_path / "no-haproxy.sock")}),  # HAProxy not set up yet
+    ]:
+        ret = state(name=name, backend=backend, missing_ok=True, timeout=1, test=testmode, **kw)
+        assert ret.result is True, ret.comment
+        assert ret.changes == {}
+        assert ret.comment == f"Server {backend}/{name} is not in HAProxy's config (yet): nothing to {what}"
+    assert _raw_servers(hap.socket) == {"s1": ("UP", 0, 0), "s2": ("UP", 0, 0)}
+
+
+def test_missing_ok_still_drains_and_readies_a_known_server(states, modules, hap):
+    drained = states.webstack_haproxy.drained(name="s1", backend="app", timeout=5, missing_ok=True, **hap.kw)
+    assert drained.result is True, drained.comment
+    assert drained.changes == {"admin": {"old": "ready", "new": "drain"}}
+    assert _bodies(hap, 4) == ["s2"] * 4
+
+    ready = states.webstack_haproxy.ready(name="s1", backend="app", timeout=5, missing_ok=True, **hap.kw)
+    assert ready.result is True, ready.comment
+    assert ready.changes == {"admin": {"old": "drain", "new": "ready"}}
+    assert modules.webstack_haproxy.server("app", "s1", **hap.kw)["admin"] == "ready"
+
+
+def test_ready_state_for_an_unknown_server_fails(states, hap):
+    ret = states.webstack_haproxy.ready(name="s9", backend="app", timeout=1, **hap.kw)
+    assert (ret.result, ret.changes) == (False, {})
+    assert ret.comment == "HAProxy has no server app/s9"
+
+
+def test_missing_ok_with_an_invalid_name_fails(states, hap):
+    ret = states.webstack_haproxy.drained(name="s1;x", backend="app", missing_ok=True, **hap.kw)
+    assert (ret.result, ret.changes) == (False, {})
+    assert ret.comment == "server name 's1;x': expected letters, digits, '.', '_' or '-'"
+
+
+# ---------------------------------------------------------------- save_state, state_saved
+
+
+def _saved_admin(path):
+    """{server: srv_admin_state} of backend app, read from a saved state file."""
+    lines = path.read_text().splitlines()
+    header = lines[1][2:].split()
+    rows = [dict(zip(header, line.split())) for line in lines[2:] if line.strip() and not line.startswith("#")]
+    return {row["srv_name"]: int(row["srv_admin_state"]) for row in rows if row["be_name"] == "app"}
+
+
+def test_save_state_writes_the_servers_state_file(modules, hap, tmp_path):
+    mod = modules.webstack_haproxy
+    path = tmp_path / "server-state"
+    path.write_text("stale\n")
+    path.chmod(0o644)
+    mod.drain("app", "s1", **hap.kw)
+
+    assert mod.save_state(str(path), **hap.kw) == 2
+    assert path.stat().st_mode & 0o777 == 0o600
+    text = path.read_text()
+    assert text.splitlines()[0] == "1"  # the format version HAProxy expects
+    assert text.splitlines()[1].startswith("# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state")
+    assert text.endswith("\n")
+    assert _saved_admin(path) == {"s1": 0x08, "s2": 0}
+    assert os.listdir(tmp_path) == ["server-state"]  # no temporary file left
+
+
+def test_save_state_without_haproxy_writes_nothing(modules, hap, tmp_path):
+    path = tmp_path / "server-state"
+    assert modules.webstack_haproxy.save_state(str(path), socket=str(tmp_path / "no-haproxy.sock")) is None
+    assert not path.exists()
+
+
+def test_save_state_refuses_a_relative_path(modules, hap):
+    with pytest.raises(CommandExecutionError) as err:
+        modules.webstack_haproxy.save_state("server-state", **hap.kw)
+    assert str(err.value) == "path 'server-state': expected an absolute path"
+    assert not os.path.exists("server-state")
+
+
+def test_state_saved_state(states, hap, tmp_path, testmode):
+    path = tmp_path / "server-state"
+    ret = states.webstack_haproxy.state_saved(name=str(path), test=testmode, **hap.kw)
+    if testmode:
+        assert ret.result is None
+        assert ret.changes == {}
+        assert ret.comment == f"HAProxy's server states would be saved to {path} before the reload"
+        assert not path.exists()
+        return
+    assert ret.result is True, ret.comment
+    assert ret.changes == {"saved": {"old": None, "new": "2 server(s)"}}
+    assert ret.comment == f"Saved the state of 2 server(s) to {path}"
+    assert _saved_admin(path) == {"s1": 0, "s2": 0}
+
+
+def test_state_saved_without_haproxy_changes_nothing(states, tmp_path, testmode):
+    path = tmp_path / "server-state"
+    ret = states.webstack_haproxy.state_saved(name=str(path), socket=str(tmp_path / "no-haproxy.sock"),
+                                              test=testmode)
+    assert (ret.result, ret.changes) == (True, {})
+    assert ret.comment == "HAProxy is not running: no server state to keep"
+    assert not path.exists()
+
+
+def test_state_saved_to_a_relative_path_fails(states, hap):
+    ret = states.webstack_haproxy.state_saved(name="server-state", **hap.kw)
+    assert (ret.result, ret.changes) == (False, {})
+    assert ret.comment == ("Cannot save HAProxy's server states to server-state: "
+                           "path 'server-state': expected an absolute path")
+
+
+# ---------------------------------------------------------------- a reload keeps the saved states
+
+
+@pytest.fixture
+def reloadable(haproxy, tmp_path):
+    """
+    A second HAProxy over the same two app servers, run as the formula runs it:
+    master-worker (``-W``) in the foreground, reloaded with USR2, reading its
+    ``server-state-file`` at each (re)start.
+    """
+    binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    port = _free_port()
+    sock_path = tmp_path / "admin.sock"
+    state_file = tmp_path / "server-state"
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(textwrap.dedent(
+        f"""\
+        global
+            stats socket {sock_path} mode 600 level admin expose-fd listeners
+            server-state-file {state_file}
+
+        defaults
+            mode http
+            timeout connect 1s
+            timeout client 10s
+            timeout server 10s
+            load-server-state-from-file global
+
+        frontend web
+            bind 127.0.0.1:{port}
+            default_backend app
+
+        backend app
+            balance roundrobin
+            option httpchk GET /healthz
+            server s1 127.0.0.1:{haproxy.apps['s1'].server_port} check inter 200ms fall 2 rise 1
+            server s2 127.0.0.1:{haproxy.apps['s2'].server_port} check inter 200ms fall 2 rise 1
+        """
+    ))
+    log = tmp_path / "haproxy.out"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([binary, "-W", "-db", "-f", str(cfg)], stdout=out, stderr=subprocess.STDOUT)
+    hap = types.SimpleNamespace(socket=sock_path, port=port, proc=proc, log=log, state_file=state_file,
+                                kw={"socket": str(sock_path)})
+
+    def worker_pid():
+        try:
+            for line in _runtime(sock_path, "show info").splitlines():
+                if line.startswith("Pid:"):
+                    return int(line.split(":", 1)[1])
+        except OSError:
+            pass
+        return None
+
+    def gone(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    def reload():
+        """
+        USR2 to the master; returns once a new worker answers on the admin socket
+        and the former one has exited: the master takes no other reload before.
+        """
+        old = worker_pid()
+        proc.send_signal(signal.SIGUSR2)
+        deadline = time.monotonic() + 10
+        while worker_pid() in (None, old) or not gone(old):
+            if time.monotonic() >= deadline:
+                pytest.fail(f"no new HAProxy worker 10 s after a reload (worker {old}):\n{log.read_text()}")
+            time.sleep(0.05)
+
+    def up():
+        try:
+            return all(v[0] in ("UP", "DRAIN") for v in _raw_servers(sock_path).values())
+        except (OSError, KeyError):
+            return False
+
+    hap.reload, hap.up = reload, up
+    try:
+        _until(f"both servers checked by the reloadable haproxy ({log})", up, timeout=15)
+        yield hap
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_a_reload_keeps_a_drained_server_drained_only_with_the_saved_state(states, modules, reloadable):
+    mod = modules.webstack_haproxy
+    hap = reloadable
+
+    # without a saved state, a reload forgets the drain: the server takes traffic again
+    mod.drain("app", "s1", **hap.kw)
+    hap.reload()
+    _until("both servers checked after the reload", hap.up)
+    assert mod.server("app", "s1", **hap.kw)["admin"] == "ready"
+
+    # saved just before the reload (as the formula's state_saved does), the drain survives it
+    mod.drain("app", "s1", **hap.kw)
+    saved = states.webstack_haproxy.state_saved(name=str(hap.state_file), **hap.kw)
+    assert saved.result is True, saved.comment
+    hap.reload()
+    _until("both servers checked after the reload", hap.up)
+    s1 = mod.server("app", "s1", **hap.kw)
+    assert (s1["status"], s1["admin"]) == ("DRAIN", "drain")
+    assert mod.server("app", "s2", **hap.kw)["admin"] == "ready"
+    assert _bodies(hap, 4) == ["s2"] * 4
+
+    # and a ready server stays ready
+    mod.ready("app", "s1", **hap.kw)
+    assert mod.save_state(str(hap.state_file), **hap.kw) == 2
+    hap.reload()
+    _until("s1 UP after the reload", lambda: mod.server("app", "s1", **hap.kw)["status"] == "UP")
+    assert mod.server("app", "s1", **hap.kw)["admin"] == "ready"
+    assert sorted(_bodies(hap, 4)) == ["s1", "s1", "s2", "s2"]
+    assert hap.proc.poll() is None, hap.log.read_text()

@@ -30,6 +30,7 @@ VALID = {
         ("webstack_release.list", "webstack_release"),
         ("webstack_health.check", "webstack_health"),
         ("webstack_haproxy.servers", "webstack_haproxy"),
+        ("webstack_network.private_address", "webstack_network"),
     ],
 )
 def test_repo_execution_modules_are_loaded(loaders, function, module):
@@ -42,9 +43,12 @@ def test_repo_state_modules_are_loaded(loaders):
     assert names == {
         "webstack_haproxy.drained",
         "webstack_haproxy.ready",
+        "webstack_haproxy.state_saved",
         "webstack_health.ok",
         "webstack_pillar.validated",
+        "webstack_release.built",
         "webstack_release.deployed",
+        "webstack_release.migrated",
         "webstack_release.mod_watch",
         "webstack_supervisor.absent",
         "webstack_supervisor.mod_watch",

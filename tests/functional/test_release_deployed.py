@@ -140,7 +140,7 @@ def test_source_change_is_predicted_then_deployed_and_reverting_switches_back(
     back = states.webstack_release.deployed(**kwargs)
     assert back.result is True, back.comment
     assert back.changes == {"release": {"old": second, "new": first}}
-    assert f"switched back to release {first}" in back.comment
+    assert f"switched to the finished release {first}" in back.comment
     assert _current(modules, base_dir) == first
     assert _releases(modules, base_dir) == [first, second]
 
@@ -327,3 +327,204 @@ def test_archive_source(states, modules, state_tree, tmp_path, base_dir):
     again = states.webstack_release.deployed(name=str(base_dir), source=url, build_commands=BUILD)
     assert again.result is True
     assert again.changes == {}
+
+
+# ---------------------------------------------------------------- built, migrated, pinned releases
+# orch.deploy builds on every app node first (``built``), runs the migrations once
+# on one of them (``migrated``), then switches node by node (``deployed``);
+# orch.rollback switches back with ``deployed(release=<fingerprint>)``.
+
+COUNT_MIGRATIONS = ["python -c \"import os; open(os.environ['MIGRATIONS_LOG'], 'a').write('migrated\\n')\""]
+
+
+@pytest.fixture
+def migrations_log(tmp_path):
+    """A file each migration run appends a line to, and the ``env`` that names it."""
+    log = tmp_path / "migrations.log"
+    return log, {"MIGRATIONS_LOG": str(log)}
+
+
+def _runs(log):
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def test_built_builds_without_switching_and_deployed_then_reuses_it(states, modules, source, base_dir):
+    _, url = source
+    kwargs = dict(name=str(base_dir), source=url, build_commands=BUILD)
+
+    predicted = states.webstack_release.built(test=True, **kwargs)
+    assert predicted.result is None
+    assert predicted.changes == {"built": {"old": None, "new": "(new release)"}}
+    assert predicted.comment == f"{base_dir}: would have built a new release"
+    assert not base_dir.exists()
+
+    ret = states.webstack_release.built(**kwargs)
+    assert ret.result is True, ret.comment
+    (release,) = _releases(modules, base_dir)
+    assert ret.changes == {"built": {"old": None, "new": release}}
+    assert ret.comment == f"{base_dir}: built release {release}, ready for the switch"
+    assert _current(modules, base_dir) is None  # not switched
+    assert not os.path.lexists(base_dir / "current")
+    assert (base_dir / "releases" / release / "src" / "built").read_text() == "ok"
+    assert _call_app(base_dir, release) == "200 OK hello, version 1"
+
+    # deployed's own arguments are accepted (one list for both states) and ignored
+    for test in (False, True):
+        again = states.webstack_release.built(test=test, migrate_commands=COUNT_MIGRATIONS, keep=1, user=None,
+                                              post_deploy_commands=["false"], **kwargs)
+        assert again.result is True, again.comment
+        assert again.changes == {}
+        assert again.comment == f"Release {release} is built, ready for the switch"
+    assert _releases(modules, base_dir) == [release]
+
+    # the switch reuses the built release: nothing is built again
+    switched = states.webstack_release.deployed(**kwargs)
+    assert switched.result is True, switched.comment
+    assert switched.changes == {"release": {"old": None, "new": release}}
+    assert _current(modules, base_dir) == release
+    assert _releases(modules, base_dir) == [release]
+    assert _call_app(base_dir) == "200 OK hello, version 1"
+
+    after = states.webstack_release.built(**kwargs)
+    assert (after.result, after.changes) == (True, {})
+    assert after.comment == f"Release {release} is current and up to date"
+
+
+def test_built_failure_is_reported_and_leaves_nothing(states, modules, source, base_dir):
+    _, url = source
+    ret = states.webstack_release.built(name=str(base_dir), source=url, python=str(base_dir / "no-python"))
+    assert ret.result is False
+    assert ret.changes == {}
+    assert ret.comment.startswith("Build failed, current release None left in place: ")
+    assert "no-python" in ret.comment
+    assert os.listdir(base_dir / "releases") == []
+    assert _current(modules, base_dir) is None
+
+
+def test_migrated_runs_the_built_releases_migrations_once(states, modules, source, base_dir, migrations_log):
+    _, url = source
+    log, env = migrations_log
+    kwargs = dict(name=str(base_dir), source=url, migrate_commands=COUNT_MIGRATIONS, env=env)
+    assert states.webstack_release.built(**kwargs).result is True
+    (release,) = _releases(modules, base_dir)
+
+    predicted = states.webstack_release.migrated(test=True, **kwargs)
+    assert predicted.result is None
+    assert predicted.changes == {"migrated": {"old": None, "new": release}}
+    assert predicted.comment == f"{base_dir}: would run the migrations of release {release}"
+    assert _runs(log) == 0
+    assert modules.webstack_release.migrated(str(base_dir), release) is False
+
+    # a failed migration is reported, leaves no mark, and runs again the next time
+    failing = ["python -c \"import sys; print('relation does not exist'); sys.exit(4)\""]
+    ret = states.webstack_release.migrated(**{**kwargs, "migrate_commands": failing})
+    assert ret.result is False
+    assert ret.changes == {}
+    assert ret.comment.startswith(f"Migrations of release {release} failed: ")
+    assert "exited 4" in ret.comment and "relation does not exist" in ret.comment
+    assert modules.webstack_release.migrated(str(base_dir), release) is False
+
+    ret = states.webstack_release.migrated(**kwargs)
+    assert ret.result is True, ret.comment
+    assert ret.changes == {"migrated": {"old": None, "new": release}}
+    assert ret.comment == f"{base_dir}: ran the migrations of release {release}"
+    assert _runs(log) == 1
+    assert modules.webstack_release.migrated(str(base_dir), release) is True
+    assert (base_dir / "releases" / release / "MIGRATED").is_file()
+    assert _current(modules, base_dir) is None  # migrating does not switch
+
+    for test in (False, True):
+        again = states.webstack_release.migrated(test=test, **kwargs)
+        assert again.result is True, again.comment
+        assert again.changes == {}
+        assert again.comment == f"The migrations of release {release} have run"
+    assert _runs(log) == 1
+
+    # the switch does not run them a second time, and neither does a later run
+    switched = states.webstack_release.deployed(**kwargs)
+    assert switched.result is True, switched.comment
+    assert switched.changes == {"release": {"old": None, "new": release}}
+    assert states.webstack_release.migrated(**kwargs).changes == {}
+    assert _runs(log) == 1
+
+
+def test_migrated_without_a_built_release(states, source, base_dir, migrations_log, testmode):
+    _, url = source
+    log, env = migrations_log
+    ret = states.webstack_release.migrated(name=str(base_dir), source=url, migrate_commands=COUNT_MIGRATIONS,
+                                           env=env, test=testmode)
+    assert ret.result is (None if testmode else False)
+    assert ret.changes == {}
+    assert ret.comment == f"{base_dir}: no built release of this source yet (the build step runs first)"
+    assert _runs(log) == 0
+    assert not base_dir.exists()
+
+
+def test_migrated_of_a_pinned_release_does_nothing(states, base_dir, migrations_log, testmode):
+    log, env = migrations_log
+    ret = states.webstack_release.migrated(name=str(base_dir), source="salt://no-such-project",
+                                           migrate_commands=COUNT_MIGRATIONS, env=env, release="0123abcd",
+                                           test=testmode)
+    assert (ret.result, ret.changes) == (True, {})
+    assert ret.comment == "Release 0123abcd is pinned: no migration runs"
+    assert _runs(log) == 0
+
+
+def test_deployed_pinned_release_switches_back_without_building_or_migrating(
+        states, modules, source, base_dir, migrations_log):
+    directory, url = source
+    log, env = migrations_log
+    kwargs = dict(name=str(base_dir), migrate_commands=COUNT_MIGRATIONS, env=env)
+    # version 1 built on this node but migrated elsewhere (orch.deploy migrates on one node)
+    assert states.webstack_release.built(source=url, **kwargs).result is True
+    (first,) = _releases(modules, base_dir)
+    _write_app(directory, 2)
+    assert states.webstack_release.deployed(source=url, **kwargs).result is True
+    second = _current(modules, base_dir)
+    assert _runs(log) == 1  # version 2's migrations
+    assert modules.webstack_release.previous(str(base_dir)) == first[-8:]
+    assert modules.webstack_release.find(str(base_dir), first[-8:]) == first
+
+    # the rollback: the source is not looked at, nothing is built, no migration runs
+    pinned = dict(source="salt://no-such-project", release=first[-8:], **kwargs)
+    predicted = states.webstack_release.deployed(test=True, **pinned)
+    assert predicted.result is None
+    assert predicted.changes == {"release": {"old": second, "new": first}}
+    assert predicted.comment == f"{base_dir}: would have switched to the finished release {first}"
+    assert _current(modules, base_dir) == second
+
+    back = states.webstack_release.deployed(**pinned)
+    assert back.result is True, back.comment
+    assert back.changes == {"release": {"old": second, "new": first}}
+    assert back.comment == f"{base_dir}: switched to the finished release {first}, current is {first}"
+    assert _current(modules, base_dir) == first
+    assert _call_app(base_dir) == "200 OK hello, version 1"
+    assert _releases(modules, base_dir) == [first, second]
+    assert _runs(log) == 1
+    assert modules.webstack_release.migrated(str(base_dir), first) is False
+
+    for test in (False, True):
+        again = states.webstack_release.deployed(test=test, **pinned)
+        assert again.result is True, again.comment
+        assert again.changes == {}
+        assert again.comment == f"Release {first} is current and up to date"
+
+    # a full id pins too (forward again)
+    forward = states.webstack_release.deployed(**{**pinned, "release": second})
+    assert forward.changes == {"release": {"old": first, "new": second}}
+    assert _call_app(base_dir) == "200 OK hello, version 2"
+    assert _runs(log) == 1
+
+
+def test_deployed_unknown_pin_fails_listing_the_releases(states, modules, base_dir, testmode):
+    ret = states.webstack_release.deployed(name=str(base_dir), source="salt://no-such-project",
+                                           release="0123abcd", test=testmode)
+    assert ret.result is False
+    assert ret.changes == {}
+    assert ret.comment == f"Cannot resolve release 0123abcd: no finished release matches 0123abcd under {base_dir} " \
+                          "(have: none)"
+    bad = states.webstack_release.deployed(name=str(base_dir), source="salt://no-such-project", release="latest",
+                                           test=testmode)
+    assert bad.result is False
+    assert "Cannot resolve release latest: release 'latest': expected a release id" in bad.comment
+    assert not base_dir.exists()

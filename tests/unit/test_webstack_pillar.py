@@ -48,6 +48,7 @@ VALID = {
         "migrate_commands": ["python manage.py migrate --noinput"],
         "post_deploy_commands": [],
         "keep_releases": 5,
+        "release": "",
         "health_path": "/healthz",
     },
     "wsgi": {
@@ -82,6 +83,20 @@ VALID = {
         "static_expires": "30d",
     },
     "celery": {"enabled": True, "concurrency": 2, "stop_wait_secs": 600, "loglevel": "INFO"},
+    "lb": {
+        "port": 80,
+        "balance": "roundrobin",
+        "check_inter": "1s",
+        "fall": 3,
+        "rise": 2,
+        "retries": 3,
+        "maxconn": 4096,
+        "timeout_connect": "5s",
+        "timeout_client": "60s",
+        "timeout_server": "60s",
+    },
+    "network": {"private_cidr": "", "private_interface": ""},
+    "nodes": {},
     "supervisor": {"conf_dir": "/etc/supervisor/conf.d", "log_dir": "/var/log/webstack"},
 }
 
@@ -200,6 +215,68 @@ BAD = [
     ("postgres-name-sql-injection", {"postgres:name": "app; DROP TABLE x"}, "webstack:postgres:name",
      "SQL identifier"),
     ("section-not-mapping", {"celery": ["enabled"]}, "webstack:celery", "a mapping"),
+    # app:release (a pin for orch.rollback)
+    ("release-word", {"app:release": "latest"}, "webstack:app:release", "'' or a release id"),
+    ("release-uppercase-hex", {"app:release": "0123ABCD"}, "webstack:app:release", "its 8 hex digits"),
+    ("release-seven-hex", {"app:release": "20261126T210000Z-0123abc"}, "webstack:app:release",
+     "YYYYmmddTHHMMSSZ-<8 hex>"),
+    ("release-path", {"app:release": "../0123abcd"}, "webstack:app:release", "'' or a release id"),
+    ("release-list", {"app:release": ["0123abcd"]}, "webstack:app:release", "got a list of 1 items"),
+    ("release-octal-in-yaml", {"app:release": 0o1234567}, "webstack:app:release", "got the number 342391"),
+    # lb
+    ("lb-port-0", {"lb:port": 0}, "webstack:lb:port", "a port number from 1 to 65535"),
+    ("lb-port-string", {"lb:port": "80"}, "webstack:lb:port", "got the string '80'"),
+    ("lb-balance-random", {"lb:balance": "random"}, "webstack:lb:balance",
+     "one of roundrobin, leastconn, first, source"),
+    ("lb-check-inter-words", {"lb:check_inter": "1 second"}, "webstack:lb:check_inter",
+     "a check interval such as 1s or 500ms"),
+    ("lb-check-inter-no-unit", {"lb:check_inter": 1}, "webstack:lb:check_inter", "a check interval"),
+    ("lb-fall-0", {"lb:fall": 0}, "webstack:lb:fall", "an integer from 1 to 100"),
+    ("lb-rise-101", {"lb:rise": 101}, "webstack:lb:rise", "an integer from 1 to 100"),
+    ("lb-retries-string", {"lb:retries": "3"}, "webstack:lb:retries", "an integer from 1 to 100"),
+    ("lb-fall-bool", {"lb:fall": True}, "webstack:lb:fall", "got the boolean True"),
+    ("lb-maxconn-0", {"lb:maxconn": 0}, "webstack:lb:maxconn", "an integer from 1 to 1000000"),
+    ("lb-maxconn-huge", {"lb:maxconn": 10**6 + 1}, "webstack:lb:maxconn", "an integer from 1 to 1000000"),
+    ("lb-timeout-connect-words", {"lb:timeout_connect": "5 seconds"}, "webstack:lb:timeout_connect",
+     "a duration such as 5s"),
+    ("lb-timeout-client-injection", {"lb:timeout_client": "60s\n    stats enable"}, "webstack:lb:timeout_client",
+     "a duration such as 5s"),
+    ("lb-timeout-server-number", {"lb:timeout_server": 60}, "webstack:lb:timeout_server", "a duration"),
+    ("lb-not-mapping", {"lb": "haproxy"}, "webstack:lb", "a mapping"),
+    # network
+    ("network-cidr-bad", {"network:private_cidr": "10.0.0.0/33"}, "webstack:network:private_cidr",
+     "'' or a network such as 10.0.0.0/8"),
+    ("network-cidr-hostname", {"network:private_cidr": "lan"}, "webstack:network:private_cidr",
+     "got the string 'lan'"),
+    ("network-cidr-list", {"network:private_cidr": ["10.0.0.0/8"]}, "webstack:network:private_cidr",
+     "a network such as"),
+    ("network-interface-bad", {"network:private_interface": "eth1; reboot"},
+     "webstack:network:private_interface", "'' or an interface name such as eth1"),
+    ("network-not-mapping", {"network": "10.0.0.0/8"}, "webstack:network", "a mapping"),
+    # nodes: the cluster's shape
+    ("nodes-not-mapping", {"nodes": ["db1", "app1"]}, "webstack:nodes",
+     "a mapping of minion id to a list of roles"),
+    ("nodes-id-glob", {"nodes": {"app*1": ["lb"]}}, "webstack:nodes",
+     "minion ids of letters, digits, '.', '_' or '-', got the string 'app*1'"),
+    ("nodes-id-leading-dash", {"nodes": {"-app1": ["lb"]}}, "webstack:nodes", "got the string '-app1'"),
+    ("nodes-id-space", {"nodes": {"app 1": ["lb"]}}, "webstack:nodes", "got the string 'app 1'"),
+    ("nodes-id-number", {"nodes": {1: ["lb"]}}, "webstack:nodes", "got the number 1"),
+    ("nodes-role-unknown", {"nodes": {"app1": ["web"]}}, "webstack:nodes:app1",
+     "a non-empty list of roles from db, cache, app, worker, lb"),
+    ("nodes-role-single", {"nodes": {"app1": ["single"]}}, "webstack:nodes:app1", "a non-empty list of roles"),
+    ("nodes-roles-empty", {"nodes": {"app1": []}}, "webstack:nodes:app1", "got a list of 0 items"),
+    ("nodes-roles-string", {"nodes": {"app1": "app"}}, "webstack:nodes:app1", "got the string 'app'"),
+    ("nodes-two-db", {"nodes": {"db2": ["db"], "db1": ["db"]}}, "webstack:nodes", "one db node, got db1, db2"),
+    ("nodes-two-cache", {"nodes": {"db1": ["db", "cache"], "cache1": ["cache"]}}, "webstack:nodes",
+     "one cache node, got cache1, db1"),
+    ("nodes-app-without-db", {"nodes": {"cache1": ["cache"], "app1": ["app"]}}, "webstack:nodes",
+     "a db node for the app nodes, got none"),
+    ("nodes-app-without-cache", {"nodes": {"db1": ["db"], "app1": ["app"]}}, "webstack:nodes",
+     "a cache node for the app nodes, got none"),
+    ("nodes-worker-without-db", {"nodes": {"cache1": ["cache"], "worker1": ["worker"]}}, "webstack:nodes",
+     "a db node for the worker nodes, got none"),
+    ("nodes-lb-without-app", {"nodes": {"db1": ["db"], "cache1": ["cache"], "lb1": ["lb"]}}, "webstack:nodes",
+     "at least one app node behind the lb node, got none"),
 ]
 
 
@@ -335,3 +412,93 @@ def test_state_succeeds_without_changes_when_valid(test):
     ret = pillar_state.validated("webstack", roles=["db", "cache"])
     assert ret["result"] is True
     assert ret["comment"] == "Pillar webstack is valid for roles: db, cache"
+
+
+# ---------------------------------------------------------------- cluster
+
+# pillar/webstack/nodes.yaml's cluster
+NODES = {"db1": ["db"], "cache1": ["cache"], "app1": ["app"], "app2": ["app"], "worker1": ["worker"],
+         "lb1": ["lb"]}
+
+
+@pytest.mark.parametrize(
+    "nodes",
+    [
+        NODES,
+        {"all-in-one.example.org": ["db", "cache", "app", "worker", "lb"]},
+        {"db_1": ["db", "cache"], "APP-1": ["app", "worker"], "App.2": ["app", "lb"]},
+        {"db1": ["db"], "cache1": ["cache"]},  # no app node yet: nothing needs them
+        {},
+        None,
+    ],
+    ids=["nodes-yaml", "one-node", "shared-roles", "db-and-cache-only", "empty", "null"],
+)
+def test_good_cluster_pillar_has_no_errors(nodes):
+    pillar = _with({"nodes": nodes, "network:private_cidr": "10.0.0.0/16",
+                    "network:private_interface": "eth1"})
+    for roles in {tuple(r) for r in (nodes or {}).values()} | {("single",)}:
+        role_list = ["single"] if roles == ("single",) else list(roles)
+        assert pillar_mod.validate(pillar=pillar, roles=role_list) == [], role_list
+
+
+@pytest.mark.parametrize("release", ["", None, "0123abcd", "20261126T210000Z-0123abcd"])
+def test_good_release_pins_have_no_errors(release):
+    assert pillar_mod.validate(pillar=_with({"app:release": release})) == []
+
+
+def test_good_lb_and_network_values_have_no_errors():
+    pillar = _with({"lb:balance": "leastconn", "lb:check_inter": "500ms", "lb:timeout_client": "5m",
+                    "lb:maxconn": 1, "lb:fall": 100, "network:private_cidr": "192.168.56.0/24",
+                    "network:private_interface": "enp0s8"})
+    assert pillar_mod.validate(pillar=pillar) == []
+
+
+def test_cluster_faults_give_one_message_each():
+    pillar = _with({"nodes": {"app1": ["app"], "app*2": ["app"], "lb1": ["lb", "web"]}})
+    assert pillar_mod.validate(pillar=pillar, roles=["app"]) == [
+        "webstack:nodes: expected minion ids of letters, digits, '.', '_' or '-', got the string 'app*2'",
+        "webstack:nodes:lb1: expected a non-empty list of roles from db, cache, app, worker, lb, "
+        "got a list of 2 items",
+        "webstack:nodes: expected a db node for the app nodes, got none",
+        "webstack:nodes: expected a cache node for the app nodes, got none",
+    ]
+
+
+def _cluster_pillar():
+    return _with({"roles": ["lb"], "nodes": dict(NODES)})
+
+
+@pytest.mark.parametrize("test", [False, True], ids=["apply", "test"])
+def test_state_fails_naming_the_nodes_without_an_address(test):
+    pillar_mod.__pillar__["webstack"] = _cluster_pillar()
+    pillar_state.__opts__["test"] = test
+    addresses = {"db1": "10.0.0.10", "app2": None, "app1": "", "lb1": "10.0.0.40"}
+    ret = pillar_state.validated("webstack", roles=["lb"], addresses=addresses)
+    assert ret["result"] is False
+    assert ret["changes"] == {}
+    assert ret["comment"] == (
+        "Invalid pillar, nothing was changed:\n"
+        "webstack:nodes: expected a private address in the Salt mine for app1, app2 "
+        "(run mine.update on them; see webstack_network.private_address)"
+    )
+
+
+def test_state_reports_pillar_faults_and_missing_addresses_together():
+    pillar_mod.__pillar__["webstack"] = _with({"roles": ["lb"], "nodes": dict(NODES), "lb:port": 0})
+    ret = pillar_state.validated("webstack", roles=["lb"], addresses={"app1": "10.0.0.21", "app2": None})
+    assert ret["result"] is False
+    lines = ret["comment"].splitlines()
+    assert lines[1:] == [
+        "webstack:lb:port: expected a port number from 1 to 65535, got the number 0",
+        "webstack:nodes: expected a private address in the Salt mine for app2 "
+        "(run mine.update on them; see webstack_network.private_address)",
+    ]
+
+
+@pytest.mark.parametrize("addresses", [{"db1": "10.0.0.10", "app1": "10.0.0.21", "app2": "10.0.0.22"}, {}, None],
+                         ids=["all-addresses", "empty", "none"])
+def test_state_succeeds_when_every_node_has_an_address(addresses):
+    pillar_mod.__pillar__["webstack"] = _cluster_pillar()
+    ret = pillar_state.validated("webstack", roles=["lb"], addresses=addresses)
+    assert ret == {"name": "webstack", "result": True, "changes": {},
+                   "comment": "Pillar webstack is valid for roles: lb"}

@@ -7,7 +7,7 @@ with release directories fabricated the way ``build`` leaves them.
 import json
 import os
 import threading
-from unittest.mock import patch
+from unittest.mock import create_autospec, patch
 
 import pytest
 from salt.exceptions import CommandExecutionError
@@ -234,3 +234,130 @@ def test_python_of_a_command_is_the_release_venv(base):
 )
 def test_source_kinds(source, kind):
     assert rel._source_kind(source) == kind
+
+
+# ---------------------------------------------------------------- find, previous
+
+
+def test_find_by_id_or_fingerprint(base):
+    assert rel.find(str(base), R2) == R2
+    assert rel.find(str(base), "2222cccc") == R3
+    assert rel.find(str(base), "abcdef01") is None
+    assert rel.find(str(base), "20261122T090000Z-1111bbbb") is None  # fingerprint of R2, time of none
+    assert rel.find(str(base), "5555ffff") is None  # an unfinished build is never a match
+    assert rel.find(str(base / "nowhere"), "2222cccc") is None
+
+
+def test_find_picks_the_newest_release_with_that_fingerprint(base):
+    rebuilt = "20261127T090000Z-1111bbbb"  # R2's source and settings, built again later
+    _release(base, rebuilt)
+    assert rel.find(str(base), "1111bbbb") == rebuilt
+    assert rel.find(str(base), R2) == R2  # an id is exact
+
+
+@pytest.mark.parametrize(
+    "release",
+    ["1111BBBB", "1111bbb", "1111bbbbb", "latest", "../1111bbbb", "-1111bbbb", "", "R2",
+     "20261121T090000Z-1111bbbb/..", "20261121T090000Z_1111bbbb"],
+)
+def test_find_refuses_anything_but_an_id_or_8_hex(base, release):
+    with pytest.raises(CommandExecutionError) as err:
+        rel.find(str(base), release)
+    assert str(err.value) == (f"release {release!r}: expected a release id (YYYYmmddTHHMMSSZ-<8 hex>) "
+                              "or the 8 hex digits of its fingerprint")
+
+
+def test_previous_is_the_fingerprint_built_before_the_newest(base):
+    assert rel.previous(str(base)) == "3333dddd"  # R4's; R5 is the newest
+    _point(base, R1)  # where current points does not matter: build order does
+    assert rel.previous(str(base)) == "3333dddd"
+
+
+def test_previous_skips_rebuilds_of_the_newest_fingerprint(base):
+    _release(base, "20261127T090000Z-4444eeee")  # R5's fingerprint again, newer
+    _release(base, "20261128T090000Z-4444eeee")
+    assert rel.previous(str(base)) == "3333dddd"
+    _release(base, "20261129T090000Z-0000aaaa")  # R1's source again: the one before is R5's
+    assert rel.previous(str(base)) == "4444eeee"
+
+
+def test_previous_with_fewer_than_two_fingerprints_is_none(tmp_path):
+    base = tmp_path / "srv" / "webapp"
+    assert rel.previous(str(base)) is None
+    _release(base, R1)
+    _release(base, UNFINISHED, finished=False)
+    assert rel.previous(str(base)) is None
+    _release(base, "20261201T090000Z-0000aaaa")  # the same fingerprint rebuilt
+    assert rel.previous(str(base)) is None
+    _release(base, "20261202T090000Z-1111bbbb")
+    assert rel.previous(str(base)) == "0000aaaa"
+
+
+# ---------------------------------------------------------------- migrations
+
+
+@pytest.fixture
+def run_all():
+    """``cmd.run_all`` replaced: a migration command that succeeds unless a test says otherwise."""
+
+    def _run_all(cmd, **kwargs):  # signature of the real one, for autospec
+        raise NotImplementedError
+
+    mock = create_autospec(_run_all, return_value={"retcode": 0, "stdout": "", "stderr": ""})
+    with patch.dict(rel.__salt__, {"cmd.run_all": mock}):
+        yield mock
+
+
+def test_run_migrations_runs_once_then_marks_the_release(base, run_all):
+    assert rel.migrated(str(base), R3) is False
+    assert rel.run_migrations(str(base), R3, ["python manage.py migrate --noinput"], user="webapp",
+                              settings_file="/etc/webstack/webapp/app.env") is True
+    ((argv,), kwargs), = run_all.call_args_list
+    release_dir = str(base / "releases" / R3)
+    assert argv == [release_dir + "/venv/bin/python", "manage.py", "migrate", "--noinput"]
+    assert kwargs["runas"] == "webapp"
+    assert kwargs["cwd"] == release_dir + "/src"
+    assert kwargs["env"]["WEBSTACK_CONFIG"] == "/etc/webstack/webapp/app.env"
+    assert rel.migrated(str(base), R3) is True
+    assert (base / "releases" / R3 / "MIGRATED").is_file()
+
+    assert rel.run_migrations(str(base), R3, ["python manage.py migrate --noinput"], user="webapp") is False
+    assert run_all.call_count == 1  # not again
+    assert rel.migrated(str(base), R2) is False  # only that release
+
+
+def test_failed_migrations_leave_no_mark_and_run_again(base, run_all):
+    run_all.return_value = {"retcode": 1, "stdout": "", "stderr": "django.db.utils.OperationalError: no db"}
+    with pytest.raises(CommandExecutionError, match="exited 1:\ndjango.db.utils.OperationalError: no db"):
+        rel.run_migrations(str(base), R3, ["python manage.py migrate --noinput"])
+    assert rel.migrated(str(base), R3) is False
+    run_all.return_value = {"retcode": 0, "stdout": "", "stderr": ""}
+    assert rel.run_migrations(str(base), R3, ["python manage.py migrate --noinput"]) is True
+    assert run_all.call_count == 2
+
+
+def test_migrated_refuses_an_invalid_id(base):
+    with pytest.raises(CommandExecutionError, match="expected YYYYmmddTHHMMSSZ-<8 hex>"):
+        rel.migrated(str(base), "../../etc")
+    with pytest.raises(CommandExecutionError, match="expected YYYYmmddTHHMMSSZ-<8 hex>"):
+        rel.run_migrations(str(base), "latest", ["true"])
+
+
+# ---------------------------------------------------------------- plan with a pinned release
+
+
+def test_plan_of_a_pinned_release_switches_back_without_the_source(base):
+    _point(base, R5)
+    planned = rel.plan(str(base), "salt://no-such-source", release="1111bbbb")  # the source is not read
+    assert planned == {"current": R5, "fingerprint": "f1111bbbb", "parts": None, "changed": True,
+                       "reuse": R2, "resolved": None, "pinned": R2}
+    planned = rel.plan(str(base), "salt://no-such-source", release=R5)
+    assert (planned["changed"], planned["reuse"], planned["pinned"]) == (False, None, R5)
+
+
+def test_plan_of_an_unknown_pin_lists_the_releases(base):
+    with pytest.raises(CommandExecutionError) as err:
+        rel.plan(str(base), "salt://example", release="abcdef01")
+    assert str(err.value) == f"no finished release matches abcdef01 under {base} (have: {R1}, {R2}, {R3}, {R4}, {R5})"
+    with pytest.raises(CommandExecutionError, match=r"\(have: none\)$"):
+        rel.plan(str(base / "empty"), "salt://example", release="abcdef01")

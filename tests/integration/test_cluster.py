@@ -1,0 +1,290 @@
+"""
+Many servers: a master and six minions in containers (tests/support/cluster.py,
+the same cluster as `make demo`), set up with `./bootstrap.sh --master` and
+`--minion`, then `salt-run state.orchestrate orch.deploy` on the master. The
+tests look at it the way a user would: pages through HAProxy on lb1, rows in
+PostgreSQL on db1, tasks run by worker1, refused connections, and rolling
+deploys under continuous load (50 clients) with every answer counted.
+
+The tests run in file order and build on each other: the rolling deploy of a
+second revision, a broken revision that stops at the first node, the rollback,
+and a deploy with nothing to change.
+"""
+
+import json
+import re
+import time
+import uuid
+
+import pytest
+import requests
+
+from tests.integration.conftest import KEEP
+from tests.support.cluster import MASTER_DIR, Cluster
+from tests.support.load import Load
+
+PREFIX = "webstack-test-c-"
+HEADERS = {"Host": "localhost"}
+CLIENTS = 50
+VIEWS = f"{MASTER_DIR}/example/entries/views.py"
+BASE_HTML = f"{MASTER_DIR}/example/entries/templates/entries/base.html"
+
+
+def orch_result(out):
+    """The orchestration's state results ({state key: result}) from `salt-run --out=json`."""
+    start = out.index("\n{\n") + 1 if not out.startswith("{") else 0
+    end = out.rindex("\n}") + 2
+    data = json.loads(out[start:end])["data"]
+    (results,) = data.values()
+    return results
+
+
+def minion_changes(results):
+    """{step id: {minion: [changed state ids]}} for the salt.state steps that changed something."""
+    changed = {}
+    for res in results.values():
+        ret = (res.get("changes") or {}).get("ret") if isinstance(res.get("changes"), dict) else None
+        if (res.get("changes") or {}).get("out") != "highstate" or not ret:
+            continue
+        for minion, states in ret.items():
+            ids = [s.get("__id__", key) for key, s in states.items() if s.get("changes")] \
+                if isinstance(states, dict) else [str(states)]
+            if ids:
+                changed.setdefault(res["__id__"], {})[minion] = ids
+    return changed
+
+
+def failed_steps(results):
+    return [res["__id__"] for res in results.values() if res.get("result") is False]
+
+
+def version(host_ip):
+    resp = requests.get(f"http://{host_ip}/version", headers=HEADERS, timeout=10)
+    assert resp.status_code == 200, resp.text[:300]
+    return resp.text.strip(), resp.headers.get("X-Served-By")
+
+
+@pytest.fixture(scope="module")
+def cluster(testbed, timings):
+    c = Cluster(PREFIX)
+    try:
+        start = time.monotonic()
+        c.up(log=lambda *_: None)
+        timings["cluster_bootstrap"] = time.monotonic() - start
+        code, out, seconds = c.orchestrate("orch.deploy")
+        timings["orch_deploy_from_scratch"] = seconds
+        assert code == 0, f"orch.deploy from scratch exited {code}:\n{out[-8000:]}"
+        c.first = orch_result(out)
+        yield c
+    finally:
+        if not KEEP:
+            c.down()
+
+
+@pytest.fixture(scope="module")
+def lb_ip(cluster):
+    return cluster.lb.ip
+
+
+def no_failure(load):
+    """The assertion message for a load run: counts, then the first failures (time, path, what)."""
+    return (load["non_2xx"] == 0 and load["errors"] == 0,
+            f"{load['requests']} requests, statuses {load['statuses']}, errors {load['error_kinds']}, "
+            f"first failures {load['first_failures']}")
+
+
+def deploy_under_load(cluster, lb_ip, sls, timings, key, pillar=None):
+    with Load(lb_ip, 80, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=0.05) as load:
+        time.sleep(2)  # the clients are all running before the deploy starts
+        code, out, seconds = cluster.orchestrate(sls, pillar=pillar)
+        time.sleep(2)
+    summary = load.summary()
+    timings[key] = seconds
+    timings[key + "_requests"] = summary["requests"]
+    timings[key + "_failed"] = summary["non_2xx"] + summary["errors"]
+    return code, out, summary
+
+
+# ---------------------------------------------------------------- from scratch
+
+def test_from_scratch_every_step_ran_and_nothing_failed(cluster):
+    assert failed_steps(cluster.first) == []
+    steps = [res["__id__"] for res in sorted(cluster.first.values(), key=lambda r: r["__run_num__"])]
+    order = ["Every node answers", "Set up the database on db1", "Set up the cache on cache1",
+             "Build the release on app1, app2, worker1", "Run the migrations once, on app1",
+             "Deploy on app1", "Deploy on app2", "Switch the workers to the release on worker1",
+             "Configure the load balancer on lb1", "Smoke test through the load balancer on lb1"]
+    assert [s for s in steps if s in order] == order
+
+
+def test_pages_through_the_load_balancer_come_from_both_app_nodes(cluster, lb_ip):
+    seen, releases = set(), set()
+    for _ in range(20):
+        release, served_by = version(lb_ip)
+        seen.add(served_by)
+        releases.add(release.rsplit("-", 1)[1])
+    assert seen == {"app1", "app2"}
+    assert len(releases) == 1, releases  # one fingerprint: the same source and settings
+
+
+def test_a_row_written_through_app1_is_read_through_app2_and_worker1_runs_the_task(cluster):
+    app1, app2, worker1 = (cluster.minions[n] for n in ("app1", "app2", "worker1"))
+    session = requests.Session()
+    base1 = f"http://{app1.ip}"
+    resp = session.get(base1 + "/", headers=HEADERS, timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', resp.text).group(1)
+    marker = f"cluster-{uuid.uuid4().hex[:8]}"
+    resp = session.post(base1 + "/", data={"text": marker, "csrfmiddlewaretoken": token},
+                        headers=dict(HEADERS, Referer="http://localhost/"), timeout=10, allow_redirects=False)
+    assert resp.status_code == 303, resp.text[:500]
+    page = requests.get(f"http://{app2.ip}/", headers=HEADERS, timeout=10).text
+    assert marker in page
+    deadline = time.monotonic() + 30
+    while f"task: {marker}" not in requests.get(f"http://{app2.ip}/", headers=HEADERS, timeout=10).text:
+        assert time.monotonic() < deadline, "the Celery task's row did not appear within 30 s"
+        time.sleep(0.5)
+    _, log = worker1.exec("cat /var/log/webstack/webapp-celery.log")
+    assert re.search(r"Task entries\.tasks\.record\[[0-9a-f-]+\] succeeded", log), log[-2000:]
+    for app in (app1, app2):  # no worker on the app nodes: the task ran on worker1
+        code, _ = app.exec("pgrep -f 'celery --app'", check=False)
+        assert code != 0, f"a Celery worker runs on {app.name}"
+
+
+# ---------------------------------------------------------------- network and secrets
+
+PG_STARTUP = r"""
+import socket, struct, sys
+params = b"user\0webapp\0database\0webapp\0\0"
+packet = struct.pack("!ii", 8 + len(params), 196608) + params
+s = socket.create_connection((sys.argv[1], 5432), timeout=5)
+s.sendall(packet)
+kind = s.recv(1)
+body = s.recv(4096)
+print(kind.decode(), body.decode("latin-1").replace("\0", " "))
+"""
+
+
+def test_postgresql_refuses_lb1_and_admits_the_app_nodes(cluster):
+    db_ip = cluster.minions["db1"].ip
+    _, out = cluster.lb.exec(["python3", "-c", PG_STARTUP, db_ip])
+    assert out.startswith("E") and "no pg_hba.conf entry" in out, out
+    _, out = cluster.minions["app1"].exec(["python3", "-c", PG_STARTUP, db_ip])
+    assert out.startswith("R"), out  # an authentication request: scram-sha-256 follows
+    _, hba = cluster.minions["db1"].exec("grep -v '^#' /etc/postgresql/15/main/pg_hba.conf")
+    for node in ("app1", "app2", "worker1"):
+        assert re.search(rf"host\s+webapp\s+webapp\s+{re.escape(cluster.minions[node].ip)}/32\s+scram-sha-256", hba)
+    assert cluster.lb.ip not in hba and "md5" not in hba and "trust" not in hba
+
+
+def test_redis_refuses_a_client_without_the_password(cluster):
+    cache_ip = cluster.minions["cache1"].ip
+    probe = ("import socket,sys; s=socket.create_connection((sys.argv[1], 6379), timeout=5); "
+             "s.sendall(b'PING\\r\\n'); print(s.recv(200).decode())")
+    _, out = cluster.minions["app1"].exec(["python3", "-c", probe, cache_ip])
+    assert out.startswith("-NOAUTH"), out
+    _, out = cluster.minions["app1"].exec(
+        "/srv/webapp/current/venv/bin/python -c \"import redis, re; "
+        "url = [l for l in open('/etc/webstack/webapp/app.env') if l.startswith('CACHE_URL=')][0]; "
+        "print(redis.Redis.from_url(url.split('=', 1)[1].strip()).ping())\"")
+    assert out.strip() == "True"
+
+
+def test_a_minion_cannot_fetch_pillar_files_from_the_master(cluster):
+    app1 = cluster.minions["app1"]
+    _, out = app1.exec("salt-call --out=json --log-level=quiet cp.list_master 2>/dev/null")
+    files = json.loads(out[out.index("{"):])["local"]
+    assert "orch/deploy.sls" in files and "webstack/map.jinja" in files
+    assert [f for f in files if f.startswith(("pillar/", "tests/", ".git/", ".ci/"))] == []
+    for path in ("pillar/top.sls", "pillar/webstack/nodes.yaml", "pillar/webstack/cluster.sls"):
+        _, out = app1.exec(f"salt-call --out=json --log-level=quiet cp.get_file_str salt://{path} 2>/dev/null")
+        assert json.loads(out[out.index("{"):])["local"] in (False, "", None), path
+
+
+def test_the_master_does_not_accept_an_unknown_minion(cluster):
+    master = cluster.master
+    _, conf = master.exec("cat /etc/salt/master.d/webstack.conf")
+    assert "auto_accept: False" in conf
+    rogue = cluster.minions["worker1"]  # a second minion identity on a running host
+    rogue.exec(f"mkdir -p /tmp/rogue/minion.d && printf 'master: {master.ip}\\nid: rogue\\n"
+               "pki_dir: /tmp/rogue/pki\\npidfile: /tmp/rogue/pid\\nsock_dir: /tmp/rogue/sock\\n"
+               "cachedir: /tmp/rogue/cache\\nlog_file: /tmp/rogue/log\\n' > /tmp/rogue/minion && "
+               "salt-minion -c /tmp/rogue -d")
+    try:
+        deadline = time.monotonic() + 60
+        while "rogue" not in master.exec("salt-key --out=json -l pre")[1]:
+            assert time.monotonic() < deadline, "the rogue minion's key never reached the master"
+            time.sleep(1)
+        _, out = master.exec("salt-key --out=json -l acc")
+        assert "rogue" not in out
+        code, out = master.exec("salt --out=json --static -t 5 rogue test.ping", check=False)
+        assert '"rogue": true' not in out
+    finally:
+        rogue.exec("pkill -f 'salt-minion -c /tmp/rogue'; rm -rf /tmp/rogue", check=False)
+        master.exec("salt-key -y -d rogue", check=False)
+
+
+# ---------------------------------------------------------------- rolling deploys
+
+def test_a_new_release_rolls_out_under_load_with_no_failed_request(cluster, lb_ip, timings):
+    before = {version(cluster.minions[n].ip)[0] for n in ("app1", "app2")}
+    cluster.master.exec(f"echo '<!-- revision 2 -->' >> {BASE_HTML}")
+    code, out, load = deploy_under_load(cluster, lb_ip, "orch.deploy", timings, "rolling_deploy")
+    assert code == 0, out[-8000:]
+    assert load["requests"] > 200
+    ok, why = no_failure(load)
+    assert ok, why
+    after = {n: version(cluster.minions[n].ip)[0] for n in ("app1", "app2")}
+    assert len({r.rsplit("-", 1)[1] for r in after.values()}) == 1, after
+    assert not set(after.values()) & before
+    assert set(load["served_by"]) == {"app1", "app2"}
+    results = orch_result(out)
+    steps = {res["__id__"]: res for res in results.values()}
+    for node in ("app1", "app2"):
+        assert f"Take {node} out of the load balancer and wait for its sessions to end" in steps
+        assert steps[f"Deploy on {node}"]["result"] is True
+    timings["rolling_deploy_per_node"] = sum(
+        steps[f"{s}"]["duration"] for s in steps
+        if s.startswith(("Take app", "Deploy on app", "Health check of app", "Put app"))) / 2000
+
+
+def test_a_broken_release_stops_at_the_first_node_and_the_old_one_keeps_serving(cluster, lb_ip, timings):
+    good = version(cluster.minions["app2"].ip)[0]
+    cluster.master.exec(f"cp {VIEWS} /root/views.py.good && printf '%s\\n' "
+                        "'def _check_release():' '    raise RuntimeError(\"this release is broken\")' "
+                        f"'CHECKS.append((\"release\", _check_release))' >> {VIEWS}")
+    try:
+        code, out, load = deploy_under_load(cluster, lb_ip, "orch.deploy", timings, "broken_deploy")
+    finally:
+        cluster.master.exec(f"cp /root/views.py.good {VIEWS}")
+    assert code != 0
+    results = orch_result(out)
+    assert failed_steps(results) == ["Deploy on app1"], failed_steps(results)
+    step = next(r for r in results.values() if r["__id__"] == "Deploy on app1")
+    assert "app1" in step["comment"]
+    assert "this release is broken" in json.dumps(step["changes"])
+    ran = {r["__id__"] for r in results.values()}
+    assert "Deploy on app2" not in ran and not any(s.startswith("Switch the workers") for s in ran)
+    ok, why = no_failure(load)
+    assert ok, why
+    assert version(cluster.minions["app2"].ip)[0] == good
+    assert {version(lb_ip)[1] for _ in range(10)} == {"app2"}  # app1 stays out of the pool
+
+
+def test_rollback_brings_the_first_node_back_the_same_rolling_way(cluster, lb_ip, timings):
+    good = version(cluster.minions["app2"].ip)[0].rsplit("-", 1)[1]
+    code, out, load = deploy_under_load(cluster, lb_ip, "orch.rollback", timings, "rollback")
+    assert code == 0, out[-8000:]
+    ok, why = no_failure(load)
+    assert ok, why
+    for node in ("app1", "app2"):
+        assert version(cluster.minions[node].ip)[0].endswith(good)
+    assert {version(lb_ip)[1] for _ in range(20)} == {"app1", "app2"}
+
+
+def test_a_second_deploy_with_nothing_changed_changes_nothing(cluster, timings):
+    code, out, seconds = cluster.orchestrate("orch.deploy")
+    timings["orch_deploy_no_change"] = seconds
+    assert code == 0, out[-8000:]
+    results = orch_result(out)
+    assert minion_changes(results) == {}
+    assert not any(r["__id__"].startswith(("Take ", "Deploy on ")) for r in results.values())
