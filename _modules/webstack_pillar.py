@@ -376,7 +376,7 @@ def validate(pillar=None, roles=None):
     for key in ("lb:fall", "lb:rise", "lb:retries"):
         c.check(key, lambda v: _is_int(v, 1, 100), "an integer from 1 to 100")
     c.check("lb:maxconn", lambda v: _is_int(v, 1, 10**6), "an integer from 1 to 1000000")
-    for key in ("lb:timeout_connect", "lb:timeout_client", "lb:timeout_server"):
+    for key in ("lb:timeout_connect", "lb:timeout_client", "lb:timeout_server", "lb:check_timeout"):
         c.check(key, lambda v: isinstance(v, str) and re.match(r"^[0-9]+(ms|s|m)$", v),
                 "a duration such as 5s")
 

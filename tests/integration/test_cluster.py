@@ -94,7 +94,7 @@ def no_failure(load):
 
 
 def deploy_under_load(cluster, lb_ip, sls, timings, key, pillar=None):
-    with Load(lb_ip, 80, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=0.05) as load:
+    with Load(lb_ip, 80, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=0.1) as load:
         time.sleep(2)  # the clients are all running before the deploy starts
         code, out, seconds = cluster.orchestrate(sls, pillar=pillar)
         time.sleep(2)
