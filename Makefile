@@ -37,7 +37,8 @@ functional: venv host-deps
 integration: venv testbed
 	$(PY) -m pytest tests/integration -v $(PYTEST_ARGS)
 
-# One container running role single, set up by ./bootstrap.sh; prints its URL.
+# The cluster in containers (master, db1, cache1, app1, app2, worker1, lb1), deployed
+# by orch.deploy; prints the load balancer's URL.
 demo: venv testbed
 	$(PY) tests/testbed/demo.py up
 

@@ -161,7 +161,7 @@ server_mode() {
         cat > "$conf.tmp" <<EOF
 # Written by bootstrap.sh --master; local changes are overwritten on the next run.
 interface: ${WEBSTACK_MASTER_INTERFACE:-0.0.0.0}
-# keys are accepted by hand, after comparing fingerprints (README: "Add a server")
+# keys are accepted by hand, after comparing fingerprints (README: "Many servers")
 auto_accept: False
 open_mode: False
 file_roots:
@@ -201,13 +201,12 @@ EOF
         say "salt-master is up, serving $REPO (pillar from $REPO/pillar and $ETC/pillar)"
         say "next: bootstrap each server with --minion, compare its key (salt-key -f ID) and accept it (salt-key -a ID)"
     else
-        local finger
+        local finger="" pub=/etc/salt/pki/minion/minion.pub
         # the daemon makes its key pair on its first start: read it once it exists
-        for _ in $(seq 300); do [ -s /etc/salt/pki/minion/minion.pub ] && break; sleep 0.1; done
+        for _ in $(seq 300); do [ -s "$pub" ] && break; sleep 0.1; done
         # as `salt-key -f` prints it on the master (Salt 3008's own key.finger hashes
         # differently): sha256 of the PEM without its final newline
-        finger="$(printf '%s' "$(cat /etc/salt/pki/minion/minion.pub 2>/dev/null)" | sha256sum | cut -c1-64 \
-            | sed 's/../&:/g; s/:$//')"
+        [ ! -s "$pub" ] || finger="$(printf '%s' "$(cat "$pub")" | sha256sum | cut -c1-64 | sed 's/../&:/g; s/:$//')"
         say "salt-minion $MINION_ID is up; its key fingerprint: ${finger:-(not generated yet)}"
         say "on the master: salt-key -f $MINION_ID must show the same, then: salt-key -a $MINION_ID"
     fi

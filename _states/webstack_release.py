@@ -27,13 +27,17 @@ def __virtual__():
 
 
 def _plan(name, source, args, release=None):
-    """(planned, None) or (None, a failed return)."""
+    """(planned, None) when something is to do, else (planned or None, the return to give)."""
     try:
-        return __salt__["webstack_release.plan"](name, source, test=bool(__opts__["test"]), release=release,
-                                                 **args), None
+        planned = __salt__["webstack_release.plan"](name, source, test=bool(__opts__["test"]),
+                                                    release=release, **args)
     except Exception as exc:  # pylint: disable=broad-except
         what = f"release {release}" if release else f"source {source}"
         return None, {"name": name, "result": False, "changes": {}, "comment": f"Cannot resolve {what}: {exc}"}
+    if not planned["changed"]:
+        return planned, {"name": name, "result": True, "changes": {},
+                         "comment": f"Release {planned['current']} is current and up to date"}
+    return planned, None
 
 
 def deployed(name, source, rev="main", settings_file=None, requirements="requirements.txt",
@@ -72,12 +76,9 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     args = dict(rev=rev, settings_file=settings_file, python=python, build_commands=build_commands,
                 saltenv=saltenv, requirements=requirements)
-    planned, failed = _plan(name, source, args, release=release)
-    if failed:
-        return failed
-    if not planned["changed"]:
-        ret["comment"] = f"Release {planned['current']} is current and up to date"
-        return ret
+    planned, done = _plan(name, source, args, release=release)
+    if done:
+        return done
     how = f"switched to the finished release {planned['reuse']}" if planned["reuse"] else "a new release built"
     if __opts__["test"]:
         ret["result"] = None
@@ -116,12 +117,9 @@ def built(name, source, rev="main", settings_file=None, requirements="requiremen
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     args = dict(rev=rev, settings_file=settings_file, python=python, build_commands=build_commands,
                 saltenv=saltenv, requirements=requirements)
-    planned, failed = _plan(name, source, args, release=release)
-    if failed:
-        return failed
-    if not planned["changed"]:
-        ret["comment"] = f"Release {planned['current']} is current and up to date"
-        return ret
+    planned, done = _plan(name, source, args, release=release)
+    if done:
+        return done
     if planned["reuse"]:
         ret["comment"] = f"Release {planned['reuse']} is built, ready for the switch"
         return ret
@@ -155,9 +153,9 @@ def migrated(name, source, rev="main", settings_file=None, requirements="require
         return ret
     args = dict(rev=rev, settings_file=settings_file, python=python, build_commands=build_commands,
                 saltenv=saltenv, requirements=requirements)
-    planned, failed = _plan(name, source, args)
-    if failed:
-        return failed
+    planned, done = _plan(name, source, args)
+    if planned is None:
+        return done
     target = planned["reuse"] if planned["changed"] else planned["current"]
     if not target:
         ret["result"] = None if __opts__["test"] else False

@@ -223,6 +223,20 @@ def test_the_master_does_not_accept_an_unknown_minion(cluster):
         master.exec("salt-key -y -d rogue", check=False)
 
 
+def test_bootstrap_server_modes_run_again_without_a_change_and_refuse_bad_arguments(cluster):
+    master, app1 = cluster.master, cluster.minions["app1"]
+    _, out = master.exec(f"cd {MASTER_DIR} && ./bootstrap.sh --master")
+    assert "salt-master is up" in out and "starting" not in out, out  # same config: no restart
+    _, out = app1.exec("cd /root/webstack && ./bootstrap.sh --minion %s --id app1" % master.ip)
+    assert "salt-minion app1 is up" in out and "starting" not in out, out
+    code, out = app1.exec("cd /root/webstack && ./bootstrap.sh --minion 'm;reboot' --id app1", check=False)
+    assert code == 2 and "--minion 'm;reboot': expected the master's host name or IP address" in out
+    code, out = app1.exec("cd /root/webstack && ./bootstrap.sh --minion master --id 'app 1'", check=False)
+    assert code == 2 and "--id 'app 1': expected letters, digits" in out
+    code, out = app1.exec("cd /root/webstack && ./bootstrap.sh --minion master", check=False)
+    assert code == 2 and "--minion needs --id ID" in out
+
+
 # ---------------------------------------------------------------- rolling deploys
 
 def test_a_new_release_rolls_out_under_load_with_no_failed_request(cluster, lb_ip, timings):
@@ -279,6 +293,27 @@ def test_rollback_brings_the_first_node_back_the_same_rolling_way(cluster, lb_ip
     for node in ("app1", "app2"):
         assert version(cluster.minions[node].ip)[0].endswith(good)
     assert {version(lb_ip)[1] for _ in range(20)} == {"app1", "app2"}
+
+
+def test_a_node_that_does_not_answer_stops_the_deploy_before_anything_changes(cluster):
+    worker1 = cluster.minions["worker1"]
+    worker1.exec("pkill -f salt-minion; sleep 1")
+    try:
+        code, out, _ = cluster.orchestrate("orch.deploy")
+        assert code != 0
+        results = orch_result(out)
+        assert failed_steps(results) == ["Every node answers"]
+        step = next(r for r in results.values() if r["__id__"] == "Every node answers")
+        failed_on = re.search(r"failed on minions: ([\w, .-]+?)(?: Function|$)", step["comment"])
+        assert failed_on and failed_on.group(1) == "worker1", step["comment"]
+        assert len(results) == 1, "steps ran after the preflight failed"
+    finally:
+        worker1.exec("salt-minion -d")
+    deadline = time.monotonic() + 120
+    while '"worker1": true' not in cluster.master.exec("salt --out=json --static -t 10 worker1 test.ping",
+                                                       check=False)[1]:
+        assert time.monotonic() < deadline, "worker1 did not come back"
+        time.sleep(2)
 
 
 def test_a_second_deploy_with_nothing_changed_changes_nothing(cluster, timings):

@@ -3,10 +3,17 @@
     webstack_orch:node. A node HAProxy does not know yet has nothing to drain. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
+{%- set node = (pillar.get('webstack_orch') or {}).get('node') %}
+{%- if node %}
 webstack-lb-drain-webstack_haproxy-drained:
   webstack_haproxy.drained:
-    - name: {{ pillar['webstack_orch']['node'] }}
+    - name: {{ node }}
     - backend: app
     - timeout: {{ webstack.wsgi.timeout + 5 }}
     - socket: {{ webstack.haproxy_admin_socket }}
     - missing_ok: True
+{%- else %}
+webstack-lb-drain-node-missing:
+  test.fail_without_changes:
+    - name: webstack.lb.drain needs the node in the inline pillar webstack_orch:node (orch.deploy and orch.rollback pass it)
+{%- endif %}
