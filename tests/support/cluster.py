@@ -11,6 +11,7 @@ import concurrent.futures
 import json
 import re
 import time
+import uuid
 from pathlib import Path
 
 import docker.errors
@@ -114,13 +115,21 @@ class Cluster:
 
     # ------------------------------------------------------------ use
     def orchestrate(self, sls, pillar=None, timeout=1800):
-        """``salt-run state.orchestrate <sls>`` on the master: (exit code, output, seconds)."""
-        cmd = ["salt-run", "--out=json", "--state-verbose=True", "state.orchestrate", sls]
+        """``salt-run state.orchestrate <sls>`` on the master: (exit code, output, seconds).
+
+        The output is salt-run's log lines, then its JSON result. The JSON goes through
+        ``--out-file``: salt-run leaves its stdout non-blocking, and a result larger than a
+        pipe (64 KiB) was cut short whenever the reader fell behind.
+        """
+        path = f"/tmp/orch-{uuid.uuid4().hex}.json"
+        cmd = ["salt-run", "--out=json", f"--out-file={path}", "--state-verbose=True", "state.orchestrate", sls]
         if pillar:
             cmd.append("pillar=" + json.dumps(pillar))
         start = time.monotonic()
-        code, out = self.master.exec(cmd, check=False, timeout=timeout)
-        return code, out, time.monotonic() - start
+        code, log = self.master.exec(cmd, check=False, timeout=timeout)
+        seconds = time.monotonic() - start
+        _, result = self.master.exec(["sh", "-c", f"cat {path} 2>/dev/null; rm -f {path}"], check=False)
+        return code, log + "\n" + result, seconds
 
     @property
     def lb(self):
