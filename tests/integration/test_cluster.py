@@ -146,7 +146,7 @@ def test_a_row_written_through_app1_is_read_through_app2_and_worker1_runs_the_ta
     _, log = worker1.exec("cat /var/log/webstack/webapp-celery.log")
     assert re.search(r"Task entries\.tasks\.record\[[0-9a-f-]+\] succeeded", log), log[-2000:]
     for app in (app1, app2):  # no worker on the app nodes: the task ran on worker1
-        code, _ = app.exec("pgrep -f 'celery --app'", check=False)
+        code, _ = app.exec("pgrep -f '[c]elery --app'", check=False)
         assert code != 0, f"a Celery worker runs on {app.name}"
 
 
@@ -219,7 +219,8 @@ def test_the_master_does_not_accept_an_unknown_minion(cluster):
         code, out = master.exec("salt --out=json --static -t 5 rogue test.ping", check=False)
         assert '"rogue": true' not in out
     finally:
-        rogue.exec("pkill -f 'salt-minion -c /tmp/rogue'; rm -rf /tmp/rogue", check=False)
+        rogue.exec(["pkill", "-f", "salt-minion -c /tmp/rogue"], check=False)
+        rogue.exec(["rm", "-rf", "/tmp/rogue"], check=False)
         master.exec("salt-key -y -d rogue", check=False)
 
 
@@ -297,7 +298,8 @@ def test_rollback_brings_the_first_node_back_the_same_rolling_way(cluster, lb_ip
 
 def test_a_node_that_does_not_answer_stops_the_deploy_before_anything_changes(cluster):
     worker1 = cluster.minions["worker1"]
-    worker1.exec("pkill -f salt-minion; sleep 1")
+    worker1.exec(["pkill", "-f", "bin/salt-minion"])  # argv: no shell whose own command line matches
+    worker1.exec(["sh", "-c", "while pgrep -f '[b]in/salt-minion' >/dev/null; do sleep 0.2; done"], timeout=30)
     try:
         code, out, _ = cluster.orchestrate("orch.deploy")
         assert code != 0
