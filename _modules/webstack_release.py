@@ -379,11 +379,14 @@ def previous(base_dir):
 
 
 def _plan_pinned(base_dir, release):
-    found = find(base_dir, release)
+    cur = current(base_dir)
+    if cur and (cur == release or cur.endswith("-" + str(release))) and info(base_dir, cur):
+        found = cur  # already on a release that matches: no switch to a twin
+    else:
+        found = find(base_dir, release)
     if not found:
         raise CommandExecutionError(
             f"no finished release matches {release} under {base_dir} (have: {', '.join(list_(base_dir)) or 'none'})")
-    cur = current(base_dir)
     meta = info(base_dir, found)
     return {"current": cur, "fingerprint": meta["fingerprint"], "parts": None, "changed": cur != found,
             "reuse": found if cur != found else None, "resolved": None, "pinned": found}

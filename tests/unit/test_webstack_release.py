@@ -361,3 +361,15 @@ def test_plan_of_an_unknown_pin_lists_the_releases(base):
     assert str(err.value) == f"no finished release matches abcdef01 under {base} (have: {R1}, {R2}, {R3}, {R4}, {R5})"
     with pytest.raises(CommandExecutionError, match=r"\(have: none\)$"):
         rel.plan(str(base / "empty"), "salt://example", release="abcdef01")
+
+
+def test_plan_of_a_pin_that_the_current_release_matches_does_not_switch_to_a_twin(base):
+    # two finished releases with one fingerprint: on the older, a pin by fingerprint stays there
+    twin = "20261127T000000Z-1111bbbb"
+    _release(base, twin)
+    _point(base, R2)
+    planned = rel.plan(str(base), "salt://no-such-source", release="1111bbbb")
+    assert (planned["changed"], planned["reuse"], planned["pinned"]) == (False, None, R2)
+    _point(base, R5)
+    planned = rel.plan(str(base), "salt://no-such-source", release="1111bbbb")
+    assert (planned["changed"], planned["pinned"]) == (True, twin)  # the newest of the twins
