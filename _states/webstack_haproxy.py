@@ -30,15 +30,16 @@ def __virtual__():
     return __virtualname__
 
 
-def _absent(name, backend, socket, what):
-    """A return for a server HAProxy does not have, when ``missing_ok`` allows it; else None."""
+def _observe(name, backend, socket, missing_ok, what):
+    """The server's entry, or a return to give at once: ``missing_ok`` and HAProxy
+    lacks the server (nothing to ``what``), or it cannot be read (a failure)."""
     try:
-        if __salt__["webstack_haproxy.has_server"](backend, name, socket=socket):
-            return None
+        if missing_ok and not __salt__["webstack_haproxy.has_server"](backend, name, socket=socket):
+            return None, {"name": name, "result": True, "changes": {},
+                          "comment": f"Server {backend}/{name} is not in HAProxy's config (yet): nothing to {what}"}
+        return __salt__["webstack_haproxy.server"](backend, name, socket=socket), None
     except Exception as exc:  # pylint: disable=broad-except
-        return {"name": name, "result": False, "changes": {}, "comment": str(exc)}
-    return {"name": name, "result": True, "changes": {},
-            "comment": f"Server {backend}/{name} is not in HAProxy's config (yet): nothing to {what}"}
+        return None, {"name": name, "result": False, "changes": {}, "comment": str(exc)}
 
 
 def drained(name, backend, wait=True, max_sessions=0, timeout=60, socket=None, missing_ok=False):
@@ -63,19 +64,12 @@ def drained(name, backend, wait=True, max_sessions=0, timeout=60, socket=None, m
         Succeed with nothing to do when HAProxy is not set up yet or has no such
         server (a node that the next load-balancer config adds).
     """
-    if missing_ok:
-        absent = _absent(name, backend, socket, "drain")
-        if absent:
-            return absent
+    current, done = _observe(name, backend, socket, missing_ok, "drain")
+    if done:
+        return done
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     mod = "webstack_haproxy."
     where = f"{backend}/{name}"
-    try:
-        current = __salt__[mod + "server"](backend, name, socket=socket)
-    except Exception as exc:  # pylint: disable=broad-except
-        ret["result"] = False
-        ret["comment"] = str(exc)
-        return ret
 
     changes = {}
     if current["admin"] != "drain":
@@ -135,19 +129,12 @@ def ready(name, backend, wait=True, timeout=60, socket=None, missing_ok=False):
         Succeed with nothing to do when HAProxy is not set up yet or has no such
         server (the next load-balancer config adds it, in service).
     """
-    if missing_ok:
-        absent = _absent(name, backend, socket, "make ready")
-        if absent:
-            return absent
+    current, done = _observe(name, backend, socket, missing_ok, "make ready")
+    if done:
+        return done
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     mod = "webstack_haproxy."
     where = f"{backend}/{name}"
-    try:
-        current = __salt__[mod + "server"](backend, name, socket=socket)
-    except Exception as exc:  # pylint: disable=broad-except
-        ret["result"] = False
-        ret["comment"] = str(exc)
-        return ret
 
     changes = {}
     if current["admin"] != "ready":

@@ -11,6 +11,7 @@ Every call passes ``socket=``; ``webstack_haproxy.socket`` in the minion config
 points at a socket that does not exist, so a forgotten ``socket=`` fails.
 """
 
+import contextlib
 import http.client
 import http.server
 import os
@@ -107,18 +108,36 @@ def _until(what, predicate, timeout=10):
         time.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
-def haproxy(tmp_path_factory):
+@contextlib.contextmanager
+def _haproxy_process(root, config, *args):
+    """HAProxy in the foreground on ``config`` (written to ``root/haproxy.cfg``) with
+    extra command-line ``args``; yields (process, log path), stops it on the way out."""
     binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
     if not os.path.exists(binary):
         pytest.fail("haproxy is not installed (Debian: apt-get install -y haproxy)")
+    cfg = root / "haproxy.cfg"
+    cfg.write_text(textwrap.dedent(config))
+    log = root / "haproxy.out"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([binary, *args, "-f", str(cfg), "-db"], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def haproxy(tmp_path_factory):
     root = tmp_path_factory.mktemp("haproxy")
     apps = {name: _start_app(name) for name in SERVERS}
     port = _free_port()
     sock_path = root / "admin.sock"
-    cfg = root / "haproxy.cfg"
-    cfg.write_text(textwrap.dedent(
-        f"""\
+    config = f"""\
         global
             stats socket {sock_path} mode 600 level admin
             pidfile {root}/haproxy.pid
@@ -141,30 +160,21 @@ def haproxy(tmp_path_factory):
             server s1 127.0.0.1:{apps['s1'].server_port} check inter 200ms fall 2 rise 1
             server s2 127.0.0.1:{apps['s2'].server_port} check inter 200ms fall 2 rise 1
         """
-    ))
-    log = root / "haproxy.out"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([binary, "-f", str(cfg), "-db"], stdout=out, stderr=subprocess.STDOUT)
-    hap = types.SimpleNamespace(root=root, socket=sock_path, port=port, apps=apps, proc=proc, log=log)
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            assert proc.poll() is None, f"haproxy exited {proc.returncode}: {log.read_text()}"
-            try:
-                if all(v[0] == "UP" for v in _raw_servers(sock_path).values()):
-                    break
-            except (OSError, KeyError):
-                pass
-            assert time.monotonic() < deadline, f"haproxy not up with both servers in 15 s: {log.read_text()}"
-            time.sleep(0.1)
-        yield hap
+        with _haproxy_process(root, config) as (proc, log):
+            hap = types.SimpleNamespace(root=root, socket=sock_path, port=port, apps=apps, proc=proc, log=log)
+            deadline = time.monotonic() + 15
+            while True:
+                assert proc.poll() is None, f"haproxy exited {proc.returncode}: {log.read_text()}"
+                try:
+                    if all(v[0] == "UP" for v in _raw_servers(sock_path).values()):
+                        break
+                except (OSError, KeyError):
+                    pass
+                assert time.monotonic() < deadline, f"haproxy not up with both servers in 15 s: {log.read_text()}"
+                time.sleep(0.1)
+            yield hap
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
         for httpd in apps.values():
             httpd.shutdown()
             httpd.server_close()
@@ -608,13 +618,10 @@ def reloadable(haproxy, tmp_path):
     master-worker (``-W``) in the foreground, reloaded with USR2, reading its
     ``server-state-file`` at each (re)start.
     """
-    binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
     port = _free_port()
     sock_path = tmp_path / "admin.sock"
     state_file = tmp_path / "server-state"
-    cfg = tmp_path / "haproxy.cfg"
-    cfg.write_text(textwrap.dedent(
-        f"""\
+    config = f"""\
         global
             stats socket {sock_path} mode 600 level admin expose-fd listeners
             server-state-file {state_file}
@@ -636,10 +643,12 @@ def reloadable(haproxy, tmp_path):
             server s1 127.0.0.1:{haproxy.apps['s1'].server_port} check inter 200ms fall 2 rise 1
             server s2 127.0.0.1:{haproxy.apps['s2'].server_port} check inter 200ms fall 2 rise 1
         """
-    ))
-    log = tmp_path / "haproxy.out"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([binary, "-W", "-db", "-f", str(cfg)], stdout=out, stderr=subprocess.STDOUT)
+    with _haproxy_process(tmp_path, config, "-W") as (proc, log):
+        yield _reloadable(proc, log, sock_path, port, state_file)
+
+
+def _reloadable(proc, log, sock_path, port, state_file):
+    """The handle of the ``reloadable`` fixture: reload() and up() on a running master."""
     hap = types.SimpleNamespace(socket=sock_path, port=port, proc=proc, log=log, state_file=state_file,
                                 kw={"socket": str(sock_path)})
 
@@ -679,16 +688,8 @@ def reloadable(haproxy, tmp_path):
             return False
 
     hap.reload, hap.up = reload, up
-    try:
-        _until(f"both servers checked by the reloadable haproxy ({log})", up, timeout=15)
-        yield hap
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    _until(f"both servers checked by the reloadable haproxy ({log})", up, timeout=15)
+    return hap
 
 
 def test_a_reload_keeps_a_drained_server_drained_only_with_the_saved_state(states, modules, reloadable):
