@@ -255,7 +255,18 @@ if [ -z "$PILLAR_DIR" ]; then
         for h in $hosts; do case "$h" in *:*) ;; *) echo "      - '$h'" ;; esac; done | sort -u
     } > "$PILLAR_DIR/host.sls.tmp"
     mv "$PILLAR_DIR/host.sls.tmp" "$PILLAR_DIR/host.sls"
-    printf 'base:\n  "*":\n    - host\n    - secrets\n' > "$PILLAR_DIR/top.sls"
+    if [ ! -e "$PILLAR_DIR/local.sls" ]; then
+        # the operator's own settings: written once, never overwritten
+        cat > "$PILLAR_DIR/local.sls" <<'EOF'
+# Your settings for this server (README: pillar reference); kept across runs and
+# merged over host.sls. For example, another WSGI server:
+#   webstack:
+#     wsgi:
+#       server: uwsgi        # gunicorn (default), uwsgi or mod_wsgi
+webstack: {}
+EOF
+    fi
+    printf 'base:\n  "*":\n    - host\n    - local\n    - secrets\n' > "$PILLAR_DIR/top.sls"
     chmod 0600 "$PILLAR_DIR"/*.sls
 fi
 
@@ -309,8 +320,8 @@ if [ -n "$TEST_MODE" ]; then
     exit 0
 fi
 
-port="$("${salt_call[@]}" --log-level=quiet --out=json webstack_pillar.public nginx:port 80 2>/dev/null \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["local"])' 2>/dev/null || echo 80)"
+port="$("${salt_call[@]}" --log-level=quiet --out=json webstack_pillar.front 2>/dev/null \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["local"]["port"])' 2>/dev/null || echo 80)"
 addr="$(hostname -I 2>/dev/null | awk '{print $1}')"
 suffix=""; [ "$port" = "80" ] || suffix=":$port"
 say "webstack is up: http://${addr:-localhost}${suffix}/"

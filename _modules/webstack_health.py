@@ -1,10 +1,12 @@
 """
 HTTP health checks of the application, over TCP or straight to the WSGI
-server's unix socket (bypassing the web server and any load balancer).
+server's unix socket (bypassing the web server and any load balancer). The
+socket speaks HTTP (Gunicorn) or the uwsgi protocol (uWSGI, ``protocol=uwsgi``).
 """
 
 import http.client
 import socket
+import struct
 import time
 
 from salt.exceptions import CommandExecutionError
@@ -28,7 +30,38 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def _get_once(path, host, port, unix_socket, host_header, timeout):
+def _uwsgi_packet(path, host_header):
+    """A uwsgi-protocol request (modifier 0: a WSGI request) for GET ``path``."""
+    path_info, _, query = path.partition("?")
+    env = {
+        "REQUEST_METHOD": "GET", "REQUEST_URI": path, "PATH_INFO": path_info, "QUERY_STRING": query,
+        "SERVER_PROTOCOL": "HTTP/1.1", "SERVER_NAME": host_header, "SERVER_PORT": "80",
+        "HTTP_HOST": host_header, "HTTP_USER_AGENT": "webstack-health", "REMOTE_ADDR": "127.0.0.1",
+        "UWSGI_SCHEME": "http",
+    }
+    body = b""
+    for key, value in env.items():
+        k, v = key.encode(), value.encode()
+        body += struct.pack("<H", len(k)) + k + struct.pack("<H", len(v)) + v
+    return struct.pack("<BHB", 0, len(body), 0) + body
+
+
+def _get_uwsgi_once(path, unix_socket, host_header, timeout):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(unix_socket)
+        sock.sendall(_uwsgi_packet(path, host_header or "localhost"))
+        resp = http.client.HTTPResponse(sock)  # uWSGI answers in plain HTTP
+        resp.begin()
+        return resp.status, resp.read(2000).decode("utf-8", "replace")
+    finally:
+        sock.close()
+
+
+def _get_once(path, host, port, unix_socket, host_header, timeout, protocol="http"):
+    if protocol == "uwsgi":
+        return _get_uwsgi_once(path, unix_socket, host_header, timeout)
     if unix_socket:
         conn = _UnixHTTPConnection(unix_socket, timeout)
     else:
@@ -42,24 +75,31 @@ def _get_once(path, host, port, unix_socket, host_header, timeout):
 
 
 def check(path="/healthz", host="127.0.0.1", port=80, unix_socket=None, host_header=None,
-          expect=200, timeout=5, retries=0, interval=1):
+          expect=200, timeout=5, retries=0, interval=1, protocol="http"):
     """
     GET ``path`` and compare the status with ``expect``. Retries (with
     ``interval`` seconds of sleep between tries) while the answer differs or the
-    connection fails. Returns ``{"ok", "status", "body", "tries", "error"}``.
+    connection fails. ``protocol``: ``http``, or ``uwsgi`` for a uWSGI socket.
+    Returns ``{"ok", "status", "body", "tries", "error"}``.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt-call webstack_health.check /healthz unix_socket=/srv/webapp/run/wsgi.sock
+        salt-call webstack_health.check /healthz unix_socket=/srv/webapp/run/gunicorn.sock
+        salt-call webstack_health.check /healthz unix_socket=/srv/webapp/run/uwsgi.sock protocol=uwsgi
         salt-call webstack_health.check /healthz port=80 retries=10
     """
+    if protocol not in ("http", "uwsgi"):
+        raise CommandExecutionError(f"protocol {protocol!r}: expected http or uwsgi")
+    if protocol == "uwsgi" and not unix_socket:
+        raise CommandExecutionError("protocol uwsgi: expected unix_socket, the uWSGI socket's path")
     tries = int(retries) + 1
     status, body, error = None, "", None
     for attempt in range(1, tries + 1):
         try:
-            status, body = _get_once(path, host, int(port), unix_socket, host_header, float(timeout))
+            status, body = _get_once(path, host, int(port), unix_socket, host_header, float(timeout),
+                                     protocol)
             error = None
             if status == int(expect):
                 return {"ok": True, "status": status, "body": body[:500], "tries": attempt, "error": None}
@@ -78,7 +118,7 @@ def require(path="/healthz", **kwargs):
 
     .. code-block:: bash
 
-        salt-call webstack_health.require /healthz unix_socket=/srv/webapp/run/wsgi.sock retries=20
+        salt-call webstack_health.require /healthz unix_socket=/srv/webapp/run/gunicorn.sock retries=20
     """
     kwargs = {k: v for k, v in kwargs.items() if not k.startswith("__")}  # __pub_* from a remote call
     res = check(path, **kwargs)

@@ -13,6 +13,7 @@ where a role needs them and are never echoed back in a message.
 """
 
 import ipaddress
+import os
 import re
 
 from salt.exceptions import CommandExecutionError
@@ -26,9 +27,10 @@ except ImportError:  # older Salt: nothing is masked
 __virtualname__ = "webstack_pillar"
 
 ROLES = ("single", "db", "cache", "app", "worker", "lb")
-WSGI_SERVERS = ("gunicorn",)
-PLANNED_WSGI_SERVERS = ("uwsgi", "mod_wsgi")
-PROCESS_MANAGERS = ("supervisord",)
+WSGI_SERVERS = ("gunicorn", "uwsgi", "mod_wsgi")
+PROCESS_MANAGERS = ("supervisord", "systemd")
+# where systemd is PID 1 this directory exists (sd_booted)
+SYSTEMD_RUN_DIR = "/run/systemd/system"
 
 # Which secrets each role needs.
 REQUIRED = {
@@ -265,7 +267,8 @@ def validate(pillar=None, roles=None):
             + ", ".join(roles)
         )
 
-    for section in ("app", "wsgi", "postgres", "redis", "nginx", "celery", "supervisor", "lb", "network"):
+    for section in ("app", "wsgi", "postgres", "redis", "nginx", "apache", "celery", "supervisor", "lb",
+                    "network"):
         c.check(section, lambda v: isinstance(v, dict), "a mapping")
     _check_cluster(c)
 
@@ -312,15 +315,20 @@ def validate(pillar=None, roles=None):
             "a URL path starting with '/', e.g. /healthz")
 
     # wsgi
-    c.check("wsgi:server", lambda v: v in WSGI_SERVERS,
-            f"one of {', '.join(WSGI_SERVERS)} ({', '.join(PLANNED_WSGI_SERVERS)} are planned)")
+    c.check("wsgi:server", lambda v: v in WSGI_SERVERS, f"one of {', '.join(WSGI_SERVERS)}")
+    if c.get("wsgi:server") in ("uwsgi", "mod_wsgi"):
+        c.check("app:python", lambda v: v == "python3",
+                f"python3 with wsgi:server {c.get('wsgi:server')} (the distribution's Python, which its "
+                "uWSGI plugin and mod_wsgi are built for)")
     c.check("wsgi:workers", lambda v: v == "auto" or _is_int(v, 1, 256), "'auto' or an integer from 1 to 256")
     c.check("wsgi:threads", lambda v: _is_int(v, 1, 64), "an integer from 1 to 64")
     for key in ("wsgi:timeout", "wsgi:graceful_timeout"):
         c.check(key, lambda v: _is_int(v, 1, 3600), "a number of seconds from 1 to 3600")
     c.check("wsgi:max_requests", lambda v: _is_int(v, 0, 10**7), "an integer >= 0 (0: never recycle)")
-    c.check("process_manager", lambda v: v in PROCESS_MANAGERS,
-            f"one of {', '.join(PROCESS_MANAGERS)} (systemd is planned)")
+    c.check("process_manager", lambda v: v in PROCESS_MANAGERS, f"one of {', '.join(PROCESS_MANAGERS)}")
+    if c.get("process_manager") == "systemd" and not os.path.isdir(SYSTEMD_RUN_DIR):
+        c.errors.append(f"webstack:process_manager: expected supervisord on this host, where systemd is not "
+                        f"PID 1 (no {SYSTEMD_RUN_DIR}), got 'systemd'")
 
     # postgres
     for key in ("postgres:name", "postgres:user"):
@@ -360,6 +368,14 @@ def validate(pillar=None, roles=None):
             "a size such as 10m")
     c.check("nginx:static_expires", lambda v: isinstance(v, str) and _DURATION_RE.match(v),
             "an nginx duration such as 30d")
+
+    # apache (wsgi:server mod_wsgi)
+    c.check("apache:port", _is_port, "a port number from 1 to 65535")
+    c.check("apache:server_name", _is_host, "a host name, e.g. www.example.org")
+    c.check("apache:limit_request_body", lambda v: _is_int(v, 0, 2147483647),
+            "a number of bytes from 0 (no limit) to 2147483647")
+    c.check("apache:static_max_age", lambda v: _is_int(v, 0, 315360000),
+            "a number of seconds from 0 to 315360000")
 
     # celery
     c.check("celery:enabled", lambda v: isinstance(v, bool), "true or false")
@@ -453,6 +469,22 @@ def public(key, default=None):
             return default
         node = node[part]
     return node
+
+
+def front():
+    """
+    The web server in front (``nginx``, or ``apache`` with ``wsgi:server``
+    ``mod_wsgi``) and the port it listens on, from the pillar and the defaults.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_pillar.front
+    """
+    server = public("wsgi:server", "gunicorn")
+    name = "apache" if server == "mod_wsgi" else "nginx"
+    return {"server": name, "port": public(f"{name}:port", 80)}
 
 
 def check(pillar=None, roles=None):

@@ -7,7 +7,7 @@ fails naming the check otherwise. It never changes the host.
     webstack-app-health-webstack_health-ok:
       webstack_health.ok:
         - name: /healthz
-        - unix_socket: /srv/webapp/run/wsgi.sock
+        - unix_socket: /srv/webapp/run/gunicorn.sock
         - retries: 30
 """
 

@@ -31,6 +31,8 @@ VALID = {
         ("webstack_health.check", "webstack_health"),
         ("webstack_haproxy.servers", "webstack_haproxy"),
         ("webstack_network.private_address", "webstack_network"),
+        ("webstack_systemd.render_program", "webstack_systemd"),
+        ("webstack_uwsgi.chain_reload", "webstack_uwsgi"),
     ],
 )
 def test_repo_execution_modules_are_loaded(loaders, function, module):
@@ -50,9 +52,11 @@ def test_repo_state_modules_are_loaded(loaders):
         "webstack_release.deployed",
         "webstack_release.migrated",
         "webstack_release.mod_watch",
-        "webstack_supervisor.absent",
-        "webstack_supervisor.mod_watch",
-        "webstack_supervisor.running",
+        "webstack_process.absent",
+        "webstack_process.mod_watch",
+        "webstack_process.running",
+        "webstack_uwsgi.chain_reloaded",
+        "webstack_uwsgi.mod_watch",
     }
 
 

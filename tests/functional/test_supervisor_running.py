@@ -151,7 +151,7 @@ def _alive(pid):
 
 
 def test_running_starts_program_then_is_idempotent(states, modules, program, supervisord):
-    ret = states.webstack_supervisor.running(**program.kwargs)
+    ret = states.webstack_process.running(**program.kwargs)
     assert ret.result is True, ret.comment
     assert set(ret.changes) == {"config", "state"}
     assert ret.changes["config"]["old"] is None
@@ -167,7 +167,7 @@ def test_running_starts_program_then_is_idempotent(states, modules, program, sup
     assert f"[program:{program.name}]" in program.conf_path.read_text()
 
     for test in (False, True):
-        again = states.webstack_supervisor.running(test=test, **program.kwargs)
+        again = states.webstack_process.running(test=test, **program.kwargs)
         assert again.result is True, again.comment
         assert again.changes == {}
         assert again.comment == f"Program {program.name} is configured and running"
@@ -175,14 +175,14 @@ def test_running_starts_program_then_is_idempotent(states, modules, program, sup
 
 
 def test_config_change_is_predicted_then_applied_with_a_restart(states, modules, program):
-    assert states.webstack_supervisor.running(**program.kwargs).result is True
+    assert states.webstack_process.running(**program.kwargs).result is True
     old_pid = modules.webstack_supervisor.pid(program.name)
     old_text = program.conf_path.read_text()
     environment = {"APP_VERSION": "2", "GREETING": 'say "hi" now', "DISCOUNT": "100%", "LIST": "a,b=c",
                    "ODD": "it's %(ENV_HOME)s"}
     changed = dict(program.kwargs, environment=environment)
 
-    predicted = states.webstack_supervisor.running(test=True, **changed)
+    predicted = states.webstack_process.running(test=True, **changed)
     assert predicted.result is None
     assert set(predicted.changes) == {"config"}
     assert predicted.changes["config"]["old"] == modules.webstack_supervisor.digest(old_text)
@@ -190,7 +190,7 @@ def test_config_change_is_predicted_then_applied_with_a_restart(states, modules,
     assert program.conf_path.read_text() == old_text  # nothing written
     assert modules.webstack_supervisor.pid(program.name) == old_pid  # nothing restarted
 
-    applied = states.webstack_supervisor.running(**changed)
+    applied = states.webstack_process.running(**changed)
     assert applied.result is True, applied.comment
     assert applied.changes["config"] == predicted.changes["config"]
     new_pid = modules.webstack_supervisor.pid(program.name)
@@ -202,7 +202,7 @@ def test_config_change_is_predicted_then_applied_with_a_restart(states, modules,
 
 
 def test_new_program_in_test_mode_writes_and_starts_nothing(states, modules, program, testmode):
-    ret = states.webstack_supervisor.running(test=testmode, **program.kwargs)
+    ret = states.webstack_process.running(test=testmode, **program.kwargs)
     if not testmode:
         assert ret.result is True, ret.comment
         assert modules.webstack_supervisor.state(program.name) == "RUNNING"
@@ -224,7 +224,7 @@ def _watch_sls(state_tree, prog, **extra):
         "release-switched:",
         "  test.succeed_with_changes: []",
         f"{json.dumps(name)}:",
-        "  webstack_supervisor.running:",
+        "  webstack_process.running:",
     ]
     lines += [f"    - {key}: {json.dumps(value)}" for key, value in args.items()]
     lines += ["    - watch:", "      - test: release-switched"]
@@ -238,7 +238,7 @@ def _supervisor_ret(multi):
 
 
 def test_watch_with_reload_signal_sends_hup_and_keeps_the_pid(states, modules, program, state_tree):
-    assert states.webstack_supervisor.running(**program.kwargs).result is True
+    assert states.webstack_process.running(**program.kwargs).result is True
     pid = modules.webstack_supervisor.pid(program.name)
 
     multi = modules.state.sls(_watch_sls(state_tree, program, reload_signal="HUP"))
@@ -252,7 +252,7 @@ def test_watch_with_reload_signal_sends_hup_and_keeps_the_pid(states, modules, p
 
 
 def test_watch_without_reload_signal_restarts(states, modules, program, state_tree):
-    assert states.webstack_supervisor.running(**program.kwargs).result is True
+    assert states.webstack_process.running(**program.kwargs).result is True
     old_pid = modules.webstack_supervisor.pid(program.name)
 
     multi = modules.state.sls(_watch_sls(state_tree, program))
@@ -268,7 +268,7 @@ def test_watch_without_reload_signal_restarts(states, modules, program, state_tr
 
 
 def test_watch_in_test_mode_predicts_and_signals_nothing(states, modules, program, state_tree):
-    assert states.webstack_supervisor.running(**program.kwargs).result is True
+    assert states.webstack_process.running(**program.kwargs).result is True
     pid = modules.webstack_supervisor.pid(program.name)
 
     multi = modules.state.sls(_watch_sls(state_tree, program, reload_signal="HUP"), test=True)
@@ -282,17 +282,17 @@ def test_watch_in_test_mode_predicts_and_signals_nothing(states, modules, progra
 
 
 def test_absent_stops_and_removes_the_program(states, modules, program, supervisord):
-    assert states.webstack_supervisor.running(**program.kwargs).result is True
+    assert states.webstack_process.running(**program.kwargs).result is True
     pid = modules.webstack_supervisor.pid(program.name)
     absent_kwargs = {"name": program.name, "conf_dir": program.kwargs["conf_dir"]}
 
-    predicted = states.webstack_supervisor.absent(test=True, **absent_kwargs)
+    predicted = states.webstack_process.absent(test=True, **absent_kwargs)
     assert predicted.result is None
     assert predicted.changes == {"program": {"old": "RUNNING", "new": "absent"}}
     assert program.conf_path.exists()
     assert _alive(pid)
 
-    ret = states.webstack_supervisor.absent(**absent_kwargs)
+    ret = states.webstack_process.absent(**absent_kwargs)
     assert ret.result is True, ret.comment
     assert ret.changes == {"program": {"old": "RUNNING", "new": "absent"}}
     assert not program.conf_path.exists()
@@ -301,7 +301,7 @@ def test_absent_stops_and_removes_the_program(states, modules, program, supervis
     assert not _alive(pid)
 
     for test in (False, True):
-        again = states.webstack_supervisor.absent(test=test, **absent_kwargs)
+        again = states.webstack_process.absent(test=test, **absent_kwargs)
         assert again.result is True
         assert again.changes == {}
         assert again.comment == f"Program {program.name} is absent"
@@ -309,7 +309,7 @@ def test_absent_stops_and_removes_the_program(states, modules, program, supervis
 
 def test_program_that_cannot_start_fails_the_state(states, modules, program):
     kwargs = dict(program.kwargs, command=["/nonexistent/bin/app", "--serve"], startretries=0)
-    ret = states.webstack_supervisor.running(**kwargs)
+    ret = states.webstack_process.running(**kwargs)
     assert ret.result is False
     assert program.name in ret.comment
     assert "not reachable" not in ret.comment

@@ -82,6 +82,8 @@ VALID = {
         "client_max_body_size": "10m",
         "static_expires": "30d",
     },
+    "apache": {"port": 80, "server_name": "www.example.org", "limit_request_body": 10485760,
+               "static_max_age": 2592000},
     "celery": {"enabled": True, "concurrency": 2, "stop_wait_secs": 600, "loglevel": "INFO"},
     "lb": {
         "port": 80,
@@ -157,7 +159,21 @@ BAD = [
      "at least 16"),
     ("redis-password-quote", {"redis:password": 'quote"In-The-Redis-Pass'}, "webstack:redis:password",
      "without spaces, quotes"),
-    ("wsgi-server-uwsgi2", {"wsgi:server": "uwsgi2"}, "webstack:wsgi:server", "one of gunicorn"),
+    ("wsgi-server-uwsgi2", {"wsgi:server": "uwsgi2"}, "webstack:wsgi:server",
+     "one of gunicorn, uwsgi, mod_wsgi"),
+    ("wsgi-server-capitalised", {"wsgi:server": "Gunicorn"}, "webstack:wsgi:server", "one of gunicorn"),
+    ("uwsgi-with-other-python", {"wsgi:server": "uwsgi", "app:python": "/opt/python3.12/bin/python3"},
+     "webstack:app:python", "python3 with wsgi:server uwsgi"),
+    ("mod-wsgi-with-other-python", {"wsgi:server": "mod_wsgi", "app:python": "python3.12"},
+     "webstack:app:python", "python3 with wsgi:server mod_wsgi"),
+    ("apache-port-0", {"apache:port": 0}, "webstack:apache:port", "a port number from 1 to 65535"),
+    ("apache-server-name-injection", {"apache:server_name": "x\nInclude /etc/shadow"},
+     "webstack:apache:server_name", "a host name"),
+    ("apache-body-negative", {"apache:limit_request_body": -1}, "webstack:apache:limit_request_body",
+     "a number of bytes from 0"),
+    ("apache-max-age-string", {"apache:static_max_age": "30d"}, "webstack:apache:static_max_age",
+     "a number of seconds"),
+    ("apache-not-mapping", {"apache": "on"}, "webstack:apache", "a mapping"),
     ("wsgi-workers-zero", {"wsgi:workers": 0}, "webstack:wsgi:workers", "'auto' or an integer"),
     ("role-unknown", {"roles": ["web"]}, "webstack:roles", "role names from"),
     ("role-single-plus-app", {"roles": ["single", "app"]}, "webstack:roles", "either [single]"),
@@ -204,8 +220,10 @@ BAD = [
     ("static-url-no-slash", {"app:static_url": "/static"}, "webstack:app:static_url", "ends with '/'"),
     ("health-path-relative", {"app:health_path": "healthz"}, "webstack:app:health_path",
      "a URL path starting with '/'"),
-    ("process-manager-systemd", {"process_manager": "systemd"}, "webstack:process_manager",
-     "one of supervisord"),
+    ("process-manager-runit", {"process_manager": "runit"}, "webstack:process_manager",
+     "one of supervisord, systemd"),
+    ("process-manager-systemd-not-booted", {"process_manager": "systemd"}, "webstack:process_manager",
+     "expected supervisord on this host, where systemd is not PID 1"),
     ("celery-loglevel-lowercase", {"celery:loglevel": "info"}, "webstack:celery:loglevel",
      "one of DEBUG, INFO"),
     ("nginx-body-size", {"nginx:client_max_body_size": "10 MB"}, "webstack:nginx:client_max_body_size",
@@ -325,6 +343,28 @@ def test_several_faults_give_one_message_each():
 
 def test_complete_valid_pillar_has_no_errors():
     assert pillar_mod.validate(pillar=copy.deepcopy(VALID)) == []
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "uwsgi", "mod_wsgi"])
+def test_every_wsgi_server_is_valid(server):
+    assert pillar_mod.validate(pillar=_with({"wsgi:server": server})) == []
+
+
+def test_systemd_is_valid_where_it_is_pid_1(tmp_path, monkeypatch):
+    monkeypatch.setattr(pillar_mod, "SYSTEMD_RUN_DIR", str(tmp_path))  # stands for /run/systemd/system
+    assert pillar_mod.validate(pillar=_with({"process_manager": "systemd"})) == []
+    monkeypatch.setattr(pillar_mod, "SYSTEMD_RUN_DIR", str(tmp_path / "absent"))
+    assert pillar_mod.validate(pillar=_with({"process_manager": "systemd"})) == [
+        f"webstack:process_manager: expected supervisord on this host, where systemd is not PID 1 "
+        f"(no {tmp_path / 'absent'}), got 'systemd'"]
+
+
+@pytest.mark.parametrize("server, front", [("gunicorn", "nginx"), ("uwsgi", "nginx"), ("mod_wsgi", "apache")])
+def test_front_names_the_web_server_and_its_port(server, front):
+    pillar_mod.__pillar__["webstack"] = _with({"wsgi:server": server, "nginx:port": 8080, "apache:port": 8081})
+    assert pillar_mod.front() == {"server": front, "port": 8080 if front == "nginx" else 8081}
+    pillar_mod.__pillar__["webstack"] = {}
+    assert pillar_mod.front() == {"server": "nginx", "port": 80}
 
 
 def test_valid_pillar_is_read_from_dunder_pillar():

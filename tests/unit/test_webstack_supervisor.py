@@ -1,5 +1,5 @@
 """
-Unit tests of ``_modules/webstack_supervisor.py`` and ``_states/webstack_supervisor.py``:
+Unit tests of ``_modules/webstack_supervisor.py`` and ``_states/webstack_process.py`` (manager supervisord):
 the rendered config as supervisord itself parses it, ``supervisorctl status``
 parsing from real output, and the state's decisions with the control
 functions replaced by autospec'd mocks.
@@ -19,7 +19,7 @@ from tests.support.loader import load as _load
 
 
 sup = _load("modules", "webstack_supervisor")
-sup_state = _load("states", "webstack_supervisor")
+sup_state = _load("states", "webstack_process")
 
 CTL = "/usr/local/bin/supervisorctl-under-test"
 CONF = "/etc/supervisor/supervisord.conf"

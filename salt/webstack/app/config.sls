@@ -1,12 +1,13 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 {%- set app = webstack.app %}
-{#- Where a web server runs, its group reads uploads and reaches the socket. #}
-{%- set web_group = webstack.nginx_user if webstack.serves_http else app.user %}
+{#- Where a web server runs (Nginx, or Apache for mod_wsgi), its group reads
+    uploads and reaches the socket. #}
+{%- set web_group = webstack.web_user if webstack.serves_http else app.user %}
 include:
   - .user
 {%- if webstack.serves_http %}
-  - {{ tplroot }}.nginx.package
+  - {{ tplroot }}.{{ webstack.front }}.package
 {%- endif %}
 
 {#- Code and releases belong to root; the app's user writes only uploads. #}
@@ -31,7 +32,7 @@ webstack-app-config-media-file-directory:
       - user: webstack-app-user-user-present
       - file: webstack-app-config-{{ app.shared_dir }}-file-directory
 {%- if webstack.serves_http %}
-      - pkg: webstack-nginx-package-pkg-installed
+      - pkg: webstack-{{ webstack.front }}-package-pkg-installed
 {%- endif %}
 
 webstack-app-config-run-file-directory:
@@ -44,7 +45,7 @@ webstack-app-config-run-file-directory:
       - user: webstack-app-user-user-present
       - file: webstack-app-config-{{ app.base_dir }}-file-directory
 {%- if webstack.serves_http %}
-      - pkg: webstack-nginx-package-pkg-installed
+      - pkg: webstack-{{ webstack.front }}-package-pkg-installed
 {%- endif %}
 
 webstack-app-config-dir-file-directory:

@@ -12,11 +12,13 @@ webstack-haproxy-service-webstack_haproxy-state_saved:
     - onchanges:
       - file: webstack-haproxy-config-file-managed
 
-{#- Master-worker mode (-W) in the foreground (-db); a config change reloads it
-    with USR2 (new workers, same sockets), a stop is a soft stop (USR1). #}
-webstack-haproxy-service-webstack_supervisor-running:
-  webstack_supervisor.running:
+{#- Master-worker mode (-W) in the foreground (-db), under Supervisord whatever
+    webstack:process_manager says; a config change reloads it with USR2 (new
+    workers, same sockets), a stop is a soft stop (USR1). #}
+webstack-haproxy-service-webstack_process-running:
+  webstack_process.running:
     - name: haproxy
+    - manager: supervisord
     - command:
       - {{ webstack.haproxy_bin }}
       - -W

@@ -1,7 +1,6 @@
-{#- Role app: Nginx in front of the WSGI server, the app's releases. Migrations
-    run on the first app node only (orch.deploy runs them before any switch). #}
+{#- Role app: the app's releases, served by its WSGI server behind Nginx (or by
+    Apache with mod_wsgi). Migrations run on the first app node only (orch.deploy
+    runs them before any switch). #}
 include:
   - webstack.validate
-  - webstack.supervisor
-  - webstack.nginx
   - webstack.app

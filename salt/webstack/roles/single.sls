@@ -1,11 +1,9 @@
 {#- Role single: the whole small-project stack on one server. States run in
-    include order: validation, database, cache, process manager, web server,
-    the app and its WSGI server, then the worker. #}
+    include order: validation, database, cache, the app with its WSGI server and
+    web server (and their process manager), then the worker. #}
 include:
   - webstack.validate
   - webstack.postgres
   - webstack.redis
-  - webstack.supervisor
-  - webstack.nginx
   - webstack.app
   - webstack.celery

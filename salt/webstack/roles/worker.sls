@@ -1,7 +1,6 @@
 {#- Role worker: the app's releases and its Celery worker, no web server. #}
 include:
   - webstack.validate
-  - webstack.supervisor
   - webstack.app.package
   - webstack.app.user
   - webstack.app.config

@@ -1,24 +1,35 @@
 """
-Supervisord programs as states (Salt 3008 core has none).
+Long-running programs under a process manager, Supervisord or systemd, as states
+(Salt 3008 core has no supervisord state).
 
 .. code-block:: yaml
 
-    webstack-gunicorn-service-webstack_supervisor-running:
-      webstack_supervisor.running:
+    webstack-gunicorn-service-webstack_process-running:
+      webstack_process.running:
         - name: webapp-gunicorn
-        - command: /srv/webapp/current/venv/bin/python -m gunicorn -c /etc/webstack/webapp/gunicorn.conf.py app.wsgi
+        - manager: supervisord      # or systemd (where systemd is PID 1)
+        - command: [/srv/webapp/current/venv/bin/python, -m, gunicorn, ...]
         - user: webapp
         - reload_signal: HUP        # mod_watch: graceful reload instead of restart
         - watch:
           - webstack_release: webstack-app-release-webstack_release-deployed
 
-A program is rewritten, re-read and restarted (``supervisorctl update``) only when
-its config text changed, started only when it is not running, and on a watch
-event reloaded with ``reload_signal`` or, without one, restarted with its own
-``stopsignal`` (a warm shutdown for Celery workers).
+The program is described once, with Supervisord's ``[program:x]`` keys; for
+systemd the same arguments render a unit file (see ``webstack_systemd``). A
+program is rewritten and restarted only when its config text changed, started
+only when it is not running, and on a watch event reloaded with
+``reload_signal`` or, without one, restarted with its own ``stopsignal`` (a warm
+shutdown for Celery workers). ``absent`` removes it from one manager: the SLS
+pairs the ``running`` of the chosen manager with the ``absent`` of the other,
+so switching managers leaves nothing behind.
 """
 
-__virtualname__ = "webstack_supervisor"
+__virtualname__ = "webstack_process"
+
+# manager -> execution module; both offer the same functions (render_program,
+# read_program, write_program, remove_program, digest, status, wait,
+# wait_settled, state, pid, update, start, restart, signal).
+BACKENDS = {"supervisord": "webstack_supervisor", "systemd": "webstack_systemd"}
 
 _PROGRAM_KEYS = (
     "directory",
@@ -39,39 +50,55 @@ _PROGRAM_KEYS = (
 
 
 def __virtual__():
-    if "webstack_supervisor.status" not in __salt__:
-        return (False, "the webstack_supervisor execution module is not loaded")
+    missing = [mod for mod in BACKENDS.values() if f"{mod}.status" not in __salt__]
+    if missing:
+        return (False, f"the execution modules {', '.join(missing)} are not loaded")
     return __virtualname__
 
 
-def _program_kwargs(kwargs):
-    return {k: kwargs[k] for k in _PROGRAM_KEYS if k in kwargs and kwargs[k] is not None}
+def _backend(manager):
+    if manager not in BACKENDS:
+        raise ValueError(f"manager {manager!r}: expected one of {', '.join(BACKENDS)}")
+    return BACKENDS[manager] + "."
 
 
-def running(name, command, conf_dir=None, conf_file=None, reload_signal=None, **kwargs):
+def _program_kwargs(manager, kwargs, reload_signal):
+    found = {k: kwargs[k] for k in _PROGRAM_KEYS if k in kwargs and kwargs[k] is not None}
+    if manager == "systemd" and reload_signal:
+        found["reload_signal"] = reload_signal  # ExecReload=, for `systemctl reload`
+    return found
+
+
+def running(name, command, manager="supervisord", conf_dir=None, conf_file=None, reload_signal=None,
+            **kwargs):
     """
-    Make sure a supervisord program has this config and is running.
+    Make sure a program has this config and is running under ``manager``.
 
     name
-        The program name (``[program:<name>]``, file ``<conf_dir>/<name>.conf``).
+        The program name (Supervisord: ``[program:<name>]`` in
+        ``<conf_dir>/<name>.conf``; systemd: ``<conf_dir>/<name>.service``).
     command
         An argv list or one command line.
+    manager
+        ``supervisord`` (default) or ``systemd``.
     conf_dir
-        supervisord's include directory (default ``/etc/supervisor/conf.d``).
+        Supervisord's include directory (default ``/etc/supervisor/conf.d``) or
+        systemd's unit directory (default ``/etc/systemd/system``).
     conf_file
-        supervisord's main config, for ``supervisorctl -c`` (default: its own).
+        Supervisord's main config, for ``supervisorctl -c`` (default: its own).
     reload_signal
         The signal that ``mod_watch`` sends for a graceful reload (``HUP`` for
-        Gunicorn). Without it, a watch event restarts the program.
+        Gunicorn); with systemd also the unit's ``ExecReload``. Without it, a
+        watch event restarts the program.
     directory, user, environment, autostart, autorestart, startsecs, startretries,
     stopsignal, stopwaitsecs, stopasgroup, killasgroup, umask, stdout_logfile, priority
-        As in supervisord's ``[program:x]`` section.
+        As in Supervisord's ``[program:x]`` section.
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
-    mod = "webstack_supervisor."
     try:
-        text = __salt__[mod + "render_program"](name, command, **_program_kwargs(kwargs))
-        old_text, current = _observe(name, conf_dir, conf_file)
+        mod = _backend(manager)
+        text = __salt__[mod + "render_program"](name, command, **_program_kwargs(manager, kwargs, reload_signal))
+        old_text, current = _observe(mod, name, conf_dir, conf_file)
     except Exception as exc:  # pylint: disable=broad-except
         ret["result"] = False
         ret["comment"] = str(exc)
@@ -96,8 +123,10 @@ def running(name, command, conf_dir=None, conf_file=None, reload_signal=None, **
     try:
         __salt__[mod + "wait"](conf_file=conf_file)
         if "config" in changes:
+            if mod + "verify" in __salt__:
+                __salt__[mod + "verify"](name, text)  # before it goes live
             __salt__[mod + "write_program"](name, text, conf_dir=conf_dir)
-        # reread + update adds a new program, restarts a changed one
+        # a new program is added and started, a changed one restarted
         __salt__[mod + "update"](name, conf_file=conf_file)
         settle = int(kwargs.get("startsecs") or 1) + 30
         if __salt__[mod + "wait_settled"](name, timeout=settle, conf_file=conf_file) != "RUNNING":
@@ -106,7 +135,8 @@ def running(name, command, conf_dir=None, conf_file=None, reload_signal=None, **
     except Exception as exc:  # pylint: disable=broad-except
         ret["result"] = False
         ret["comment"] = f"Program {name}: {exc}"
-        ret["changes"] = {k: v for k, v in changes.items() if k == "config"}
+        written = __salt__[mod + "read_program"](name, conf_dir=conf_dir) == text
+        ret["changes"] = {k: v for k, v in changes.items() if k == "config" and written}
         return ret
 
     if current != "RUNNING" or now != "RUNNING":
@@ -120,18 +150,21 @@ def running(name, command, conf_dir=None, conf_file=None, reload_signal=None, **
     return ret
 
 
-def absent(name, conf_dir=None, conf_file=None):
+def absent(name, manager="supervisord", conf_dir=None, conf_file=None):
     """
-    Make sure a supervisord program is stopped, its config file gone and
-    supervisord no longer knows it.
+    Make sure a program is stopped, its config file gone and ``manager`` no
+    longer knows it. Where the manager is not installed or not running (systemd
+    not PID 1), a program without a config file is absent.
 
     name
         The program name.
+    manager
+        ``supervisord`` (default) or ``systemd``.
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
-    mod = "webstack_supervisor."
     try:
-        old_text, current = _observe(name, conf_dir, conf_file)
+        mod = _backend(manager)
+        old_text, current = _observe(mod, name, conf_dir, conf_file)
     except Exception as exc:  # pylint: disable=broad-except
         ret["result"] = False
         ret["comment"] = str(exc)
@@ -142,7 +175,7 @@ def absent(name, conf_dir=None, conf_file=None):
     ret["changes"] = {"program": {"old": current or "configured", "new": "absent"}}
     if __opts__["test"]:
         ret["result"] = None
-        ret["comment"] = f"Program {name} would be stopped and removed"
+        ret["comment"] = f"Program {name} would be stopped and removed from {manager}"
         return ret
     try:
         __salt__[mod + "remove_program"](name, conf_dir=conf_dir, conf_file=conf_file)
@@ -150,11 +183,11 @@ def absent(name, conf_dir=None, conf_file=None):
         ret["result"] = False
         ret["comment"] = f"Program {name}: {exc}"
         return ret
-    ret["comment"] = f"Program {name} stopped and removed"
+    ret["comment"] = f"Program {name} stopped and removed from {manager}"
     return ret
 
 
-def mod_watch(name, sfun=None, conf_file=None, reload_signal=None, **kwargs):
+def mod_watch(name, sfun=None, manager="supervisord", conf_file=None, reload_signal=None, **kwargs):
     """
     On a watch event, reload a running program gracefully with its
     ``reload_signal``, or restart it (stop with its ``stopsignal``, then start).
@@ -164,7 +197,6 @@ def mod_watch(name, sfun=None, conf_file=None, reload_signal=None, **kwargs):
     if sfun != "running":
         ret["comment"] = f"Nothing to do on a watch event for {sfun}"
         return ret
-    mod = "webstack_supervisor."
     action = f"reloaded with SIG{reload_signal}" if reload_signal else "restarted"
     if __opts__["test"]:
         ret["result"] = None
@@ -172,6 +204,7 @@ def mod_watch(name, sfun=None, conf_file=None, reload_signal=None, **kwargs):
         ret["comment"] = f"Program {name} would be {action}"
         return ret
     try:
+        mod = _backend(manager)
         old_pid = __salt__[mod + "pid"](name, conf_file=conf_file)
         if reload_signal and old_pid:
             __salt__[mod + "signal"](name, reload_signal, conf_file=conf_file)
@@ -191,17 +224,18 @@ def mod_watch(name, sfun=None, conf_file=None, reload_signal=None, **kwargs):
     return ret
 
 
-def _observe(name, conf_dir, conf_file):
-    """The program's config text on disk and its supervisord state (None: unknown)."""
-    old_text = __salt__["webstack_supervisor.read_program"](name, conf_dir=conf_dir)
-    current = __salt__["webstack_supervisor.state"](name, conf_file=conf_file) if _supervisord_up(conf_file) else None
+def _observe(mod, name, conf_dir, conf_file):
+    """The program's config text on disk and its state under the manager (None: unknown)."""
+    old_text = __salt__[mod + "read_program"](name, conf_dir=conf_dir)
+    current = __salt__[mod + "state"](name, conf_file=conf_file) if _manager_up(mod, conf_file) else None
     return old_text, current
 
 
-def _supervisord_up(conf_file):
-    """True when supervisorctl can talk to supervisord (it may not be installed yet in test mode)."""
+def _manager_up(mod, conf_file):
+    """True when the manager answers (Supervisord may not be installed yet in test mode,
+    systemd may not be PID 1 here)."""
     try:
-        __salt__["webstack_supervisor.status"](conf_file=conf_file)
+        __salt__[mod + "status"](conf_file=conf_file)
         return True
     except Exception:  # pylint: disable=broad-except
         return False

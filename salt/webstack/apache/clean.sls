@@ -1,0 +1,24 @@
+{#- Apache stopped and disabled (another wsgi:server was chosen) and the app's
+    mod_wsgi script removed. The package and its files stay; the next switch back
+    rewrites apache2.conf. #}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import webstack with context %}
+{%- from tplroot ~ "/boot.jinja" import boot_links with context %}
+
+webstack-apache-clean-service-dead:
+  service.dead:
+    - name: {{ webstack.services.apache }}
+{%- if webstack.systemd_booted %}
+    - enable: False
+{%- endif %}
+    - init_delay: 1
+    - onlyif: test -e /etc/init.d/{{ webstack.services.apache }} -o -e /lib/systemd/system/{{ webstack.services.apache }}.service
+
+{{ boot_links('webstack-apache-clean', webstack, webstack.services.apache, False,
+               {'service': 'webstack-apache-clean-service-dead'}) }}
+
+webstack-apache-clean-wsgi-script-file-absent:
+  file.absent:
+    - name: {{ webstack.app.wsgi_script }}
+    - require:
+      - service: webstack-apache-clean-service-dead

@@ -1,0 +1,37 @@
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import webstack with context %}
+{%- from tplroot ~ "/process.jinja" import manager_sls, program with context %}
+{%- set app = webstack.app %}
+include:
+  - .config
+  - {{ tplroot }}.app.release
+{{- manager_sls(webstack) }}
+
+{#- The master process; a change of uwsgi.ini reloads it gracefully (SIGHUP: it
+    re-executes itself on the same socket, new connections wait in the backlog). #}
+{{ program('webstack-uwsgi-service', webstack, {
+    'name': app.name ~ '-uwsgi',
+    'command': [webstack.uwsgi_bin, '--ini', app.config_dir ~ '/uwsgi.ini'],
+    'directory': app.base_dir,
+    'user': app.user,
+    'environment': webstack.app_environment,
+    'stopsignal': 'INT',
+    'stopwaitsecs': (webstack.wsgi.graceful_timeout | int(30)) + 5,
+    'stdout_logfile': webstack.supervisor.log_dir ~ '/' ~ app.name ~ '-uwsgi.log',
+    'reload_signal': 'HUP',
+  },
+  require=[{'file': 'webstack-app-config-run-file-directory'},
+           {'webstack_release': 'webstack-app-release-webstack_release-deployed'}],
+  watch=[{'file': 'webstack-uwsgi-config-file-managed'}]) }}
+
+{#- A new release: a chain reload, one worker at a time (lazy-apps: each new
+    worker loads the app from `current`), waiting until all are replaced. #}
+webstack-uwsgi-service-webstack_uwsgi-chain_reloaded:
+  webstack_uwsgi.chain_reloaded:
+    - name: {{ app.uwsgi_fifo }}
+    - stats_socket: {{ app.uwsgi_stats }}
+    - timeout: {{ (webstack.wsgi.graceful_timeout | int(30)) * 2 + 60 }}
+    - require:
+      - webstack_process: webstack-uwsgi-service-webstack_process-running
+    - watch:
+      - webstack_release: webstack-app-release-webstack_release-deployed
