@@ -45,8 +45,16 @@ demo: venv testbed
 demo-down: venv
 	$(PY) tests/testbed/demo.py down
 
-bench: venv testbed
-	$(PY) tests/bench/bench_single.py
+# WSGI servers side by side, apply times per role, a rolling deploy under load:
+# tests/bench/results/bench.md and wsgi.png (about 20 minutes). BENCH_ARGS, e.g.
+# --parts wsgi, picks parts.
+BENCH_ARGS ?=
+bench: venv testbed $(VENV)/.bench-installed
+	$(PY) tests/bench/bench.py $(BENCH_ARGS)
+
+$(VENV)/.bench-installed: tests/bench/requirements.txt $(VENV)/.installed
+	$(VENV)/bin/pip install -q --disable-pip-version-check -c requirements.txt -r tests/bench/requirements.txt
+	touch $@
 
 lint: venv
 	bash -n bootstrap.sh tests/testbed/*.sh .ci/run

@@ -33,6 +33,7 @@ VALID = {
         ("webstack_network.private_address", "webstack_network"),
         ("webstack_systemd.render_program", "webstack_systemd"),
         ("webstack_uwsgi.chain_reload", "webstack_uwsgi"),
+        ("webstack_modwsgi.rolling_restart", "webstack_modwsgi"),
     ],
 )
 def test_repo_execution_modules_are_loaded(loaders, function, module):
@@ -55,6 +56,8 @@ def test_repo_state_modules_are_loaded(loaders):
         "webstack_process.absent",
         "webstack_process.mod_watch",
         "webstack_process.running",
+        "webstack_modwsgi.mod_watch",
+        "webstack_modwsgi.restarted",
         "webstack_uwsgi.chain_reloaded",
         "webstack_uwsgi.mod_watch",
     }

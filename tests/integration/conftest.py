@@ -5,18 +5,21 @@ The fixtures start dockerd and build the images themselves when needed, so a
 missing Docker fails loudly instead of skipping.
 """
 
+import concurrent.futures
 import os
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support.containers import Host, remove_all
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_IMAGE = "webstack-base:bookworm"
 SALT_IMAGE = "webstack-salt:bookworm"
+SYSTEMD_IMAGE = "webstack-systemd:bookworm"
 KEEP = os.environ.get("WEBSTACK_KEEP_CONTAINERS") == "1"
 
 
@@ -55,10 +58,11 @@ def pytest_terminal_summary(terminalreporter):
 class Bootstrapped:
     """A fresh container after `./bootstrap.sh` ran in it, as the README says."""
 
-    def __init__(self, host, first_output, first_seconds):
+    def __init__(self, host, first_output, first_seconds, first_code=0):
         self.host = host
         self.first_output = first_output
         self.first_seconds = first_seconds
+        self.first_code = first_code
 
     def run_bootstrap(self):
         start = time.monotonic()
@@ -66,17 +70,69 @@ class Bootstrapped:
         return code, out, time.monotonic() - start
 
 
-@pytest.fixture(scope="module")
-def single_server(testbed, timings):
-    host = Host.start(BASE_IMAGE, name="webstack-test-single", publish=(80,), hostname="single1")
+def local_pillar(settings):
+    """The text of /etc/webstack/pillar/local.sls (the operator's own settings) for a mapping."""
+    return yaml.safe_dump({"webstack": settings}, default_flow_style=False)
+
+
+def write_local_pillar(host, settings):
+    """Write the operator's settings where bootstrap.sh reads them (it never overwrites them)."""
+    host.exec(["install", "-d", "-m", "0700", "/etc/webstack", "/etc/webstack/pillar"])
+    host.exec(["bash", "-c", "umask 077 && cat > /etc/webstack/pillar/local.sls <<'EOF'\n"
+               + local_pillar(settings) + "EOF"])
+
+
+# Fresh servers, one per setup, bootstrapped at once (in threads: each waits on its own
+# container) the first time a test asks for one. Gunicorn, the default, starts from the
+# bare base image (Salt included in the bootstrap); uWSGI and mod_wsgi from the image with
+# Salt preinstalled; `systemd` boots systemd as PID 1 and starts without Salt.
+FRESH_SERVERS = {
+    "gunicorn": {"image": BASE_IMAGE, "settings": None},
+    "uwsgi": {"image": SALT_IMAGE, "settings": {"wsgi": {"server": "uwsgi"}}},
+    "mod_wsgi": {"image": SALT_IMAGE, "settings": {"wsgi": {"server": "mod_wsgi"}}},
+    "systemd": {"image": SYSTEMD_IMAGE, "systemd": True,
+                "settings": {"process_manager": "systemd", "wsgi": {"server": "uwsgi"}}},
+}
+
+
+def _bootstrap_fresh(name, spec):
+    host = Host.start(spec["image"], name=f"webstack-test-single-{name.replace('_', '-')}", publish=(80,),
+                      hostname="single1", systemd=spec.get("systemd", False))
+    host.put_dir(str(REPO), "/root/webstack")
+    if spec["settings"]:
+        write_local_pillar(host, spec["settings"])
+    start = time.monotonic()
+    code, out = host.exec("cd /root/webstack && ./bootstrap.sh", check=False, timeout=1800)
+    return Bootstrapped(host, out, time.monotonic() - start, code)
+
+
+@pytest.fixture(scope="session")
+def fresh_servers(testbed, timings):
+    """{setup: Bootstrapped} for every setup of FRESH_SERVERS."""
+    servers = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(FRESH_SERVERS)) as pool:
+        futures = {name: pool.submit(_bootstrap_fresh, name, spec) for name, spec in FRESH_SERVERS.items()}
+        errors = []
+        for name, future in futures.items():
+            try:
+                servers[name] = future.result()
+                timings[f"bootstrap_first_{name}"] = servers[name].first_seconds
+            except Exception as exc:  # pylint: disable=broad-except
+                errors.append(f"{name}: {exc}")
     try:
-        host.put_dir(str(REPO), "/root/webstack")
-        start = time.monotonic()
-        code, out = host.exec("cd /root/webstack && ./bootstrap.sh", check=False, timeout=1800)
-        seconds = time.monotonic() - start
-        timings["bootstrap_first"] = seconds
-        assert code == 0, f"./bootstrap.sh exited {code}:\n{out[-6000:]}"
-        yield Bootstrapped(host, out, seconds)
+        assert not errors, "starting the fresh servers failed:\n" + "\n".join(errors)
+        yield servers
     finally:
         if not KEEP:
-            host.remove()
+            for server in servers.values():
+                server.host.remove()
+
+
+@pytest.fixture(scope="module", params=["gunicorn", "uwsgi", "mod_wsgi"])
+def single_server(request, fresh_servers):
+    """Role single with each WSGI server, after a first `./bootstrap.sh` that succeeded."""
+    server = fresh_servers[request.param]
+    server.wsgi = request.param
+    assert server.first_code == 0, f"./bootstrap.sh ({request.param}) exited {server.first_code}:\n" \
+                                   f"{server.first_output[-6000:]}"
+    return server

@@ -325,3 +325,29 @@ def test_a_second_deploy_with_nothing_changed_changes_nothing(cluster, timings):
     results = orch_result(out)
     assert minion_changes(results) == {}
     assert not any(r["__id__"].startswith(("Take ", "Deploy on ")) for r in results.values())
+
+
+def test_switching_the_app_nodes_to_mod_wsgi_rolls_out_under_load_with_no_failed_request(cluster, lb_ip,
+                                                                                           timings):
+    """wsgi:server mod_wsgi in the cluster's pillar, then orch.deploy while 50 clients send GETs
+    through HAProxy: one node at a time is drained, switched to Apache (Nginx and Gunicorn go)
+    and put back; no request fails, and the next deploy has nothing to do."""
+    cluster.master.exec(f"cd {MASTER_DIR}/pillar/webstack && cp cluster.sls /root/cluster.sls.before && "
+                        "printf '  wsgi:\\n    server: mod_wsgi\\n' >> cluster.sls")
+    code, out, load = deploy_under_load(cluster, lb_ip, "orch.deploy", timings, "switch_to_mod_wsgi")
+    assert code == 0, out[-8000:]
+    ok, why = no_failure(load)
+    assert ok, why
+    steps = {res["__id__"] for res in orch_result(out).values()}
+    assert {"Deploy on app1", "Deploy on app2"} <= steps
+    for node in ("app1", "app2"):
+        host = cluster.minions[node]
+        resp = requests.get(f"http://{host.ip}/version", headers=HEADERS, timeout=10)
+        assert resp.status_code == 200 and resp.headers.get("Server") == "Apache", (node, resp.headers)
+        for gone in (r"[n]ginx: master", r"[g]unicorn"):
+            code, _ = host.exec(["pgrep", "-f", gone], check=False)
+            assert code != 0, f"{gone} still runs on {node}"
+    assert {version(lb_ip)[1] for _ in range(20)} == {"app1", "app2"}
+    code, out, _ = cluster.orchestrate("orch.deploy")
+    assert code == 0, out[-8000:]
+    assert minion_changes(orch_result(out)) == {}

@@ -1,7 +1,9 @@
 """
 Role single on a fresh Debian 12 container, set up by `./bootstrap.sh` exactly as
-the README says; everything is checked from outside the container, through
-Nginx on a published loopback port.
+the README says, once per WSGI server (`wsgi:server` gunicorn, uwsgi, mod_wsgi in
+/etc/webstack/pillar/local.sls); everything is checked from outside the
+container, through the web server (Nginx, or Apache for mod_wsgi) on a published
+loopback port.
 """
 
 import json
@@ -11,13 +13,15 @@ import uuid
 
 import requests
 
-APP = "webapp"
+from tests.support.single import APP, deploy_under_load, no_failure, pids, psql, serving_pids, summary_changed
 
-
-def _psql(host, sql):
-    code, out = host.exec(["su", "postgres", "-s", "/bin/sh", "-c",
-                           f"psql -d {APP} -At -c \"{sql}\""])
-    return out.strip()
+# What each setup looks like from outside: the web server's Server header, the
+# processes that serve the app, the app server's log.
+SETUPS = {
+    "gunicorn": {"server": "nginx", "procs": r"gunicorn", "log": f"/var/log/webstack/{APP}-gunicorn.log"},
+    "uwsgi": {"server": "nginx", "procs": r"uwsgi-core", "log": f"/var/log/webstack/{APP}-uwsgi.log"},
+    "mod_wsgi": {"server": "Apache", "procs": rf"\(wsgi:{APP}\)", "log": None},
+}
 
 
 def _csrf_session(base, path="/"):
@@ -26,11 +30,6 @@ def _csrf_session(base, path="/"):
     assert resp.status_code == 200, resp.text[:500]
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', resp.text).group(1)
     return session, token
-
-
-def _summary_changed(output):
-    """Changed-state counts from Salt's highstate summary lines."""
-    return [int(n) for n in re.findall(r"changed=(\d+)", output)]
 
 
 def test_bootstrap_reports_success_and_url(single_server):
@@ -42,10 +41,11 @@ def test_bootstrap_reports_success_and_url(single_server):
 def test_home_page_lists_a_row_from_postgresql(single_server):
     host = single_server.host
     marker = f"row-from-psql-{uuid.uuid4().hex[:8]}"
-    _psql(host, f"INSERT INTO entries_entry (text, source, created) VALUES ('{marker}', 'web', now())")
+    psql(host, f"INSERT INTO entries_entry (text, source, created) VALUES ('{marker}', 'web', now())")
     resp = requests.get(host.url() + "/", timeout=10)
     assert resp.status_code == 200
     assert marker in resp.text
+    assert resp.headers.get("Server") == SETUPS[single_server.wsgi]["server"]
 
 
 def test_post_adds_a_row_and_the_celery_task_writes_its_row(single_server):
@@ -56,7 +56,7 @@ def test_post_adds_a_row_and_the_celery_task_writes_its_row(single_server):
     resp = session.post(base + "/", data={"text": marker, "csrfmiddlewaretoken": token},
                         headers={"Referer": base + "/"}, timeout=10)
     assert resp.status_code == 200 and marker in resp.text
-    assert _psql(host, f"SELECT source FROM entries_entry WHERE text = '{marker}'") == "web"
+    assert psql(host, f"SELECT source FROM entries_entry WHERE text = '{marker}'") == "web"
 
     deadline = time.monotonic() + 10
     while True:
@@ -65,18 +65,23 @@ def test_post_adds_a_row_and_the_celery_task_writes_its_row(single_server):
             break
         assert time.monotonic() < deadline, "the Celery task's row did not appear within 10 s"
         time.sleep(0.5)
-    assert _psql(host, f"SELECT source FROM entries_entry WHERE text = 'task: {marker}'") == "task"
+    assert psql(host, f"SELECT source FROM entries_entry WHERE text = 'task: {marker}'") == "task"
 
 
-def test_css_is_served_by_nginx_not_django(single_server):
+def test_css_is_served_by_the_web_server_not_the_app(single_server):
     host = single_server.host
+    setup = SETUPS[single_server.wsgi]
+    page = requests.get(host.url() + "/", timeout=10)
+    assert page.headers.get("X-Frame-Options") == "DENY"  # Django's middleware marks its answers
     resp = requests.get(host.url() + "/static/entries/site.css", timeout=10)
     assert resp.status_code == 200
     assert resp.headers["Content-Type"].startswith("text/css")
-    assert resp.headers.get("Server") == "nginx"  # server_tokens off: no version
-    assert "Expires" in resp.headers or "Cache-Control" in resp.headers
-    _, log = host.exec(f"cat /var/log/webstack/{APP}-gunicorn.log")
-    assert "/static/entries/site.css" not in log, "Gunicorn served a static file"
+    assert resp.headers.get("Server") == setup["server"]  # no version (server_tokens off, ServerTokens Prod)
+    assert "Expires" in resp.headers or "max-age=" in resp.headers.get("Cache-Control", "")
+    assert "X-Frame-Options" not in resp.headers, "the app answered a static file"
+    if setup["log"]:
+        _, log = host.exec(f"cat {setup['log']}")
+        assert "/static/entries/site.css" not in log, "the WSGI server served a static file"
 
 
 def test_uploaded_file_reads_back_from_media(single_server):
@@ -94,6 +99,7 @@ def test_uploaded_file_reads_back_from_media(single_server):
     back = requests.get(base + link.group(1), timeout=10)
     assert back.status_code == 200 and back.content == content
     assert back.headers.get("X-Content-Type-Options") == "nosniff"
+    assert "X-Frame-Options" not in back.headers, "the app answered an upload"
 
 
 def test_healthz_and_version(single_server):
@@ -119,10 +125,21 @@ def test_redis_refuses_commands_without_the_password(single_server):
 
 def test_app_processes_do_not_run_as_root(single_server):
     host = single_server.host
-    _, out = host.exec("ps -eo user:20,args | grep -E '(gunicorn|celery)' | grep -v grep")
-    lines = [line for line in out.splitlines() if line.strip()]
-    assert any("gunicorn" in line for line in lines) and any("celery" in line for line in lines), out
-    assert all(line.split()[0] == APP for line in lines), out
+    app = pids(host, SETUPS[single_server.wsgi]["procs"])
+    celery = pids(host, r"-m celery --app")
+    assert app and celery
+    assert {user for user, _ in list(app.values()) + list(celery.values())} == {APP}
+
+
+def test_only_the_app_and_the_web_server_reach_the_socket(single_server):
+    host = single_server.host
+    _, out = host.exec(["stat", "-c", "%a %U:%G", f"/srv/{APP}/run"])
+    assert out.split() == ["2750", f"{APP}:www-data"]
+    if single_server.wsgi == "uwsgi":
+        _, out = host.exec(["stat", "-c", "%a %U:%G", f"/srv/{APP}/run/uwsgi.sock"])
+        assert out.split() == ["660", f"{APP}:www-data"]
+    code, out = host.exec(["su", "nobody", "-s", "/bin/sh", "-c", f"ls /srv/{APP}/run"], check=False)
+    assert code != 0 and "Permission denied" in out
 
 
 def test_secrets_are_not_world_readable(single_server):
@@ -140,12 +157,12 @@ def test_secrets_are_not_world_readable(single_server):
 
 def test_second_bootstrap_changes_nothing(single_server, timings):
     code, out, seconds = single_server.run_bootstrap()
-    timings["bootstrap_second"] = seconds
+    timings[f"bootstrap_second_{single_server.wsgi}"] = seconds
     assert code == 0, out[-3000:]
     assert re.search(r"Failed:\s+0", out), out[-3000:]
-    assert _summary_changed(out) == [], f"second run changed something:\n{out[-4000:]}"
+    assert summary_changed(out) == [], f"second run changed something:\n{out[-4000:]}"
     total = re.search(r"Total states run:\s+(\d+)", out)
-    timings["states_in_role_single"] = float(total.group(1))  # a count, not seconds
+    timings[f"states_in_role_single_{single_server.wsgi}"] = float(total.group(1))  # a count
 
 
 def test_test_mode_after_the_second_run_predicts_nothing(single_server):
@@ -168,31 +185,28 @@ def test_bootstrap_with_an_operator_pillar_tree(single_server):
     code, out = host.exec("cd /root/webstack && ./bootstrap.sh --pillar /root/pillar", check=False,
                           timeout=900)
     assert code == 0, out[-3000:]
-    assert _summary_changed(out) == [], out[-3000:]
+    assert summary_changed(out) == [], out[-3000:]
     _, conf = host.exec("grep -A2 pillar_roots /etc/webstack/salt/minion")
     assert "/root/pillar" in conf
-
-
-def test_new_release_reloads_gunicorn_gracefully_and_restarts_celery(single_server):
-    host = single_server.host
-    before = requests.get(host.url() + "/version", timeout=10).text.strip()
-    _, pids = host.exec("supervisorctl pid webapp-gunicorn webapp-celery")
-    gunicorn_pid, celery_pid = pids.split()
-    # A code change in the source: the next run must build and switch to a new release.
-    host.exec("echo '# release two' >> /root/webstack/example/exampleproject/urls.py")
+    # back to the generated tree for the next tests
     code, out = host.exec("cd /root/webstack && ./bootstrap.sh", check=False, timeout=900)
-    assert code == 0, out[-3000:]
-    _, current = host.exec(f"readlink /srv/{APP}/current")
-    new_id = current.strip().split("/")[-1]
+    assert code == 0 and summary_changed(out) == [], out[-3000:]
+
+
+def test_new_release_under_load_reloads_gracefully_with_no_failed_request(single_server, timings):
+    """A code change, deployed by a second bootstrap while 50 clients send GETs: every answer
+    is a 2xx, the parent process stays (Gunicorn: SIGHUP; uWSGI: a chain reload; mod_wsgi:
+    the daemon processes restart, Apache does not), every worker is new, Celery restarts."""
+    host, wsgi = single_server.host, single_server.wsgi
+    parent, workers = serving_pids(host, wsgi)
+    celery = set(pids(host, r"-m celery --app"))
+    summary, before, new_id = deploy_under_load(single_server, wsgi, timings, f"reload_{wsgi}")
+    ok, why = no_failure(summary)
+    assert ok, why
     assert new_id != before
-    deadline = time.monotonic() + 30
-    while requests.get(host.url() + "/version", timeout=10).text.strip() != new_id:
-        assert time.monotonic() < deadline, "the workers never served the new release"
-        time.sleep(0.5)
-    _, pids = host.exec("supervisorctl pid webapp-gunicorn webapp-celery")
-    new_gunicorn_pid, new_celery_pid = pids.split()
-    assert new_gunicorn_pid == gunicorn_pid, "Gunicorn was restarted instead of reloaded (HUP)"
-    assert new_celery_pid != celery_pid, "the Celery worker still runs the old release"
+    new_parent, new_workers = serving_pids(host, wsgi)
+    assert new_parent == parent, f"{wsgi}'s parent process was restarted instead of reloaded"
+    assert workers and new_workers and not workers & new_workers, "a worker of the old release survived"
+    assert not celery & set(pids(host, r"-m celery --app")), "the Celery worker still runs the old release"
     _, releases = host.exec(f"ls /srv/{APP}/releases")
     assert before in releases.split() and new_id in releases.split()
-    assert requests.get(host.url() + "/healthz", timeout=10).status_code == 200

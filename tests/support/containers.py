@@ -65,8 +65,10 @@ class Host:
         return {"LANG": "C.UTF-8"}
 
     @classmethod
-    def start(cls, image, name=None, publish=(80,), hostname=None, network=None):
-        """Run ``image`` detached with tini as PID 1 (``--init``; TESTBED pitfall 6).
+    def start(cls, image, name=None, publish=(80,), hostname=None, network=None, systemd=False):
+        """Run ``image`` detached with tini as PID 1 (``--init``; TESTBED pitfall 6), or, with
+        ``systemd``, with systemd as PID 1 (webstack-systemd:bookworm): /run on a tmpfs and the
+        host's cgroup tree writable, as systemd needs; returns once systemd has booted.
 
         ``publish``: container ports, each published on 127.0.0.1 at a random host port,
         or a dict {container port: host port} for fixed ones.
@@ -76,20 +78,39 @@ class Host:
             name = PREFIX + name
         if not isinstance(publish, dict):
             publish = dict.fromkeys(publish)
+        volumes = cls.host_file_volumes()
+        options = {"init": True, "command": ["sleep", "infinity"]}
+        if systemd:
+            volumes["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
+            options = {"init": False, "command": ["/lib/systemd/systemd"],
+                       "tmpfs": {"/run": "", "/run/lock": ""}}
         container = client().containers.run(
             image,
-            ["sleep", "infinity"],
             name=name,
             hostname=hostname,
             network=network,
             detach=True,
-            init=True,
             environment=cls.container_environment(),
-            volumes=cls.host_file_volumes(),
+            volumes=volumes,
             ports={f"{port}/tcp": ("127.0.0.1", hport) for port, hport in publish.items()},
+            **options,
         )
         container.reload()  # fills in the published ports and addresses
-        return cls(container, network)
+        host = cls(container, network)
+        if systemd:
+            host.wait_booted()
+        return host
+
+    def wait_booted(self, timeout=60):
+        """Wait until systemd (PID 1) has finished booting: running, or degraded."""
+        deadline = time.monotonic() + timeout
+        while True:
+            _, out = self.exec(["systemctl", "is-system-running"], check=False)
+            if out.strip() in ("running", "degraded"):
+                return out.strip()
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{self.name}: systemd did not finish booting within {timeout} s: {out}")
+            time.sleep(0.5)
 
     def __enter__(self):
         return self

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Build the two local test-bed images (no registry exists here: nothing can be pulled).
-#   webstack-base:bookworm  a fresh Debian 12 server: debootstrap minbase, no python3, no Salt
-#   webstack-salt:bookworm  base + Salt as `bootstrap.sh --salt-only` installs it; `python` imports salt
+# Build the three local test-bed images (no registry exists here: nothing can be pulled).
+#   webstack-base:bookworm     a fresh Debian 12 server: debootstrap minbase, no python3, no Salt
+#   webstack-salt:bookworm     base + Salt as `bootstrap.sh --salt-only` installs it; `python` imports salt
+#   webstack-systemd:bookworm  base + systemd, booted as PID 1 (tests/support/containers.py), no Salt
 # A build is skipped when the image's label webstack.recipe matches this file's sha256
-# (for the salt image: also the base image's ID). Needs root and a running dockerd
-# (tests/testbed/docker.sh ensure).
+# (for the salt and systemd images: also the base image's ID). Needs root and a running
+# dockerd (tests/testbed/docker.sh ensure).
 set -euo pipefail
 
 dir=${WEBSTACK_TESTBED_DIR:-/var/tmp/webstack-testbed}
 base=webstack-base:bookworm
 salt=webstack-salt:bookworm
+sysd=webstack-systemd:bookworm
 mirror=http://deb.debian.org/debian
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 recipe=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
@@ -101,6 +103,26 @@ build_salt() {
     cleanup
 }
 
+# Runs inside the base image: systemd as init, as on a real server. The container is not
+# privileged, so units cannot set up user namespaces: Debian's redis-server.service asks for
+# PrivateUsers=true, which a drop-in turns off (a test-bed shim, like `runlevel` above).
+systemd_script='set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends systemd systemd-sysv dbus
+mkdir -p /etc/systemd/system/redis-server.service.d
+printf "[Service]\nPrivateUsers=no\n" >/etc/systemd/system/redis-server.service.d/webstack-testbed.conf
+systemctl mask getty@tty1.service console-getty.service systemd-timesyncd.service
+apt-get clean'
+
+build_systemd() {
+    docker rm -f "$builder" >/dev/null 2>&1 || true
+    step "systemd install (docker run)" docker run --name "$builder" "$base" bash -c "$systemd_script"
+    step "docker commit" docker commit -c 'CMD ["/lib/systemd/systemd"]' \
+        -c "LABEL webstack.recipe=$1" "$builder" "$sysd"
+    cleanup
+}
+
 mkdir -p "$dir"
 t0=$SECONDS
 if [ "$(label "$base")" = "$recipe" ]; then
@@ -120,5 +142,15 @@ else
     build_salt "$salt_recipe"
     drop "$old" "$salt"
     echo "images.sh: $salt built in $((SECONDS - t1)) s"
+fi
+t2=$SECONDS
+sysd_recipe=$recipe-$(image_id "$base" | cut -c8-19)
+if [ "$(label "$sysd")" = "$sysd_recipe" ]; then
+    echo "images.sh: $sysd is up to date"
+else
+    old=$(image_id "$sysd")
+    build_systemd "$sysd_recipe"
+    drop "$old" "$sysd"
+    echo "images.sh: $sysd built in $((SECONDS - t2)) s"
 fi
 echo "images.sh: done in $((SECONDS - t0)) s"

@@ -5,8 +5,8 @@ include:
   - .config
   - {{ tplroot }}.app.release
 
-{#- A config change: `graceful` (the init script's reload, checked with
-    `apachectl configtest` first). #}
+{#- A config change: `graceful` (the init script's reload; the config passed
+    `apachectl configtest` before it went live). #}
 webstack-apache-service-running:
   service.running:
     - name: {{ webstack.services.apache }}
@@ -22,17 +22,19 @@ webstack-apache-service-running:
       - file: webstack-apache-config-file-managed
       - file: webstack-apache-config-wsgi-script-file-managed
 
-{#- A new release: the mod_wsgi script is touched. Each daemon process sees the
-    new time at its next request, restarts from `current` and Apache hands that
-    request to a process that runs the new release: no request is dropped. A
-    graceful restart would close the clients' idle keep-alive connections and
-    remove the old daemon socket under requests in flight. #}
-webstack-apache-service-wsgi-script-file-touch:
-  file.touch:
-    - name: {{ webstack.app.wsgi_script }}
-    - onchanges:
-      - webstack_release: webstack-app-release-webstack_release-deployed
+{#- A new release: the mod_wsgi daemon processes restart one at a time (SIGUSR1),
+    each replacement loading the app from `current` before it takes requests,
+    while the others serve. Apache's graceful would restart all of them at once
+    and close its clients' idle keep-alive connections. #}
+webstack-apache-service-webstack_modwsgi-restarted:
+  webstack_modwsgi.restarted:
+    - name: {{ webstack.app.name | replace('-', '_') }}
+    - processes: {{ webstack.wsgi.workers }}
+    - timeout: {{ (webstack.wsgi.graceful_timeout | int(30)) * 2 + 60 }}
     - require:
       - service: webstack-apache-service-running
+    - watch:
+      - webstack_release: webstack-app-release-webstack_release-deployed
+
 {{ boot_links('webstack-apache-service', webstack, webstack.services.apache, True,
                {'service': 'webstack-apache-service-running'}) }}

@@ -1,0 +1,350 @@
+"""
+`make bench`: one run on this machine, side by side, written to
+tests/bench/results/bench.md (Markdown tables) and tests/bench/results/wsgi.png
+(a chart), and printed:
+
+1. The three WSGI servers (Gunicorn and uWSGI behind Nginx, Apache with
+   mod_wsgi), each in its own container set up by `./bootstrap.sh`: requests per
+   second and p50/p99 latency of a plain view (/version) and a database view (/,
+   20 rows) of example/, through the front server and direct (a second instance
+   of the same server on a TCP port, same settings), with the formula's default
+   settings and with each setting of a small sweep of workers and threads, applied
+   through the pillar as an operator would. The load is wrk, inside the container,
+   on loopback.
+2. The idempotent, no-change apply time of every role (single per WSGI server; db,
+   cache, app, worker and lb on the cluster of `make demo`), beside the floor: a
+   salt-call of one trivial state. Also the first bootstrap and orch.deploy.
+3. A rolling deploy (orch.deploy of a code change) under 50 clients through HAProxy:
+   requests, failures, p99 latency during the deploy.
+
+    python tests/bench/bench.py [--parts wsgi,apply,rolling] [--duration 6]
+"""
+
+import argparse
+import concurrent.futures
+import json
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.integration.conftest import BASE_IMAGE, SALT_IMAGE, write_local_pillar  # noqa: E402
+from tests.support.cluster import MASTER_DIR, Cluster, nodes  # noqa: E402
+from tests.support.containers import Host, remove_all  # noqa: E402
+from tests.support.load import Load  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+RESULTS = REPO / "tests" / "bench" / "results"
+PREFIX = "webstack-bench-"
+APP = "webapp"
+SERVERS = ("gunicorn", "uwsgi", "mod_wsgi")
+DEFAULT = (None, None)  # the formula's defaults: workers auto (2 x cores + 1), threads 1
+SWEEP = [DEFAULT, (2, 1), (9, 1), (2, 4), (5, 4)]
+VIEWS = {"plain": "/version", "db": "/"}
+CONNECTIONS = 16
+DIRECT_PORT = 8001
+
+
+def log(*args):
+    print("bench:", *args, flush=True)
+
+
+def timed(host, cmd, timeout=1800):
+    start = time.monotonic()
+    host.exec(cmd, timeout=timeout)
+    return time.monotonic() - start
+
+
+# ---------------------------------------------------------------- wrk
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text):
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * _UNITS[unit]
+
+
+def wrk(host, url, seconds):
+    """wrk's requests/s, p50 and p99 (ms) and error count for GETs of ``url`` (inside ``host``)."""
+    base = ["wrk", "-t2", f"-c{CONNECTIONS}", "--latency", "-H", "Host: localhost", url]
+    host.exec(base[:1] + ["-d1s"] + base[1:], check=False)  # warm-up: imports, connections, caches
+    _, out = host.exec(base[:1] + [f"-d{seconds}s"] + base[1:], timeout=seconds + 60)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    return {"rps": rps, "p50": p50, "p99": p99, "errors": errors}
+
+
+# ---------------------------------------------------------------- part 1: WSGI servers
+
+def _settings(server, config):
+    workers, threads = config
+    wsgi = {"server": server}
+    if workers:
+        wsgi.update({"workers": workers, "threads": threads})
+    return {"wsgi": wsgi}
+
+
+def _label(config):
+    return "default (5 x 1)" if config == DEFAULT else f"{config[0]} x {config[1]}"
+
+
+def start_servers():
+    """One container per WSGI server, bootstrapped at once; returns {server: Host} and the first
+    bootstrap's time on the bare base image (Gunicorn, the default)."""
+    remove_all(PREFIX)
+
+    def one(server):
+        image = BASE_IMAGE if server == "gunicorn" else SALT_IMAGE
+        host = Host.start(image, name=PREFIX + server.replace("_", "-"), publish=(80,), hostname="bench1")
+        host.put_dir(str(REPO), "/root/webstack")
+        write_local_pillar(host, _settings(server, DEFAULT))
+        seconds = timed(host, "cd /root/webstack && ./bootstrap.sh")
+        host.exec("apt-get install -y -q wrk >/dev/null", timeout=600)
+        rows = ",".join(f"('bench row {i}', 'web', now())" for i in range(20))
+        host.exec(["su", "postgres", "-s", "/bin/sh", "-c",
+                   f"psql -d {APP} -c \"INSERT INTO entries_entry (text, source, created) VALUES {rows}\""])
+        return server, host, seconds
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(SERVERS)) as pool:
+        done = list(pool.map(one, SERVERS))
+    return {server: host for server, host, _ in done}, {server: s for server, _, s in done}
+
+
+def _direct(host, server):
+    """Start a second instance of the server on 127.0.0.1:DIRECT_PORT with the same settings;
+    returns the command that stops it (None for mod_wsgi: its daemons are reached through Apache
+    only)."""
+    env = (f"env HOME=/srv/{APP} WEBSTACK_CONFIG=/etc/webstack/{APP}/app.env "
+           "DJANGO_SETTINGS_MODULE=exampleproject.settings")
+    if server == "gunicorn":
+        cmd = (f"cd /srv/{APP}/current/src && {env} /srv/{APP}/current/venv/bin/python -m gunicorn "
+               f"--config /etc/webstack/{APP}/gunicorn.conf.py --bind 127.0.0.1:{DIRECT_PORT} "
+               "--pid /tmp/bench-direct.pid exampleproject.wsgi:application")
+    elif server == "uwsgi":
+        cmd = (f"sed -e '/^socket/d;/^chmod-socket/d;/^master-fifo/d;/^stats/d' /etc/webstack/{APP}/uwsgi.ini "
+               f"> /tmp/bench-direct.ini && echo 'http-socket = 127.0.0.1:{DIRECT_PORT}' >> /tmp/bench-direct.ini "
+               f"&& cd /srv/{APP} && {env} uwsgi-core --ini /tmp/bench-direct.ini --pidfile /tmp/bench-direct.pid")
+    else:
+        return None
+    host.exec(["bash", "-c", f"runuser -u {APP} -- bash -c '{cmd}' >/tmp/bench-direct.log 2>&1 &"])
+    deadline = time.monotonic() + 60
+    while host.exec(["curl", "-fsS", "-o", "/dev/null", "-H", "Host: localhost",
+                     f"http://127.0.0.1:{DIRECT_PORT}/healthz"], check=False)[0] != 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError(host.exec("cat /tmp/bench-direct.log", check=False)[1][-3000:])
+        time.sleep(0.5)
+    sig = "TERM" if server == "gunicorn" else "INT"
+    return f"kill -{sig} $(cat /tmp/bench-direct.pid); while [ -e /proc/$(cat /tmp/bench-direct.pid) ]; do sleep 0.2; done"
+
+
+def bench_servers(hosts, seconds):
+    rows = []
+    for server in SERVERS:
+        host = hosts[server]
+        for config in SWEEP:
+            write_local_pillar(host, _settings(server, config))
+            host.exec("webstack-salt-call state.apply webstack.roles.single --state-output=terse", timeout=900)
+            time.sleep(3)  # the reload settles (new workers, old ones gone)
+            stop = _direct(host, server)
+            for view, path in VIEWS.items():
+                paths = {"front": f"http://127.0.0.1:80{path}"}
+                if stop:
+                    paths["direct"] = f"http://127.0.0.1:{DIRECT_PORT}{path}"
+                for via, url in paths.items():
+                    res = wrk(host, url, seconds)
+                    rows.append({"server": server, "config": _label(config), "default": config == DEFAULT,
+                                 "view": view, "via": via, **res})
+                    log(f"{server} {_label(config)} {view} {via}: {res['rps']:.0f} req/s, "
+                        f"p50 {res['p50']:.1f} ms, p99 {res['p99']:.1f} ms, errors {res['errors']}")
+            if stop:
+                host.exec(["bash", "-c", stop], timeout=120)
+        write_local_pillar(host, _settings(server, DEFAULT))
+        host.exec("webstack-salt-call state.apply webstack.roles.single --state-output=terse", timeout=900)
+    return rows
+
+
+def servers_tables(rows):
+    lines = ["| server | view | via | default req/s | p50 ms | p99 ms | best (workers x threads) | best req/s "
+             "| p50 ms | p99 ms | default / best |",
+             "| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"]
+    for server in SERVERS:
+        for view in VIEWS:
+            for via in ("front", "direct"):
+                sel = [r for r in rows if (r["server"], r["view"], r["via"]) == (server, view, via)]
+                if not sel:
+                    continue
+                default = next(r for r in sel if r["default"])
+                best = max(sel, key=lambda r: r["rps"])
+                lines.append(
+                    f"| {server} | {view} | {via} | {default['rps']:.0f} | {default['p50']:.1f} | "
+                    f"{default['p99']:.1f} | {best['config']} | {best['rps']:.0f} | {best['p50']:.1f} | "
+                    f"{best['p99']:.1f} | {100 * default['rps'] / best['rps']:.0f}% |")
+    hop = ["", "Cost of the front server's hop (1 - front / direct requests per second, same settings):", "",
+           "| server | view | default settings | best settings of each |", "| --- | --- | ---: | ---: |"]
+    for server in ("gunicorn", "uwsgi"):
+        for view in VIEWS:
+            def pick(via, default=True):
+                sel = [r for r in rows if (r["server"], r["view"], r["via"]) == (server, view, via)]
+                return next(r for r in sel if r["default"]) if default else max(sel, key=lambda r: r["rps"])
+            d = 1 - pick("front")["rps"] / pick("direct")["rps"]
+            b = 1 - pick("front", False)["rps"] / pick("direct", False)["rps"]
+            hop.append(f"| {server} | {view} | {100 * d:.0f}% | {100 * b:.0f}% |")
+    hop += ["", "mod_wsgi has no direct path: its daemon processes are reached through Apache only."]
+    sweep = ["", "Every run of the sweep (requests per second through the front server / direct):", "",
+             "| server | workers x threads | plain front | plain direct | db front | db direct |",
+             "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for server in SERVERS:
+        for config in SWEEP:
+            cells = []
+            for view in VIEWS:
+                for via in ("front", "direct"):
+                    r = [x for x in rows if (x["server"], x["config"], x["view"], x["via"])
+                         == (server, _label(config), view, via)]
+                    cells.append(f"{r[0]['rps']:.0f}" if r else "n/a")
+            sweep.append(f"| {server} | {_label(config)} | " + " | ".join(cells) + " |")
+    errors = sum(r["errors"] for r in rows)
+    return lines + hop + sweep + ["", f"Errors (non-2xx answers and socket errors) in all runs: {errors}."]
+
+
+def chart(rows, path):
+    import matplotlib  # pylint: disable=import-outside-toplevel
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=False)
+    for ax, view in zip(axes, VIEWS):
+        labels, default, best = [], [], []
+        for server in SERVERS:
+            for via in ("front", "direct"):
+                sel = [r for r in rows if (r["server"], r["view"], r["via"]) == (server, view, via)]
+                if not sel:
+                    continue
+                labels.append(f"{server}\n{via}")
+                default.append(next(r for r in sel if r["default"])["rps"])
+                best.append(max(r["rps"] for r in sel))
+        x = range(len(labels))
+        ax.bar([i - 0.2 for i in x], default, width=0.4, label="default settings")
+        ax.bar([i + 0.2 for i in x], best, width=0.4, label="best of the sweep")
+        ax.set_xticks(list(x), labels, fontsize=8)
+        ax.set_title(f"{view} view ({VIEWS[view]})")
+        ax.set_ylabel("requests per second")
+        ax.legend(fontsize=8)
+    fig.suptitle(f"webstack: WSGI servers on one 2-core machine (wrk, {CONNECTIONS} connections, loopback)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+# ---------------------------------------------------------------- part 2 and 3: apply times, rolling deploy
+
+def median_time(host, cmd, runs):
+    return statistics.median(timed(host, cmd) for _ in range(runs))
+
+
+def bench_single_apply(hosts, runs=5):
+    rows = []
+    for server in SERVERS:
+        host = hosts[server]
+        rows.append((f"single ({server})", median_time(host, "webstack-salt-call state.apply "
+                                                              "webstack.roles.single", runs)))
+    rows.append(("floor: webstack-salt-call of one trivial state",
+                 median_time(hosts["gunicorn"], "webstack-salt-call state.single test.nop name=floor", runs)))
+    return rows
+
+
+def bench_cluster(runs=3, clients=50):
+    cluster = Cluster(PREFIX + "c-")
+    figures, rows = {}, []
+    try:
+        start = time.monotonic()
+        cluster.up(log=lambda *_: None)
+        figures["cluster bootstrap (master + 6 minions, keys accepted)"] = time.monotonic() - start
+        code, out, seconds = cluster.orchestrate("orch.deploy")
+        assert code == 0, out[-4000:]
+        figures["orch.deploy from scratch"] = seconds
+        code, out, seconds = cluster.orchestrate("orch.deploy")
+        figures["orch.deploy, nothing to change"] = seconds
+        roles = {}
+        for node, node_roles in sorted(nodes().items()):
+            roles.setdefault(node_roles[0], node)  # one node per role
+        for role, node in roles.items():
+            rows.append((f"{role} ({node}, salt-call state.apply)",
+                         median_time(cluster.minions[node], "salt-call state.apply", runs)))
+        rows.append(("floor: salt-call of one trivial state (app1, from the master)",
+                     median_time(cluster.minions["app1"], "salt-call state.single test.nop name=floor", runs)))
+        cluster.master.exec(f"echo '<!-- bench revision {time.time()} -->' >> "
+                            f"{MASTER_DIR}/example/entries/templates/entries/base.html")
+        with Load(cluster.lb.ip, 80, paths=("/", "/version", "/healthz"), clients=clients, pause=0.1) as load:
+            time.sleep(2)
+            code, out, seconds = cluster.orchestrate("orch.deploy")
+            time.sleep(2)
+        summary = load.summary()
+        assert code == 0, out[-4000:]
+        rolling = {"deploy s": seconds, "requests": summary["requests"],
+                   "failed": summary["non_2xx"] + summary["errors"], "p50 ms": summary["p50_ms"],
+                   "p99 ms": summary["p99_ms"], "req/s": summary["rps"]}
+    finally:
+        cluster.down()
+    return figures, rows, rolling
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--parts", default="wsgi,apply,rolling")
+    parser.add_argument("--duration", type=int, default=6, help="seconds of load per measurement")
+    args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    md = ["# webstack benchmark", "",
+          f"One run of `make bench` on {time.strftime('%Y-%m-%d')}, on this machine (2 cores). "
+          "Figures from one machine and one run: compare them with each other, not with other machines.", ""]
+    hosts = {}
+    try:
+        if parts & {"wsgi", "apply"}:
+            log("starting one container per WSGI server")
+            hosts, first = start_servers()
+            md += ["## First bootstrap", "", "| server | first `./bootstrap.sh` s |", "| --- | ---: |"]
+            md += [f"| {s} ({'fresh Debian 12, Salt included' if s == 'gunicorn' else 'Salt preinstalled'}) | "
+                   f"{first[s]:.0f} |" for s in SERVERS] + [""]
+        if "wsgi" in parts:
+            rows = bench_servers(hosts, args.duration)
+            (RESULTS / "wsgi.json").write_text(json.dumps(rows, indent=1))
+            chart(rows, RESULTS / "wsgi.png")
+            md += ["## WSGI servers", "",
+                   f"wrk inside each server's container, {CONNECTIONS} connections, {args.duration} s per run after "
+                   "a 1 s warm-up; plain view `/version` (no database), db view `/` (20 rows from PostgreSQL "
+                   "rendered by a template). Default settings: 5 workers (2 x cores + 1) of 1 thread. "
+                   "Chart: `wsgi.png`.", ""]
+            md += servers_tables(rows) + [""]
+        if "apply" in parts or "rolling" in parts:
+            apply_rows = bench_single_apply(hosts) if hosts else []
+            for host in hosts.values():
+                host.remove()
+            hosts = {}
+            figures, cluster_rows, rolling = bench_cluster()
+            md += ["## Idempotent apply, nothing to change", "", "Median of 5 runs (single) or 3 (cluster).", "",
+                   "| role | seconds |", "| --- | ---: |"]
+            md += [f"| {name} | {value:.1f} |" for name, value in apply_rows + cluster_rows] + [""]
+            md += ["| cluster | seconds |", "| --- | ---: |"]
+            md += [f"| {name} | {value:.1f} |" for name, value in figures.items()] + [""]
+            md += ["## Rolling deploy under load", "",
+                   "orch.deploy of a code change while 50 clients send GETs through HAProxy (keep-alive, "
+                   "0.1 s pause).", "", "| " + " | ".join(rolling) + " |", "|" + " ---: |" * len(rolling),
+                   "| " + " | ".join(f"{v:.1f}" if isinstance(v, float) else str(v) for v in rolling.values())
+                   + " |", ""]
+    finally:
+        for host in hosts.values():
+            host.remove()
+    (RESULTS / "bench.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""
+`process_manager: systemd` on a server whose PID 1 is systemd (the container boots
+webstack-systemd:bookworm's systemd), set up from scratch by `./bootstrap.sh` with
+/etc/webstack/pillar/local.sls asking for systemd and uWSGI: units instead of
+Supervisord programs, each passing `systemd-analyze verify`; reloads under load
+with uWSGI and with Gunicorn; and a switch back to Supervisord that leaves no unit.
+"""
+
+import re
+import time
+import uuid
+
+import pytest
+import requests
+
+from tests.integration.conftest import write_local_pillar
+from tests.support.single import APP, deploy_under_load, no_failure, pids, psql, serving_pids, summary_changed
+
+UNITS = "/etc/systemd/system"
+
+
+@pytest.fixture(scope="module")
+def server(fresh_servers):
+    server = fresh_servers["systemd"]
+    assert server.first_code == 0, server.first_output[-6000:]
+    return server
+
+
+def _active(host, unit):
+    return host.exec(["systemctl", "is-active", unit], check=False)[1].strip()
+
+
+def test_pid_1_is_systemd_and_salt_uses_it(server):
+    host = server.host
+    _, comm = host.exec(["cat", "/proc/1/comm"])
+    assert comm.strip() == "systemd"
+    _, conf = host.exec(["cat", "/etc/webstack/salt/minion"])
+    assert "disable_modules: []" in conf  # bootstrap.sh leaves systemd_service on
+
+
+def test_the_app_and_the_worker_run_as_units_and_no_supervisord(server):
+    host = server.host
+    for unit in (f"{APP}-uwsgi", f"{APP}-celery"):
+        assert _active(host, unit) == "active", unit
+        _, enabled = host.exec(["systemctl", "is-enabled", unit], check=False)
+        assert enabled.strip() == "enabled", unit
+        _, user = host.exec(["systemctl", "show", "-p", "User", "--value", unit])
+        assert user.strip() == APP
+    assert pids(host, r"supervisord") == {}
+    assert not host.exec(["test", "-e", "/etc/supervisor/conf.d/webapp-uwsgi.conf"], check=False)[0] == 0
+
+
+def test_every_rendered_unit_passes_systemd_analyze_verify(server):
+    host = server.host
+    _, units = host.exec(f"ls {UNITS}/{APP}-*.service")
+    units = units.split()
+    assert sorted(u.rsplit("/", 1)[1] for u in units) == [f"{APP}-celery.service", f"{APP}-uwsgi.service"]
+    code, out = host.exec(["systemd-analyze", "verify", "--man=no", *units], check=False)
+    assert code == 0, out
+
+
+def test_pages_and_a_task_through_the_units(server):
+    host = server.host
+    base = host.url()
+    session = requests.Session()
+    page = session.get(base + "/", timeout=10)
+    assert page.status_code == 200 and page.headers.get("Server") == "nginx"
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    marker = f"systemd-{uuid.uuid4().hex[:8]}"
+    resp = session.post(base + "/", data={"text": marker, "csrfmiddlewaretoken": token},
+                        headers={"Referer": base + "/"}, timeout=10)
+    assert resp.status_code == 200 and marker in resp.text
+    deadline = time.monotonic() + 15
+    while psql(host, f"SELECT count(*) FROM entries_entry WHERE text = 'task: {marker}'") != "1":
+        assert time.monotonic() < deadline, "the Celery task (a systemd unit) did not write its row"
+        time.sleep(0.5)
+    assert requests.get(base + "/healthz", timeout=10).status_code == 200
+
+
+def test_second_bootstrap_changes_nothing(server, timings):
+    code, out, seconds = server.run_bootstrap()
+    timings["bootstrap_second_systemd"] = seconds
+    assert code == 0 and summary_changed(out) == [], out[-4000:]
+
+
+def test_uwsgi_unit_chain_reloads_a_new_release_under_load(server, timings):
+    host = server.host
+    parent, workers = serving_pids(host, "uwsgi")
+    summary, before, new_id = deploy_under_load(server, "uwsgi", timings, "reload_systemd_uwsgi")
+    ok, why = no_failure(summary)
+    assert ok, why
+    new_parent, new_workers = serving_pids(host, "uwsgi")
+    assert new_parent == parent and not workers & new_workers
+
+
+def test_gunicorn_unit_reloads_a_new_release_under_load(server, timings):
+    host = server.host
+    write_local_pillar(host, {"process_manager": "systemd", "wsgi": {"server": "gunicorn"}})
+    code, out, _ = server.run_bootstrap()
+    assert code == 0, out[-4000:]
+    assert _active(host, f"{APP}-gunicorn") == "active"
+    assert not host.exec(["test", "-e", f"{UNITS}/{APP}-uwsgi.service"], check=False)[0] == 0
+    assert _active(host, f"{APP}-uwsgi") in ("inactive", "unknown")
+    _, reload_cmd = host.exec(["systemctl", "show", "-p", "ExecReload", "--value", f"{APP}-gunicorn"])
+    assert "kill -s HUP" in reload_cmd  # `systemctl reload` is the same graceful reload
+    parent, workers = serving_pids(host, "gunicorn")
+    summary, _, _ = deploy_under_load(server, "gunicorn", timings, "reload_systemd_gunicorn")
+    ok, why = no_failure(summary)
+    assert ok, why
+    new_parent, new_workers = serving_pids(host, "gunicorn")
+    assert new_parent == parent and not workers & new_workers
+
+
+def test_switching_to_supervisord_removes_every_unit(server):
+    host = server.host
+    write_local_pillar(host, {"process_manager": "supervisord", "wsgi": {"server": "gunicorn"}})
+    code, out, _ = server.run_bootstrap()
+    assert code == 0, out[-4000:]
+    _, left = host.exec(f"ls {UNITS}/{APP}-*.service 2>/dev/null", check=False)
+    assert left.strip() == ""
+    for unit in (f"{APP}-gunicorn", f"{APP}-celery"):
+        _, load = host.exec(["systemctl", "show", "-p", "LoadState", "--value", unit])
+        assert load.strip() == "not-found", unit
+    _, status = host.exec(["supervisorctl", "status"])
+    assert re.search(rf"^{APP}-gunicorn\s+RUNNING", status, re.M) and re.search(rf"^{APP}-celery\s+RUNNING",
+                                                                                   status, re.M), status
+    assert requests.get(host.url() + "/healthz", timeout=10).status_code == 200
+    code, out, _ = server.run_bootstrap()
+    assert code == 0 and summary_changed(out) == [], out[-4000:]

@@ -1,0 +1,87 @@
+"""Helpers for the tests of role single (tests/integration/test_single.py and the tests
+that switch WSGI servers and process managers on the same kind of host)."""
+
+import re
+import time
+
+import requests
+
+from tests.support.load import Load
+
+APP = "webapp"
+
+
+def psql(host, sql):
+    """One SQL statement as postgres in the app's database; the output, unaligned."""
+    _, out = host.exec(["su", "postgres", "-s", "/bin/sh", "-c", f"psql -d {APP} -At -c \"{sql}\""])
+    return out.strip()
+
+
+def summary_changed(output):
+    """Changed-state counts from Salt's highstate summary lines."""
+    return [int(n) for n in re.findall(r"changed=(\d+)", output)]
+
+
+def pids(host, pattern):
+    """{pid: (user, ppid)} of the processes whose command line matches ``pattern``."""
+    _, out = host.exec(["ps", "-eo", "pid=,ppid=,user:20=,args="])
+    found = {}
+    for line in out.splitlines():
+        pid, ppid, user, args = line.split(None, 3)
+        if re.search(pattern, args):
+            found[int(pid)] = (user, int(ppid))
+    return found
+
+
+# the processes that serve the app, per wsgi:server
+SERVING = {"gunicorn": r"-m gunicorn", "uwsgi": r"uwsgi-core --ini", "mod_wsgi": rf"\(wsgi:{APP}\)"}
+
+
+def serving_pids(host, wsgi):
+    """The PIDs a graceful reload keeps (the parent) and the ones it replaces (the workers)."""
+    if wsgi == "mod_wsgi":
+        apache = pids(host, r"^/usr/sbin/apache2")
+        parent = {pid for pid, (user, _) in apache.items() if user == "root"}
+        return parent, set(pids(host, SERVING[wsgi]))
+    procs = pids(host, SERVING[wsgi])
+    parent = {pid for pid, (_, ppid) in procs.items() if ppid not in procs}
+    return parent, set(procs) - parent
+
+
+def versions(url, n=10):
+    """The release ids that ``n`` GET /version answered with."""
+    return {requests.get(url + "/version", timeout=10).text.strip() for _ in range(n)}
+
+
+def deploy_under_load(server, wsgi, timings, key, clients=50):
+    """A code change, deployed by `./bootstrap.sh` while ``clients`` send GETs through the web
+    server. Returns (bootstrap exit code, its output, the load summary, the old and the new
+    release id); fails unless every worker serves the new release within 30 s after it."""
+    host = server.host
+    before = requests.get(host.url() + "/version", timeout=10).text.strip()
+    host.exec(f"echo '# release of {key} {time.time()}' >> /root/webstack/example/exampleproject/urls.py")
+    port = int(host.url().rsplit(":", 1)[1])
+    with Load("127.0.0.1", port, paths=("/", "/version", "/healthz"), clients=clients, pause=0.1) as load:
+        time.sleep(2)
+        code, out, seconds = server.run_bootstrap()
+        time.sleep(2)
+    summary = load.summary()
+    timings[f"{key}_seconds"] = seconds
+    timings[f"{key}_requests"] = summary["requests"]
+    timings[f"{key}_failed"] = summary["non_2xx"] + summary["errors"]
+    timings[f"{key}_p99_ms"] = summary["p99_ms"] or 0.0
+    assert code == 0, out[-3000:]
+    _, current = host.exec(f"readlink /srv/{APP}/current")
+    new_id = current.strip().split("/")[-1]
+    deadline = time.monotonic() + 30
+    while versions(host.url()) != {new_id}:
+        assert time.monotonic() < deadline, f"the workers never all served the new release {new_id}"
+        time.sleep(0.5)
+    return summary, before, new_id
+
+
+def no_failure(summary):
+    """(ok, message) for a load summary: every answer a 2xx, no socket error."""
+    return (summary["requests"] > 200 and summary["non_2xx"] == 0 and summary["errors"] == 0,
+            f"{summary['requests']} requests, statuses {summary['statuses']}, errors {summary['error_kinds']}, "
+            f"first failures {summary['first_failures']}")
