@@ -23,6 +23,7 @@ import shutil
 import tempfile
 import time
 
+import salt.utils.atomicfile
 from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "webstack_systemd"
@@ -260,18 +261,10 @@ def write_program(name, text, conf_dir=None):
         salt-call webstack_systemd.write_program web "$(cat web.service)"
     """
     path = program_path(name, conf_dir)
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with salt.utils.atomicfile.atomic_open(path, "w") as fh:
+        fh.write(text)
+    os.chmod(path, 0o644)
     return path
 
 

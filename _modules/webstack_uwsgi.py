@@ -113,9 +113,10 @@ def chain_reload(fifo, stats_socket, timeout=120, interval=0.5):
     """
     Chain-reload uWSGI (one worker at a time) and wait, polling the stats
     socket every ``interval`` seconds, until every worker that ran before has
-    been replaced by one that accepts requests. Returns ``{"old", "new",
-    "seconds"}`` (worker PIDs); raises after ``timeout`` seconds, naming the
-    workers still waiting.
+    been replaced by one that accepts requests. Waits first until every worker
+    accepts requests (uWSGI ignores a chain reload while one is still loading).
+    Returns ``{"old", "new", "seconds"}`` (worker PIDs); raises after
+    ``timeout`` seconds, naming the workers still waiting.
 
     CLI Example:
 
@@ -124,11 +125,21 @@ def chain_reload(fifo, stats_socket, timeout=120, interval=0.5):
         salt-call webstack_uwsgi.chain_reload /srv/webapp/run/uwsgi.fifo /srv/webapp/run/uwsgi-stats.sock
     """
     start = time.monotonic()
-    before = {wid: w["pid"] for wid, w in workers(stats_socket).items() if w["pid"] > 0}
-    if not before:
-        raise CommandExecutionError(f"uWSGI at {stats_socket} has no running worker to reload")
-    fifo_command(fifo, "c")
     deadline = start + float(timeout)
+    # A chain reload asked for while workers still load the app (a master just
+    # started) is reported complete by uWSGI without replacing them: wait first.
+    while True:
+        current = workers(stats_socket)
+        if current and all(_ready(w) for w in current.values()):
+            break
+        if time.monotonic() >= deadline:
+            loading = sorted(wid for wid, w in current.items() if not _ready(w))
+            raise CommandExecutionError(
+                f"uWSGI at {stats_socket}: workers {loading or 'none'} not ready after {timeout} s, "
+                "no chain reload sent (see the uWSGI log)")
+        time.sleep(float(interval))
+    before = {wid: w["pid"] for wid, w in current.items()}
+    fifo_command(fifo, "c")
     while True:
         time.sleep(float(interval))
         try:

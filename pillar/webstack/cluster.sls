@@ -20,5 +20,9 @@ webstack:
       - localhost
       - 127.0.0.1
       - lb1
+  # the app nodes' WSGI server: gunicorn, uwsgi or mod_wsgi (orch.deploy switches
+  # them one at a time, each drained from the load balancer first)
+  # wsgi:
+  #   server: gunicorn
   lb:
     port: 80

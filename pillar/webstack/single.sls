@@ -10,6 +10,9 @@ webstack:
     allowed_hosts:
       - localhost
       - 127.0.0.1
+  wsgi:
+    server: gunicorn                # or uwsgi (behind Nginx), mod_wsgi (Apache)
+  process_manager: supervisord      # or systemd, where systemd is PID 1
   nginx:
     port: 80
     server_name: _

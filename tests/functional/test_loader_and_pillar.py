@@ -56,10 +56,8 @@ def test_repo_state_modules_are_loaded(loaders):
         "webstack_process.absent",
         "webstack_process.mod_watch",
         "webstack_process.running",
-        "webstack_modwsgi.mod_watch",
-        "webstack_modwsgi.restarted",
-        "webstack_uwsgi.chain_reloaded",
-        "webstack_uwsgi.mod_watch",
+        "webstack_wsgi.mod_watch",
+        "webstack_wsgi.reloaded",
     }
 
 

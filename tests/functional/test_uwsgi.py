@@ -1,12 +1,13 @@
 """
-Functional tests of ``webstack_uwsgi`` and of the uwsgi protocol of
-``webstack_health``, against a real uWSGI (Debian's uwsgi-core and its Python 3
+Functional tests of ``webstack_uwsgi``, of the ``webstack_wsgi.reloaded`` state
+for uWSGI and of the uwsgi protocol of ``webstack_health``, against a real uWSGI (Debian's uwsgi-core and its Python 3
 plugin, installed by tests/testbed/host-deps.sh) started for this module the way
 the formula starts it: master, lazy-apps, a unix socket, a master FIFO and a
 stats socket, the app imported through a ``current`` symlink.
 """
 
 import concurrent.futures
+import contextlib
 import os
 import shutil
 import signal
@@ -36,10 +37,10 @@ APP = textwrap.dedent(
 )
 
 
-def _release(root, name):
+def _release(root, name, app=APP):
     path = root / "releases" / name
     path.mkdir(parents=True)
-    (path / "app.py").write_text(APP)
+    (path / "app.py").write_text(app)
     (path / "RELEASE").write_text(name + "\n")
     return path
 
@@ -50,11 +51,12 @@ def _switch(root, name):
     os.replace(tmp, root / "current")
 
 
-@pytest.fixture(scope="module")
-def uwsgi(tmp_path_factory):
-    root = tmp_path_factory.mktemp("uwsgi")
+@contextlib.contextmanager
+def _uwsgi(root, app=APP):
+    """A uWSGI master for the releases under ``root`` (``current`` -> rel1), as the formula
+    configures one; stopped (SIGINT) on exit."""
     for name in ("rel1", "rel2", "rel3"):
-        _release(root, name)
+        _release(root, name, app)
     _switch(root, "rel1")
     u = types.SimpleNamespace(root=root, socket=str(root / "uwsgi.sock"), fifo=str(root / "uwsgi.fifo"),
                               stats=str(root / "uwsgi-stats.sock"))
@@ -94,6 +96,12 @@ def uwsgi(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def uwsgi(tmp_path_factory):
+    with _uwsgi(tmp_path_factory.mktemp("uwsgi")) as u:
+        yield u
 
 
 def _get(modules, u, path="/healthz", **kwargs):
@@ -171,13 +179,14 @@ def test_chain_reload_under_load_fails_no_request(modules, uwsgi):
 
 def test_state_reloads_only_on_a_watch_event(modules, states, uwsgi, state_tree, testmode):
     before = {w["pid"] for w in modules.webstack_uwsgi.workers(uwsgi.stats).values()}
-    ret = states.webstack_uwsgi.chain_reloaded(name=uwsgi.fifo, stats_socket=uwsgi.stats, test=testmode)
+    ret = states.webstack_wsgi.reloaded(name=uwsgi.fifo, server="uwsgi", stats_socket=uwsgi.stats, test=testmode)
     assert ret.result is True and ret.changes == {}
     (state_tree / "uwsgi_watch.sls").write_text(
         "release-switched:\n"
         "  test.succeed_with_changes: []\n"
         f"{uwsgi.fifo}:\n"
-        "  webstack_uwsgi.chain_reloaded:\n"
+        "  webstack_wsgi.reloaded:\n"
+        "    - server: uwsgi\n"
         f"    - stats_socket: {uwsgi.stats}\n"
         "    - watch:\n"
         "      - test: release-switched\n")
@@ -188,7 +197,7 @@ def test_state_reloads_only_on_a_watch_event(modules, states, uwsgi, state_tree,
     after = {w["pid"] for w in modules.webstack_uwsgi.workers(uwsgi.stats).values()}
     if testmode:
         assert ret["result"] is None
-        assert ret["comment"] == f"uWSGI would be chain-reloaded through {uwsgi.fifo}"
+        assert ret["comment"] == f"uwsgi ({uwsgi.fifo}) would be chain-reloaded"
         assert after == before
     else:
         assert ret["result"] is True, ret["comment"]
@@ -207,3 +216,14 @@ def test_errors_name_the_fifo_or_the_socket(modules, uwsgi, tmp_path):
         modules.webstack_uwsgi.fifo_command(uwsgi.fifo, "c; q")
     with pytest.raises(CommandExecutionError, match=f"uWSGI stats socket {tmp_path}/nope.sock"):
         modules.webstack_uwsgi.chain_reload(uwsgi.fifo, str(tmp_path / "nope.sock"))
+
+
+def test_chain_reload_of_a_master_that_just_started_waits_for_its_workers(modules, tmp_path):
+    """uWSGI reports a chain reload asked for while workers still load the app as complete
+    without replacing any: the first deploy starts the master and reloads it at once."""
+    slow = "import time\ntime.sleep(1.5)\n" + APP
+    with _uwsgi(tmp_path, app=slow) as u:
+        res = modules.webstack_uwsgi.chain_reload(u.fifo, u.stats, timeout=60)
+        assert len(res["old"]) == WORKERS and not set(res["old"]) & set(res["new"])
+        assert res["seconds"] > 1.5  # it waited for the first workers, then for their replacements
+        assert _releases_served(modules, u) == {"rel1"}

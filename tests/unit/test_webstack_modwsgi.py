@@ -1,5 +1,6 @@
 """
-Unit tests of ``_modules/webstack_modwsgi.py`` and its state: the daemon processes
+Unit tests of ``_modules/webstack_modwsgi.py`` and of the ``webstack_wsgi`` state
+with ``server: mod_wsgi``: the daemon processes
 found in a fake /proc (mod_wsgi names them ``(wsgi:<group>)``), and the rolling
 restart's order: one SIGUSR1 at a time, the next only once Apache's replacement
 has loaded the app (more than one thread). Apache itself restarts them for real in
@@ -14,7 +15,7 @@ from salt.exceptions import CommandExecutionError
 from tests.support.loader import load as _load
 
 mw = _load("modules", "webstack_modwsgi")
-mw_state = _load("states", "webstack_modwsgi")
+mw_state = _load("states", "webstack_wsgi")
 
 
 class FakeProc:
@@ -121,7 +122,7 @@ def test_rolling_restart_first_waits_for_the_expected_count_and_names_it(proc):
     assert proc.signals == []
 
 
-def test_state_restarts_only_on_a_watch_event(monkeypatch):
+def test_state_restarts_only_on_a_watch_event():
     calls = []
 
     def rolling_restart(group, processes, timeout=120):
@@ -129,14 +130,15 @@ def test_state_restarts_only_on_a_watch_event(monkeypatch):
         return {"old": [1, 2], "new": [3, 4], "seconds": 1.5}
 
     mw_state.__salt__["webstack_modwsgi.rolling_restart"] = rolling_restart
-    assert mw_state.restarted("webapp", 2)["changes"] == {}
+    assert mw_state.reloaded("webapp", "mod_wsgi", processes=2)["changes"] == {}
     assert calls == []
-    ret = mw_state.mod_watch("webapp", sfun="restarted", processes=2, timeout=60)
+    ret = mw_state.mod_watch("webapp", sfun="reloaded", server="mod_wsgi", processes=2, timeout=60)
     assert calls == [("webapp", 2, 60)]
-    assert ret["changes"] == {"daemons": {"old": [1, 2], "new": [3, 4]}}
+    assert ret["changes"] == {"workers": {"old": [1, 2], "new": [3, 4]}}
     assert ret["result"] is True
+    assert ret["comment"] == "mod_wsgi (webapp) restarted one daemon process at a time: 2 workers replaced in 1.5 s"
     mw_state.__opts__["test"] = True
-    ret = mw_state.mod_watch("webapp", sfun="restarted", processes=2)
+    ret = mw_state.mod_watch("webapp", sfun="reloaded", server="mod_wsgi", processes=2)
     assert ret["result"] is None and len(calls) == 1
 
 
@@ -145,6 +147,13 @@ def test_state_reports_a_failed_restart():
         raise CommandExecutionError("mod_wsgi group webapp: expected 2 ready daemon processes, found 1")
 
     mw_state.__salt__["webstack_modwsgi.rolling_restart"] = rolling_restart
-    ret = mw_state.mod_watch("webapp", sfun="restarted", processes=2)
+    ret = mw_state.mod_watch("webapp", sfun="reloaded", server="mod_wsgi", processes=2)
     assert ret["result"] is False
-    assert ret["comment"].startswith("Rolling restart of the mod_wsgi daemons of webapp failed: mod_wsgi group")
+    assert ret["comment"].startswith("Reload of mod_wsgi (webapp) failed: mod_wsgi group webapp: expected 2")
+
+
+def test_state_refuses_an_unknown_server():
+    for ret in (mw_state.reloaded("webapp", "waitress"),
+                mw_state.mod_watch("webapp", sfun="reloaded", server="waitress")):
+        assert ret["result"] is False
+        assert ret["comment"] == "server 'waitress': expected one of uwsgi, mod_wsgi"

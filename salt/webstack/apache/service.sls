@@ -26,9 +26,10 @@ webstack-apache-service-running:
     each replacement loading the app from `current` before it takes requests,
     while the others serve. Apache's graceful would restart all of them at once
     and close its clients' idle keep-alive connections. #}
-webstack-apache-service-webstack_modwsgi-restarted:
-  webstack_modwsgi.restarted:
+webstack-apache-service-webstack_wsgi-reloaded:
+  webstack_wsgi.reloaded:
     - name: {{ webstack.app.name | replace('-', '_') }}
+    - server: mod_wsgi
     - processes: {{ webstack.wsgi.workers }}
     - timeout: {{ (webstack.wsgi.graceful_timeout | int(30)) * 2 + 60 }}
     - require:

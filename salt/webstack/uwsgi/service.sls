@@ -26,9 +26,10 @@ include:
 
 {#- A new release: a chain reload, one worker at a time (lazy-apps: each new
     worker loads the app from `current`), waiting until all are replaced. #}
-webstack-uwsgi-service-webstack_uwsgi-chain_reloaded:
-  webstack_uwsgi.chain_reloaded:
+webstack-uwsgi-service-webstack_wsgi-reloaded:
+  webstack_wsgi.reloaded:
     - name: {{ app.uwsgi_fifo }}
+    - server: uwsgi
     - stats_socket: {{ app.uwsgi_stats }}
     - timeout: {{ (webstack.wsgi.graceful_timeout | int(30)) * 2 + 60 }}
     - require:
