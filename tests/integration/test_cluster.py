@@ -334,7 +334,7 @@ def test_switching_the_app_nodes_to_mod_wsgi_rolls_out_under_load_with_no_failed
     and put back; no request fails, and the next deploy has nothing to do."""
     cluster.master.exec(f"cd {MASTER_DIR}/pillar/webstack && cp cluster.sls /root/cluster.sls.before && "
                         "printf '  wsgi:\\n    server: mod_wsgi\\n' >> cluster.sls")
-    code, out, load = deploy_under_load(cluster, lb_ip, "orch.deploy", timings, "switch_to_mod_wsgi")
+    code, out, load = deploy_under_load(cluster, lb_ip, "orch.deploy", timings, "cluster_switch_to_mod_wsgi")
     assert code == 0, out[-8000:]
     ok, why = no_failure(load)
     assert ok, why

@@ -2,11 +2,11 @@
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 include:
   - {{ tplroot }}.validate
-  - {{ tplroot }}.nginx.clean
 
-{#- Nginx goes first: the package starts Apache where systemd runs, on the same port. #}
+{#- Installing it never stops Nginx (orch.deploy installs it in its build step,
+    before the node is drained); the service waits for Nginx to go (service.sls).
+    Where systemd runs, the package tries to start Apache: with Nginx on the same
+    port that start fails, and the package is installed all the same. #}
 webstack-apache-package-pkg-installed:
   pkg.installed:
     - pkgs: {{ webstack.pkgs.apache | json }}
-    - require:
-      - service: webstack-nginx-clean-service-dead

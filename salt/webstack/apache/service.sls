@@ -4,9 +4,10 @@
 include:
   - .config
   - {{ tplroot }}.app.release
+  - {{ tplroot }}.nginx.clean
 
-{#- A config change: `graceful` (the init script's reload; the config passed
-    `apachectl configtest` before it went live). #}
+{#- Nginx goes first (the same port). A config change: `graceful` (the init
+    script's reload; the config passed `apachectl configtest` before it went live). #}
 webstack-apache-service-running:
   service.running:
     - name: {{ webstack.services.apache }}
@@ -15,6 +16,7 @@ webstack-apache-service-running:
 {%- endif %}
     - reload: True
     - require:
+      - service: webstack-nginx-clean-service-dead
       - file: webstack-app-config-run-file-directory
       - file: webstack-app-config-media-file-directory
       - webstack_release: webstack-app-release-webstack_release-deployed

@@ -3,7 +3,9 @@
 {%- from tplroot ~ "/boot.jinja" import boot_links with context %}
 include:
   - .config
+  - {{ tplroot }}.apache.clean
 
+{#- Apache goes first (a switch from mod_wsgi): the same port. #}
 webstack-nginx-service-running:
   service.running:
     - name: {{ webstack.services.nginx }}
@@ -11,6 +13,8 @@ webstack-nginx-service-running:
     - enable: True
 {%- endif %}
     - reload: True
+    - require:
+      - service: webstack-apache-clean-service-dead
     - watch:
       - file: webstack-nginx-config-file-managed
 
