@@ -42,9 +42,10 @@ PREFIX = "webstack-bench-"
 APP = "webapp"
 SERVERS = ("gunicorn", "uwsgi", "mod_wsgi")
 DEFAULT = (None, None)  # the formula's defaults: workers auto (2 x cores + 1), threads 1
-SWEEP = [DEFAULT, (2, 1), (9, 1), (2, 4), (5, 4)]
+SWEEP = [DEFAULT, (2, 1), (3, 1), (9, 1), (2, 4), (5, 4)]
 VIEWS = {"plain": "/version", "db": "/"}
 CONNECTIONS = 16
+PASSES = 2
 DIRECT_PORT = 8001
 
 
@@ -129,11 +130,12 @@ def _direct(host, server):
                "--pid /tmp/bench-direct.pid exampleproject.wsgi:application")
     elif server == "uwsgi":
         cmd = (f"sed -e '/^socket/d;/^chmod-socket/d;/^master-fifo/d;/^stats/d' /etc/webstack/{APP}/uwsgi.ini "
-               f"> /tmp/bench-direct.ini && echo 'http-socket = 127.0.0.1:{DIRECT_PORT}' >> /tmp/bench-direct.ini "
+               f"> /tmp/bench-direct.ini && echo 'http11-socket = 127.0.0.1:{DIRECT_PORT}' >> /tmp/bench-direct.ini "
                f"&& cd /srv/{APP} && {env} uwsgi-core --ini /tmp/bench-direct.ini --pidfile /tmp/bench-direct.pid")
     else:
         return None
-    host.exec(["bash", "-c", f"runuser -u {APP} -- bash -c '{cmd}' >/tmp/bench-direct.log 2>&1 &"])
+    host.exec(["bash", "-c", f"cat > /tmp/bench-direct.sh <<'EOF'\n{cmd}\nEOF"])
+    host.exec(["bash", "-c", f"runuser -u {APP} -- bash /tmp/bench-direct.sh >/tmp/bench-direct.log 2>&1 &"])
     deadline = time.monotonic() + 60
     while host.exec(["curl", "-fsS", "-o", "/dev/null", "-H", "Host: localhost",
                      f"http://127.0.0.1:{DIRECT_PORT}/healthz"], check=False)[0] != 0:
@@ -141,32 +143,52 @@ def _direct(host, server):
             raise RuntimeError(host.exec("cat /tmp/bench-direct.log", check=False)[1][-3000:])
         time.sleep(0.5)
     sig = "TERM" if server == "gunicorn" else "INT"
-    return f"kill -{sig} $(cat /tmp/bench-direct.pid); while [ -e /proc/$(cat /tmp/bench-direct.pid) ]; do sleep 0.2; done"
+    return f"pid=$(cat /tmp/bench-direct.pid); kill -{sig} $pid; while kill -0 $pid 2>/dev/null; do sleep 0.2; done"
 
 
-def bench_servers(hosts, seconds):
-    rows = []
+def bench_servers(hosts, seconds, passes=2):
+    """Every setting of the sweep, ``passes`` times (in order, then in reverse, so that
+    no setting always runs first); returns one row per run."""
+    runs = []
     for server in SERVERS:
         host = hosts[server]
-        for config in SWEEP:
-            write_local_pillar(host, _settings(server, config))
-            host.exec("webstack-salt-call state.apply webstack.roles.single --state-output=terse", timeout=900)
-            time.sleep(3)  # the reload settles (new workers, old ones gone)
-            stop = _direct(host, server)
-            for view, path in VIEWS.items():
-                paths = {"front": f"http://127.0.0.1:80{path}"}
+        for n in range(passes):
+            for config in (SWEEP if n % 2 == 0 else list(reversed(SWEEP))):
+                write_local_pillar(host, _settings(server, config))
+                host.exec("webstack-salt-call state.apply webstack.roles.single --state-output=terse",
+                          timeout=900)
+                time.sleep(3)  # the reload settles (new workers, old ones gone)
+                stop = _direct(host, server)
+                for view, path in VIEWS.items():
+                    paths = {"front": f"http://127.0.0.1:80{path}"}
+                    if stop:
+                        paths["direct"] = f"http://127.0.0.1:{DIRECT_PORT}{path}"
+                    for via, url in paths.items():
+                        res = wrk(host, url, seconds)
+                        runs.append({"server": server, "config": _label(config), "default": config == DEFAULT,
+                                     "view": view, "via": via, "pass": n, **res})
+                        log(f"pass {n + 1}: {server} {_label(config)} {view} {via}: {res['rps']:.0f} req/s, "
+                            f"p50 {res['p50']:.1f} ms, p99 {res['p99']:.1f} ms, errors {res['errors']}")
                 if stop:
-                    paths["direct"] = f"http://127.0.0.1:{DIRECT_PORT}{path}"
-                for via, url in paths.items():
-                    res = wrk(host, url, seconds)
-                    rows.append({"server": server, "config": _label(config), "default": config == DEFAULT,
-                                 "view": view, "via": via, **res})
-                    log(f"{server} {_label(config)} {view} {via}: {res['rps']:.0f} req/s, "
-                        f"p50 {res['p50']:.1f} ms, p99 {res['p99']:.1f} ms, errors {res['errors']}")
-            if stop:
-                host.exec(["bash", "-c", stop], timeout=120)
+                    host.exec(["bash", "-c", stop], timeout=120)
         write_local_pillar(host, _settings(server, DEFAULT))
         host.exec("webstack-salt-call state.apply webstack.roles.single --state-output=terse", timeout=900)
+    return runs
+
+
+def mean_rows(runs):
+    """One row per (server, setting, view, via): the mean of its passes, and how far apart
+    the passes were (max / min requests per second - 1)."""
+    groups = {}
+    for r in runs:
+        groups.setdefault((r["server"], r["config"], r["view"], r["via"]), []).append(r)
+    rows = []
+    for (server, config, view, via), sel in groups.items():
+        rps = [r["rps"] for r in sel]
+        rows.append({"server": server, "config": config, "default": sel[0]["default"], "view": view, "via": via,
+                     "rps": statistics.mean(rps), "p50": statistics.mean(r["p50"] for r in sel),
+                     "p99": statistics.mean(r["p99"] for r in sel), "errors": sum(r["errors"] for r in sel),
+                     "spread": max(rps) / min(rps) - 1})
     return rows
 
 
@@ -210,7 +232,12 @@ def servers_tables(rows):
                     cells.append(f"{r[0]['rps']:.0f}" if r else "n/a")
             sweep.append(f"| {server} | {_label(config)} | " + " | ".join(cells) + " |")
     errors = sum(r["errors"] for r in rows)
-    return lines + hop + sweep + ["", f"Errors (non-2xx answers and socket errors) in all runs: {errors}."]
+    spread = max(rows, key=lambda r: r["spread"])
+    return lines + hop + sweep + [
+        "", f"Errors (non-2xx answers and socket errors) in all runs: {errors}. Each figure is the mean of "
+        f"{PASSES} passes (the sweep in order, then reversed); the passes of one setting differed by "
+        f"{100 * statistics.median(r['spread'] for r in rows):.0f}% in the median, by {100 * spread['spread']:.0f}% "
+        f"at most ({spread['server']} {spread['config']} {spread['view']} {spread['via']})."]
 
 
 def chart(rows, path):
@@ -314,12 +341,13 @@ def main():
             md += [f"| {s} ({'fresh Debian 12, Salt included' if s == 'gunicorn' else 'Salt preinstalled'}) | "
                    f"{first[s]:.0f} |" for s in SERVERS] + [""]
         if "wsgi" in parts:
-            rows = bench_servers(hosts, args.duration)
-            (RESULTS / "wsgi.json").write_text(json.dumps(rows, indent=1))
+            runs = bench_servers(hosts, args.duration, PASSES)
+            (RESULTS / "wsgi.json").write_text(json.dumps(runs, indent=1))
+            rows = mean_rows(runs)
             chart(rows, RESULTS / "wsgi.png")
             md += ["## WSGI servers", "",
                    f"wrk inside each server's container, {CONNECTIONS} connections, {args.duration} s per run after "
-                   "a 1 s warm-up; plain view `/version` (no database), db view `/` (20 rows from PostgreSQL "
+                   f"a 1 s warm-up, each setting {PASSES} times; plain view `/version` (no database), db view `/` (20 rows from PostgreSQL "
                    "rendered by a template). Default settings: 5 workers (2 x cores + 1) of 1 thread. "
                    "Chart: `wsgi.png`.", ""]
             md += servers_tables(rows) + [""]
