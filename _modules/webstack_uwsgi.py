@@ -113,8 +113,9 @@ def chain_reload(fifo, stats_socket, timeout=120, interval=0.5):
     """
     Chain-reload uWSGI (one worker at a time) and wait, polling the stats
     socket every ``interval`` seconds, until every worker that ran before has
-    been replaced by one that accepts requests. Waits first until every worker
-    accepts requests (uWSGI ignores a chain reload while one is still loading).
+    been replaced by one that accepts requests. Waits first until the stats socket
+    answers and every worker accepts requests (a master just started has not
+    opened it yet; uWSGI ignores a chain reload while a worker still loads).
     Returns ``{"old", "new", "seconds"}`` (worker PIDs); raises after
     ``timeout`` seconds, naming the workers still waiting.
 
@@ -128,15 +129,20 @@ def chain_reload(fifo, stats_socket, timeout=120, interval=0.5):
     deadline = start + float(timeout)
     # A chain reload asked for while workers still load the app (a master just
     # started) is reported complete by uWSGI without replacing them: wait first.
+    # A master just started (systemd's start returns once it has forked) may
+    # not have opened its stats socket yet: ask again until the deadline.
     while True:
-        current = workers(stats_socket)
+        try:
+            current, error = workers(stats_socket), None
+        except CommandExecutionError as exc:
+            current, error = {}, exc
         if current and all(_ready(w) for w in current.values()):
             break
         if time.monotonic() >= deadline:
             loading = sorted(wid for wid, w in current.items() if not _ready(w))
             raise CommandExecutionError(
-                f"uWSGI at {stats_socket}: workers {loading or 'none'} not ready after {timeout} s, "
-                "no chain reload sent (see the uWSGI log)")
+                f"uWSGI at {stats_socket}: {error or f'workers {loading or None} not ready'} "
+                f"after {timeout} s, no chain reload sent (see the uWSGI log)")
         time.sleep(float(interval))
     before = {wid: w["pid"] for wid, w in current.items()}
     fifo_command(fifo, "c")

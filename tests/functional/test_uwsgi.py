@@ -214,8 +214,9 @@ def test_errors_name_the_fifo_or_the_socket(modules, uwsgi, tmp_path):
         modules.webstack_uwsgi.fifo_command(str(fifo), "c")
     with pytest.raises(CommandExecutionError, match="expected one letter"):
         modules.webstack_uwsgi.fifo_command(uwsgi.fifo, "c; q")
-    with pytest.raises(CommandExecutionError, match=f"uWSGI stats socket {tmp_path}/nope.sock"):
-        modules.webstack_uwsgi.chain_reload(uwsgi.fifo, str(tmp_path / "nope.sock"))
+    with pytest.raises(CommandExecutionError,
+                       match=f"uWSGI stats socket {tmp_path}/nope.sock: .*No such file.* after 1 s, no chain reload"):
+        modules.webstack_uwsgi.chain_reload(uwsgi.fifo, str(tmp_path / "nope.sock"), timeout=1, interval=0.2)
 
 
 def test_chain_reload_of_a_master_that_just_started_waits_for_its_workers(modules, tmp_path):
@@ -227,3 +228,17 @@ def test_chain_reload_of_a_master_that_just_started_waits_for_its_workers(module
         assert len(res["old"]) == WORKERS and not set(res["old"]) & set(res["new"])
         assert res["seconds"] > 1.5  # it waited for the first workers, then for their replacements
         assert _releases_served(modules, u) == {"rel1"}
+
+
+def test_chain_reload_asked_before_the_master_opened_its_stats_socket_waits_for_it(modules, tmp_path):
+    """systemd's start returns once uWSGI has forked: the reload of a first deploy can come
+    before the master has opened its stats socket (seen in CI under systemd)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(modules.webstack_uwsgi.chain_reload, str(tmp_path / "uwsgi.fifo"),
+                              str(tmp_path / "uwsgi-stats.sock"), timeout=60, interval=0.2)
+        time.sleep(1)
+        assert not pending.done()
+        with _uwsgi(tmp_path) as u:
+            res = pending.result(timeout=60)
+            assert len(res["old"]) == WORKERS and not set(res["old"]) & set(res["new"])
+            assert _releases_served(modules, u) == {"rel1"}
