@@ -46,7 +46,7 @@ demo-down: venv
 	$(PY) tests/testbed/demo.py down
 
 # WSGI servers side by side, apply times per role, a rolling deploy under load:
-# tests/bench/results/bench.md and wsgi.png (about 20 minutes). BENCH_ARGS, e.g.
+# tests/bench/results/bench.md and wsgi.png (about 40 minutes). BENCH_ARGS, e.g.
 # --parts wsgi, picks parts.
 BENCH_ARGS ?=
 bench: venv testbed $(VENV)/.bench-installed
