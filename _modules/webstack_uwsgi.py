@@ -127,10 +127,10 @@ def chain_reload(fifo, stats_socket, timeout=120, interval=0.5):
     """
     start = time.monotonic()
     deadline = start + float(timeout)
-    # A chain reload asked for while workers still load the app (a master just
-    # started) is reported complete by uWSGI without replacing them: wait first.
-    # A master just started (systemd's start returns once it has forked) may
-    # not have opened its stats socket yet: ask again until the deadline.
+    # A master just started (systemd's start returns once it has forked) may not
+    # have opened its stats socket yet, and a chain reload asked for while its
+    # workers still load the app is reported complete by uWSGI without replacing
+    # them: wait for both first.
     while True:
         try:
             current, error = workers(stats_socket), None
