@@ -43,6 +43,16 @@ def __virtual__():
     return __virtualname__
 
 
+def _unknown_server(ret, server):
+    """True, with ``ret`` failed and the expected names in its comment, when this
+    state has no reload for ``server``."""
+    if server in RELOADS:
+        return False
+    ret["result"] = False
+    ret["comment"] = f"server {server!r}: expected one of {', '.join(RELOADS)}"
+    return True
+
+
 def reloaded(name, server, timeout=120, **kwargs):
     """
     Nothing to do unless a watched state changed (see ``mod_watch``).
@@ -60,9 +70,7 @@ def reloaded(name, server, timeout=120, **kwargs):
         Seconds to wait for every worker to be replaced.
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
-    if server not in RELOADS:
-        ret["result"] = False
-        ret["comment"] = f"server {server!r}: expected one of {', '.join(RELOADS)}"
+    if _unknown_server(ret, server):
         return ret
     ret["comment"] = "No watched change: the workers keep running"
     return ret
@@ -77,9 +85,7 @@ def mod_watch(name, sfun=None, server=None, timeout=120, **kwargs):
     if sfun != "reloaded":
         ret["comment"] = f"Nothing to do on a watch event for {sfun}"
         return ret
-    if server not in RELOADS:
-        ret["result"] = False
-        ret["comment"] = f"server {server!r}: expected one of {', '.join(RELOADS)}"
+    if _unknown_server(ret, server):
         return ret
     function, arg_names, action = RELOADS[server]
     if __opts__["test"]:

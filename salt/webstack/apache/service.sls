@@ -30,10 +30,10 @@ webstack-apache-service-running:
     and close its clients' idle keep-alive connections. #}
 webstack-apache-service-webstack_wsgi-reloaded:
   webstack_wsgi.reloaded:
-    - name: {{ webstack.app.name | replace('-', '_') }}
+    - name: {{ webstack.app.ident }}
     - server: mod_wsgi
     - processes: {{ webstack.wsgi.workers }}
-    - timeout: {{ (webstack.wsgi.graceful_timeout | int(30)) * 2 + 60 }}
+    - timeout: {{ webstack.wsgi.reload_timeout }}
     - require:
       - service: webstack-apache-service-running
     - watch:

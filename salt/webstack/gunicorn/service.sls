@@ -17,7 +17,7 @@ include:
     'user': app.user,
     'environment': webstack.app_environment,
     'stopsignal': 'TERM',
-    'stopwaitsecs': (webstack.wsgi.graceful_timeout | int(30)) + 5,
+    'stopwaitsecs': webstack.wsgi.stop_wait,
     'stdout_logfile': webstack.supervisor.log_dir ~ '/' ~ app.name ~ '-gunicorn.log',
     'reload_signal': 'HUP',
   },

@@ -16,7 +16,7 @@ include:
     'user': app.user,
     'environment': webstack.app_environment,
     'stopsignal': 'INT',
-    'stopwaitsecs': (webstack.wsgi.graceful_timeout | int(30)) + 5,
+    'stopwaitsecs': webstack.wsgi.stop_wait,
     'stdout_logfile': webstack.supervisor.log_dir ~ '/' ~ app.name ~ '-uwsgi.log',
     'reload_signal': 'HUP',
   },
@@ -31,7 +31,7 @@ webstack-uwsgi-service-webstack_wsgi-reloaded:
     - name: {{ app.uwsgi_fifo }}
     - server: uwsgi
     - stats_socket: {{ app.uwsgi_stats }}
-    - timeout: {{ (webstack.wsgi.graceful_timeout | int(30)) * 2 + 60 }}
+    - timeout: {{ webstack.wsgi.reload_timeout }}
     - require:
       - webstack_process: webstack-uwsgi-service-webstack_process-running
     - watch:
