@@ -27,6 +27,8 @@ import types
 import pytest
 from salt.exceptions import CommandExecutionError
 
+from tests.support.processes import wait_or_kill
+
 SLOW_SECONDS = 3
 SERVERS = ("s1", "s2")
 
@@ -124,11 +126,7 @@ def _haproxy_process(root, config, *args):
         yield proc, log
     finally:
         proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        wait_or_kill(proc, 10)
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,8 @@ import types
 
 import pytest
 
+from tests.support.processes import wait_or_kill
+
 BIN = pathlib.Path(sys.executable).parent  # supervisor is installed in the test venv
 SUPERVISORD = BIN / "supervisord"
 SUPERVISORCTL = BIN / "supervisorctl"
@@ -86,11 +88,7 @@ def supervisord(tmp_path_factory):
         yield sv
     finally:
         _ctl(sv, "shutdown")
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        wait_or_kill(proc, 30)
 
 
 @pytest.fixture(scope="module")

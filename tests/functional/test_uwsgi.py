@@ -19,6 +19,8 @@ import types
 
 import pytest
 
+from tests.support.processes import wait_or_kill
+
 UWSGI = shutil.which("uwsgi-core") or "/usr/bin/uwsgi-core"
 WORKERS = 3
 APP = textwrap.dedent(
@@ -91,11 +93,7 @@ def _uwsgi(root, app=APP):
         yield u
     finally:
         proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        wait_or_kill(proc, 30)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import requests
 
 from tests.integration.conftest import KEEP
 from tests.support.cluster import MASTER_DIR, Cluster
-from tests.support.load import Load
+from tests.support.load import Load, no_failure
 
 PREFIX = "webstack-test-c-"
 HEADERS = {"Host": "localhost"}
@@ -86,13 +86,6 @@ def lb_ip(cluster):
     return cluster.lb.ip
 
 
-def no_failure(load):
-    """The assertion message for a load run: counts, then the first failures (time, path, what)."""
-    return (load["non_2xx"] == 0 and load["errors"] == 0,
-            f"{load['requests']} requests, statuses {load['statuses']}, errors {load['error_kinds']}, "
-            f"first failures {load['first_failures']}")
-
-
 def deploy_under_load(cluster, lb_ip, sls, timings, key, pillar=None):
     with Load(lb_ip, 80, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=0.1) as load:
         time.sleep(2)  # the clients are all running before the deploy starts
@@ -101,7 +94,7 @@ def deploy_under_load(cluster, lb_ip, sls, timings, key, pillar=None):
     summary = load.summary()
     timings[key] = seconds
     timings[key + "_requests"] = summary["requests"]
-    timings[key + "_failed"] = summary["non_2xx"] + summary["errors"]
+    timings[key + "_failed"] = summary["failed"]
     return code, out, summary
 
 

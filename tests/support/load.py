@@ -107,6 +107,7 @@ class Load:
                 "ok": ok,
                 "non_2xx": total - ok,
                 "errors": sum(self.errors.values()),
+                "failed": total - ok + sum(self.errors.values()),
                 "statuses": dict(self.statuses),
                 "error_kinds": dict(self.errors),
                 "served_by": dict(self.served_by),
@@ -115,3 +116,11 @@ class Load:
                 "p99_ms": pct(0.99),
                 "first_failures": list(self.failures),
             }
+
+
+def no_failure(summary):
+    """(ok, message) for a load summary: more than 200 requests, every answer a 2xx, no socket
+    error; the message gives the counts, then the first failures (time, path, what)."""
+    return (summary["requests"] > 200 and summary["failed"] == 0,
+            f"{summary['requests']} requests, statuses {summary['statuses']}, errors {summary['error_kinds']}, "
+            f"first failures {summary['first_failures']}")

@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from tests.support.load import Load
+from tests.support.load import Load, no_failure
 
 APP = "webapp"
 
@@ -68,7 +68,7 @@ def deploy_under_load(server, wsgi, timings, key, clients=50):
     summary = load.summary()
     timings[f"{key}_seconds"] = seconds
     timings[f"{key}_requests"] = summary["requests"]
-    timings[f"{key}_failed"] = summary["non_2xx"] + summary["errors"]
+    timings[f"{key}_failed"] = summary["failed"]
     timings[f"{key}_p99_ms"] = summary["p99_ms"] or 0.0
     assert code == 0, out[-3000:]
     _, current = host.exec(f"readlink /srv/{APP}/current")
@@ -80,8 +80,17 @@ def deploy_under_load(server, wsgi, timings, key, clients=50):
     return summary, before, new_id
 
 
-def no_failure(summary):
-    """(ok, message) for a load summary: every answer a 2xx, no socket error."""
-    return (summary["requests"] > 200 and summary["non_2xx"] == 0 and summary["errors"] == 0,
-            f"{summary['requests']} requests, statuses {summary['statuses']}, errors {summary['error_kinds']}, "
-            f"first failures {summary['first_failures']}")
+def reload_under_load(server, wsgi, timings, key):
+    """:py:func:`deploy_under_load`, then what a graceful reload promises: every answer a 2xx,
+    no socket error, the parent process kept, every worker replaced. Returns the old and the
+    new release id."""
+    host = server.host
+    parent, workers = serving_pids(host, wsgi)
+    summary, before, new_id = deploy_under_load(server, wsgi, timings, key)
+    ok, why = no_failure(summary)
+    assert ok, why
+    assert new_id != before
+    new_parent, new_workers = serving_pids(host, wsgi)
+    assert new_parent == parent, f"{wsgi}'s parent process was restarted instead of reloaded"
+    assert workers and new_workers and not workers & new_workers, "a worker of the old release survived"
+    return before, new_id

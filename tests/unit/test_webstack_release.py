@@ -7,7 +7,7 @@ with release directories fabricated the way ``build`` leaves them.
 import json
 import os
 import threading
-from unittest.mock import create_autospec, patch
+from unittest.mock import patch
 
 import pytest
 from salt.exceptions import CommandExecutionError
@@ -297,15 +297,11 @@ def test_previous_with_fewer_than_two_fingerprints_is_none(tmp_path):
 
 
 @pytest.fixture
-def run_all():
-    """``cmd.run_all`` replaced: a migration command that succeeds unless a test says otherwise."""
-
-    def _run_all(cmd, **kwargs):  # signature of the real one, for autospec
-        raise NotImplementedError
-
-    mock = create_autospec(_run_all, return_value={"retcode": 0, "stdout": "", "stderr": ""})
-    with patch.dict(rel.__salt__, {"cmd.run_all": mock}):
-        yield mock
+def run_all(run_all):
+    """``cmd.run_all`` replaced (tests/unit/conftest.py): a migration command that succeeds
+    unless a test says otherwise."""
+    with patch.dict(rel.__salt__, {"cmd.run_all": run_all}):
+        yield run_all
 
 
 def test_run_migrations_runs_once_then_marks_the_release(base, run_all):

@@ -26,16 +26,6 @@ CONF = "/etc/supervisor/supervisord.conf"
 
 
 @pytest.fixture
-def run_all():
-    """``cmd.run_all`` replaced: tests set ``return_value`` to a real supervisorctl answer."""
-
-    def _run_all(cmd, **kwargs):  # signature of the real one, for autospec
-        raise NotImplementedError
-
-    return create_autospec(_run_all, return_value={"retcode": 0, "stdout": "", "stderr": ""})
-
-
-@pytest.fixture
 def configure_loader_modules(run_all, tmp_path):
     ctl = tmp_path / "supervisorctl"
     ctl.write_text("#!/bin/sh\nexit 99\n")  # exists, never run: cmd.run_all is mocked

@@ -20,14 +20,6 @@ proc_state = _load("states", "webstack_process")
 
 
 @pytest.fixture
-def run_all():
-    def _run_all(cmd, **kwargs):  # signature of the real one, for autospec
-        raise NotImplementedError
-
-    return create_autospec(_run_all, return_value={"retcode": 0, "stdout": "", "stderr": ""})
-
-
-@pytest.fixture
 def booted(tmp_path, monkeypatch):
     """systemd counts as PID 1 (its run directory exists) and systemctl is found."""
     run_dir = tmp_path / "run-systemd-system"
