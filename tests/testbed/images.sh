@@ -123,34 +123,21 @@ build_systemd() {
     cleanup
 }
 
+ensure() {  # ensure IMAGE RECIPE BUILD: runs `BUILD RECIPE` unless IMAGE is labelled RECIPE
+    local t0=$SECONDS old
+    if [ "$(label "$1")" = "$2" ]; then
+        echo "images.sh: $1 is up to date"
+        return
+    fi
+    old=$(image_id "$1")
+    "$3" "$2"
+    drop "$old" "$1"
+    echo "images.sh: $1 built in $((SECONDS - t0)) s"
+}
+
 mkdir -p "$dir"
 t0=$SECONDS
-if [ "$(label "$base")" = "$recipe" ]; then
-    echo "images.sh: $base is up to date"
-else
-    old=$(image_id "$base")
-    build_base
-    drop "$old" "$base"
-    echo "images.sh: $base built in $((SECONDS - t0)) s"
-fi
-t1=$SECONDS
-salt_recipe=$recipe-$salt_inputs-$(image_id "$base" | cut -c8-19)
-if [ "$(label "$salt")" = "$salt_recipe" ]; then
-    echo "images.sh: $salt is up to date"
-else
-    old=$(image_id "$salt")
-    build_salt "$salt_recipe"
-    drop "$old" "$salt"
-    echo "images.sh: $salt built in $((SECONDS - t1)) s"
-fi
-t2=$SECONDS
-sysd_recipe=$recipe-$(image_id "$base" | cut -c8-19)
-if [ "$(label "$sysd")" = "$sysd_recipe" ]; then
-    echo "images.sh: $sysd is up to date"
-else
-    old=$(image_id "$sysd")
-    build_systemd "$sysd_recipe"
-    drop "$old" "$sysd"
-    echo "images.sh: $sysd built in $((SECONDS - t2)) s"
-fi
+ensure "$base" "$recipe" build_base
+ensure "$salt" "$recipe-$salt_inputs-$(image_id "$base" | cut -c8-19)" build_salt
+ensure "$sysd" "$recipe-$(image_id "$base" | cut -c8-19)" build_systemd
 echo "images.sh: done in $((SECONDS - t0)) s"
