@@ -23,6 +23,7 @@ tests/bench/results/bench.md (Markdown tables) and tests/bench/results/wsgi.png
 import argparse
 import concurrent.futures
 import json
+import os
 import re
 import statistics
 import sys
@@ -41,6 +42,7 @@ RESULTS = REPO / "tests" / "bench" / "results"
 PREFIX = "webstack-bench-"
 APP = "webapp"
 SERVERS = ("gunicorn", "uwsgi", "mod_wsgi")
+CORES = os.cpu_count()  # the containers see the host's cores (the num_cpus grain)
 DEFAULT = (None, None)  # the formula's defaults: workers auto (2 x cores + 1), threads 1
 SWEEP = [DEFAULT, (2, 1), (3, 1), (9, 1), (2, 4), (5, 4)]
 VIEWS = {"plain": "/version", "db": "/"}
@@ -93,7 +95,12 @@ def _settings(server, config):
 
 
 def _label(config):
-    return "default (5 x 1)" if config == DEFAULT else f"{config[0]} x {config[1]}"
+    return f"default ({2 * CORES + 1} x 1)" if config == DEFAULT else f"{config[0]} x {config[1]}"
+
+
+def _select(rows, server, view, via):
+    """The rows of one server, view and path (front or direct), every setting."""
+    return [r for r in rows if (r["server"], r["view"], r["via"]) == (server, view, via)]
 
 
 def start_servers():
@@ -199,7 +206,7 @@ def servers_tables(rows):
     for server in SERVERS:
         for view in VIEWS:
             for via in ("front", "direct"):
-                sel = [r for r in rows if (r["server"], r["view"], r["via"]) == (server, view, via)]
+                sel = _select(rows, server, view, via)
                 if not sel:
                     continue
                 default = next(r for r in sel if r["default"])
@@ -213,7 +220,7 @@ def servers_tables(rows):
     for server in ("gunicorn", "uwsgi"):
         for view in VIEWS:
             def pick(via, default=True):
-                sel = [r for r in rows if (r["server"], r["view"], r["via"]) == (server, view, via)]
+                sel = _select(rows, server, view, via)
                 return next(r for r in sel if r["default"]) if default else max(sel, key=lambda r: r["rps"])
             d = 1 - pick("front")["rps"] / pick("direct")["rps"]
             b = 1 - pick("front", False)["rps"] / pick("direct", False)["rps"]
@@ -227,8 +234,7 @@ def servers_tables(rows):
             cells = []
             for view in VIEWS:
                 for via in ("front", "direct"):
-                    r = [x for x in rows if (x["server"], x["config"], x["view"], x["via"])
-                         == (server, _label(config), view, via)]
+                    r = [x for x in _select(rows, server, view, via) if x["config"] == _label(config)]
                     cells.append(f"{r[0]['rps']:.0f}" if r else "n/a")
             sweep.append(f"| {server} | {_label(config)} | " + " | ".join(cells) + " |")
     errors = sum(r["errors"] for r in rows)
@@ -251,7 +257,7 @@ def chart(rows, path):
         labels, default, best = [], [], []
         for server in SERVERS:
             for via in ("front", "direct"):
-                sel = [r for r in rows if (r["server"], r["view"], r["via"]) == (server, view, via)]
+                sel = _select(rows, server, view, via)
                 if not sel:
                     continue
                 labels.append(f"{server}\n{via}")
@@ -264,7 +270,7 @@ def chart(rows, path):
         ax.set_title(f"{view} view ({VIEWS[view]})")
         ax.set_ylabel("requests per second")
         ax.legend(fontsize=8)
-    fig.suptitle(f"webstack: WSGI servers on one 2-core machine (wrk, {CONNECTIONS} connections, loopback)")
+    fig.suptitle(f"webstack: WSGI servers on one {CORES}-core machine (wrk, {CONNECTIONS} connections, loopback)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -315,7 +321,7 @@ def bench_cluster(runs=3, clients=50):
         summary = load.summary()
         assert code == 0, out[-4000:]
         rolling = {"deploy s": seconds, "requests": summary["requests"],
-                   "failed": summary["non_2xx"] + summary["errors"], "p50 ms": summary["p50_ms"],
+                   "failed": summary["failed"], "p50 ms": summary["p50_ms"],
                    "p99 ms": summary["p99_ms"], "req/s": summary["rps"]}
     finally:
         cluster.down()
@@ -330,7 +336,7 @@ def main():
     parts = set(args.parts.split(","))
     RESULTS.mkdir(parents=True, exist_ok=True)
     md = ["# webstack benchmark", "",
-          f"One run of `make bench` on {time.strftime('%Y-%m-%d')}, on this machine (2 cores). "
+          f"One run of `make bench` on {time.strftime('%Y-%m-%d')}, on this machine ({CORES} cores). "
           "Figures from one machine and one run: compare them with each other, not with other machines.", ""]
     hosts = {}
     try:
@@ -348,7 +354,7 @@ def main():
             md += ["## WSGI servers", "",
                    f"wrk inside each server's container, {CONNECTIONS} connections, {args.duration} s per run after "
                    f"a 1 s warm-up, each setting {PASSES} times; plain view `/version` (no database), db view `/` (20 rows from PostgreSQL "
-                   "rendered by a template). Default settings: 5 workers (2 x cores + 1) of 1 thread. "
+                   f"rendered by a template). Default settings: {2 * CORES + 1} workers (2 x cores + 1) of 1 thread. "
                    "Chart: `wsgi.png`.", ""]
             md += servers_tables(rows) + [""]
         if "apply" in parts or "rolling" in parts:
