@@ -15,6 +15,7 @@ where a role needs them and are never echoed back in a message.
 import ipaddress
 import os
 import re
+import socket
 
 from salt.exceptions import CommandExecutionError
 
@@ -192,8 +193,27 @@ def _is_source(value):
     return isinstance(value, str) and bool(_SALT_URL_RE.match(value) or _GIT_URL_RE.match(value))
 
 
-def _is_secret(min_len):
-    return lambda v: isinstance(v, str) and len(v) >= min_len and bool(_SECRET_RE.match(v))
+# Parts of the placeholders that people paste into a pillar: never a real secret.
+_WEAK_WORDS = ("changeme", "change-me", "change_me", "password", "secret", "example", "insecure", "xxxxxx",
+               "123456", "qwerty", "letmein")
+
+
+def _is_secret(min_len, min_distinct):
+    """A secret of ``min_len`` safe characters, ``min_distinct`` of them different, without a
+    placeholder word in it (Django's own check wants 50 characters, 5 distinct)."""
+    return lambda v: (isinstance(v, str) and len(v) >= min_len and bool(_SECRET_RE.match(v))
+                      and len(set(v)) >= min_distinct and not any(w in v.lower() for w in _WEAK_WORDS)
+                      and not v.startswith("django-insecure-"))
+
+
+def _resolves(host):
+    """An IP address, or a name that this minion resolves (where the app will connect from)."""
+    if _is_ip(host):
+        return True
+    try:
+        return bool(socket.getaddrinfo(host, None))
+    except (socket.gaierror, UnicodeError):
+        return False
 
 
 # Keys of the app's config file that the formula writes itself (app.env.jinja).
@@ -400,18 +420,77 @@ def validate(pillar=None, roles=None):
     for key in ("supervisor:conf_dir", "supervisor:log_dir"):
         c.check(key, _is_abspath, "an absolute path")
 
+    _check_hosts_resolve(c, roles)
+    _check_ports_apart(c, roles)
+
     # secrets, as each role needs them
     needed = sorted({key for role in roles for key in REQUIRED.get(role, ())})
     for key in needed:
         if key == "app:secret_key":
-            c.require(key, _is_secret(50),
-                      "a secret of at least 50 printable characters without spaces, quotes or "
-                      "backslashes (generate one with: openssl rand -base64 48)", secret=True)
+            c.require(key, _is_secret(50, 10),
+                      "a secret of at least 50 printable characters (10 different) without spaces, "
+                      "quotes, backslashes or a placeholder word such as 'changeme' (generate one "
+                      "with: openssl rand -base64 48)", secret=True)
         else:
-            c.require(key, _is_secret(16),
-                      "a password of at least 16 printable characters without spaces, quotes or "
-                      "backslashes", secret=True)
+            c.require(key, _is_secret(16, 8),
+                      "a password of at least 16 printable characters (8 different) without spaces, "
+                      "quotes, backslashes or a placeholder word such as 'changeme' (generate one "
+                      "with: openssl rand -base64 24)", secret=True)
+    seen = {}
+    for key in ("app:secret_key", "postgres:password", "redis:password"):
+        value = c.get(key)
+        if isinstance(value, str) and value:
+            if value in seen:
+                c.errors.append(f"webstack:{key}: expected a secret of its own, got the same value as "
+                                f"webstack:{seen[value]}")
+            else:
+                seen[value] = key
     return c.errors
+
+
+def _check_hosts_resolve(c, roles):
+    """The hosts the app and the workers connect to must resolve where they run."""
+    if not {"single", "app", "worker"} & set(roles):
+        return
+    for key in ("postgres:host", "redis:host"):
+        value = c.get(key)
+        if _is_host(value) and not _resolves(value):
+            c.errors.append(f"webstack:{key}: expected a host name that resolves on this minion, or an "
+                            f"IP address, got {_describe(value)}, which does not resolve")
+
+
+# The ports that each role listens on, by pillar key, with the formula's defaults.
+_PORTS = {
+    "single": ("postgres:port", "redis:port", "front"),
+    "db": ("postgres:port",),
+    "cache": ("redis:port",),
+    "app": ("front",),
+    "lb": ("lb:port",),
+}
+_DEFAULT_PORTS = {"postgres:port": 5432, "redis:port": 6379, "nginx:port": 80, "apache:port": 80,
+                  "lb:port": 80}
+
+
+def _check_ports_apart(c, roles):
+    """Two services of this host must not listen on the same port."""
+    front = "apache:port" if c.get("wsgi:server") == "mod_wsgi" else "nginx:port"
+    keys = []
+    for role in roles:
+        for key in _PORTS.get(role, ()):
+            key = front if key == "front" else key
+            if key not in keys:
+                keys.append(key)
+    taken = {}
+    for key in keys:
+        value = c.get(key)
+        port = _DEFAULT_PORTS[key] if value is _MISSING else value
+        if not _is_port(port):
+            continue  # reported by its own check
+        if port in taken:
+            c.errors.append(f"webstack:{key}: expected a port apart from webstack:{taken[port]} "
+                            f"(both listen on this host), got the same port {port}")
+        else:
+            taken[port] = key
 
 
 def _check_cluster(c):

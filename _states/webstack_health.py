@@ -23,9 +23,11 @@ def __virtual__():
 def ok(name, **kwargs):
     """
     GET ``name`` (a path such as ``/healthz``) and expect ``expect`` (200).
-    Arguments are those of ``webstack_health.check``. Under ``test=True`` a
-    failing check is reported as ``None`` (the run would deploy and start what
-    answers it).
+    Arguments are those of ``webstack_health.check``. Under ``test=True`` the
+    check is tried once and a failure is only reported in the comment: the
+    check changes nothing, so it is never among the states that ``test=True``
+    predicts will change (the real run deploys and starts what answers it
+    first, then checks).
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     if __opts__["test"]:
@@ -37,8 +39,8 @@ def ok(name, **kwargs):
         return ret
     detail = res["error"] or f"status {res['status']}: {res['body'][:300]}"
     if __opts__["test"]:
-        ret["result"] = None
-        ret["comment"] = f"GET {name} on {where} does not answer yet ({detail})"
+        ret["comment"] = (f"GET {name} on {where} does not answer yet ({detail}); "
+                          "the real run checks it after the states before it")
         return ret
     ret["result"] = False
     ret["comment"] = f"Health check GET {name} on {where} failed after {res['tries']} tries: {detail}"

@@ -12,7 +12,7 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
-SECRET_KEY = "Funct10nal-Secret-Key_" + "x7Y" * 12
+SECRET_KEY = "Funct10nal-Signing-Key_" + "x7Y" * 12
 VALID = {
     "roles": ["single"],
     "app": {"name": "webapp", "secret_key": SECRET_KEY, "allowed_hosts": ["localhost"]},

@@ -60,11 +60,11 @@ def master(salt_factories, minion_host, tmp_path_factory):
     (pillar_dir / "webstack" / "secrets.sls").write_text(
         "webstack:\n"
         "  app:\n"
-        "    secret_key: 'test-" + "k" * 60 + "'\n"
+        "    secret_key: 'test-" + "Kq3Zr8Wm" * 8 + "'\n"
         "  postgres:\n"
-        "    password: 'test-postgres-password-0123456789'\n"
+        "    password: 'test-Pg-Pw-4f9a1c7e2b8d'\n"
         "  redis:\n"
-        "    password: 'test-redis-password-0123456789'\n")
+        "    password: 'test-Redis-Pw-8e3b6d0a5f1c'\n")
     overrides = {
         "interface": _gateway(minion_host),
         "file_roots": {"base": [str(REPO / "salt"), str(REPO)]},

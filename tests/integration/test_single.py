@@ -13,14 +13,17 @@ import uuid
 
 import requests
 
-from tests.support.single import APP, pids, psql, reload_under_load, summary_changed
+from tests.support.single import APP, assert_predicted_exactly, pids, psql, reload_under_load, summary_changed
 
 # What each setup looks like from outside: the web server's Server header, the
 # processes that serve the app, the app server's log.
 SETUPS = {
-    "gunicorn": {"server": "nginx", "procs": r"gunicorn", "log": f"/var/log/webstack/{APP}-gunicorn.log"},
-    "uwsgi": {"server": "nginx", "procs": r"uwsgi-core", "log": f"/var/log/webstack/{APP}-uwsgi.log"},
-    "mod_wsgi": {"server": "Apache", "procs": rf"\(wsgi:{APP}\)", "log": None},
+    "gunicorn": {"server": "nginx", "procs": r"gunicorn", "log": f"/var/log/webstack/{APP}-gunicorn.log",
+                 "front": ("nginx", "/etc/nginx/nginx.conf")},
+    "uwsgi": {"server": "nginx", "procs": r"uwsgi-core", "log": f"/var/log/webstack/{APP}-uwsgi.log",
+              "front": ("nginx", "/etc/nginx/nginx.conf")},
+    "mod_wsgi": {"server": "Apache", "procs": rf"\(wsgi:{APP}\)", "log": None,
+                 "front": ("apache2", "/etc/apache2/apache2.conf")},
 }
 
 
@@ -36,6 +39,19 @@ def test_bootstrap_reports_success_and_url(single_server):
     out = single_server.first_output
     assert re.search(r"Failed:\s+0", out), out[-3000:]
     assert "webstack is up: http://" in out
+
+
+def test_test_mode_on_the_fresh_server_predicted_the_first_run_exactly(single_server):
+    """`./bootstrap.sh --test` on the fresh server, before anything was installed: the states
+    it said would change are the states the first real run changed, no more, no fewer."""
+    out = single_server.test_output
+    assert single_server.test_code == 0, out[-4000:]
+    assert "test mode: the states above show what a real run would change" in out
+    changed = assert_predicted_exactly(out, single_server.first_output)
+    # the prediction installed nothing: the real run installed the packages
+    assert ("webstack-postgres-package-pkg-installed", "pkg.installed") in changed
+    assert (f"{APP}-celery", "webstack_process.running") in changed
+    assert len(changed) > 20
 
 
 def test_home_page_lists_a_row_from_postgresql(single_server):
@@ -190,6 +206,28 @@ def test_bootstrap_with_an_operator_pillar_tree(single_server):
     assert "/root/pillar" in conf
     # back to the generated tree for the next tests
     code, out = host.exec("cd /root/webstack && ./bootstrap.sh", check=False, timeout=900)
+    assert code == 0 and summary_changed(out) == [], out[-3000:]
+
+
+def test_test_mode_is_exact_on_a_drifted_server(single_server):
+    """Drift by hand (the web server's config edited, the web server and the Celery program
+    stopped, a package removed): `./bootstrap.sh --test` names exactly the states that the
+    real run then changes, and the real run puts everything back."""
+    host, wsgi = single_server.host, single_server.wsgi
+    service, conf = SETUPS[wsgi]["front"]
+    host.exec(f"echo '# edited by hand' >> {conf} && service {service} stop && "
+              f"supervisorctl stop {APP}-celery && apt-get remove -y -q git")
+    code, test_out, _ = single_server.run_bootstrap("--test")
+    assert code == 0, test_out[-4000:]
+    assert "edited by hand" in host.exec(["cat", conf])[1], "--test changed the config"
+    code, out, _ = single_server.run_bootstrap()
+    assert code == 0, out[-4000:]
+    changed = {name for name, _ in assert_predicted_exactly(test_out, out)}
+    assert {conf, service, f"{APP}-celery", "webstack-app-package-pkg-installed"} <= changed, changed
+    assert "edited by hand" not in host.exec(["cat", conf])[1]
+    assert host.exec("git --version")[0] == 0
+    assert requests.get(host.url() + "/healthz", timeout=10).status_code == 200
+    code, out, _ = single_server.run_bootstrap()
     assert code == 0 and summary_changed(out) == [], out[-3000:]
 
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.integration.conftest import write_local_pillar
-from tests.support.single import APP, pids, psql, reload_under_load, summary_changed
+from tests.support.single import APP, assert_predicted_exactly, pids, psql, reload_under_load, summary_changed
 
 UNITS = "/etc/systemd/system"
 
@@ -24,6 +24,12 @@ def server(fresh_servers):
     server = fresh_servers["systemd"]
     assert server.first_code == 0, server.first_output[-6000:]
     return server
+
+
+def test_test_mode_on_the_fresh_server_predicted_the_first_run_exactly(server):
+    assert server.test_code == 0, server.test_output[-4000:]
+    changed = assert_predicted_exactly(server.test_output, server.first_output)
+    assert (f"{APP}-uwsgi", "webstack_process.running") in changed
 
 
 def _active(host, unit):

@@ -22,6 +22,38 @@ def summary_changed(output):
     return [int(n) for n in re.findall(r"changed=(\d+)", output)]
 
 
+# Salt's terse line for a state that is not clean: what `./bootstrap.sh` prints for
+# each state that changed (test=True: would change) or failed.
+_TERSE = re.compile(r"^\s*Name: (.+?) - Function: (\S+) - Result: (\w+) - Started:", re.M)
+
+
+# Salt loads its postgres states only where psql is installed: on a host without it,
+# test=True runs a stand-in (salt/webstack/postgres/database.sls) with the same name.
+_STAND_IN = {"postgres_user.present": "postgres", "postgres_database.present": "postgres",
+             "test.configurable_test_state": "postgres"}
+
+
+def states_marked(output, result):
+    """Sorted (name, function) pairs of the states that a `./bootstrap.sh` output marks
+    with ``result``: 'Changed' in a real run, 'Differs' in a --test run (Salt's terse
+    lines). Fails on any state that failed (Salt prints those in full)."""
+    assert not re.search(r"^\s*Result: False", output, re.M), f"a state failed:\n{output[-4000:]}"
+    found = sorted((name, _STAND_IN.get(func, func)) for name, func, res in _TERSE.findall(output)
+                   if res == result)
+    assert not [line for line in _TERSE.findall(output) if line[2] not in ("Changed", "Differs")], output[-4000:]
+    return found
+
+
+def assert_predicted_exactly(test_output, real_output):
+    """What `./bootstrap.sh --test` said would change is what `./bootstrap.sh` then changed."""
+    predicted, changed = states_marked(test_output, "Differs"), states_marked(real_output, "Changed")
+    assert changed, f"the real run changed nothing:\n{real_output[-3000:]}"
+    assert predicted == changed, (
+        f"predicted but not changed: {sorted(set(predicted) - set(changed))}; "
+        f"changed but not predicted: {sorted(set(changed) - set(predicted))}")
+    return changed
+
+
 def pids(host, pattern):
     """{pid: (user, ppid)} of the processes whose command line matches ``pattern``."""
     _, out = host.exec(["ps", "-eo", "pid=,ppid=,user:20=,args="])

@@ -16,10 +16,22 @@ from tests.support.loader import load as _load
 
 
 pillar_mod = _load("modules", "webstack_pillar")
+
+# Names the unit tests treat as resolving; any other name does not (no DNS here).
+RESOLVING = {"localhost", "db.example.org"}
+
+
+@pytest.fixture(autouse=True)
+def _resolver(monkeypatch):
+    def getaddrinfo(host, *_args, **_kwargs):
+        if host in RESOLVING:
+            return [(2, 1, 6, "", ("127.0.0.1", 0))]
+        raise pillar_mod.socket.gaierror(-2, "Name or service not known")
+    monkeypatch.setattr(pillar_mod.socket, "getaddrinfo", getaddrinfo)
 pillar_state = _load("states", "webstack_pillar")
 
 SECRET_KEY = "k3y-Of-Fifty-Plus-Chars_" + "Zq7" * 12  # 60 characters
-PG_PASSWORD = "pg-Pass-W0rd-1234567"
+PG_PASSWORD = "pg-Pass-W0rd-7654321"
 REDIS_PASSWORD = "redis-Pass-W0rd-987"
 
 VALID = {
@@ -159,6 +171,25 @@ BAD = [
      "at least 16"),
     ("redis-password-quote", {"redis:password": 'quote"In-The-Redis-Pass'}, "webstack:redis:password",
      "without spaces, quotes"),
+    ("secret-key-few-distinct", {"app:secret_key": "ab" * 30}, "webstack:app:secret_key", "(10 different)"),
+    ("secret-key-django-insecure", {"app:secret_key": "django-insecure-" + "Zq7Rt9Lm2" * 5},
+     "webstack:app:secret_key", "at least 50 printable characters"),
+    ("postgres-password-placeholder", {"postgres:password": "Changeme-Changeme-42"}, "webstack:postgres:password",
+     "a placeholder word such as 'changeme'"),
+    ("redis-password-one-char", {"redis:password": "a" * 40}, "webstack:redis:password", "(8 different)"),
+    ("redis-password-reused", {"redis:password": PG_PASSWORD}, "webstack:redis:password",
+     "a secret of its own, got the same value as webstack:postgres:password"),
+    ("postgres-host-unresolvable", {"postgres:host": "db.does-not-resolve.invalid"}, "webstack:postgres:host",
+     "a host name that resolves on this minion, or an IP address, got the string "
+     "'db.does-not-resolve.invalid', which does not resolve"),
+    ("redis-host-unresolvable", {"redis:host": "cache-9"}, "webstack:redis:host", "which does not resolve"),
+    ("ports-redis-on-postgres", {"redis:port": 5432}, "webstack:redis:port",
+     "a port apart from webstack:postgres:port (both listen on this host), got the same port 5432"),
+    ("ports-nginx-on-redis", {"nginx:port": 6379}, "webstack:nginx:port", "a port apart from webstack:redis:port"),
+    ("ports-apache-on-postgres", {"wsgi:server": "mod_wsgi", "apache:port": 5432}, "webstack:apache:port",
+     "a port apart from webstack:postgres:port"),
+    ("ports-app-and-lb", {"roles": ["app", "lb"]}, "webstack:lb:port",
+     "a port apart from webstack:nginx:port (both listen on this host), got the same port 80"),
     ("wsgi-server-uwsgi2", {"wsgi:server": "uwsgi2"}, "webstack:wsgi:server",
      "one of gunicorn, uwsgi, mod_wsgi"),
     ("wsgi-server-capitalised", {"wsgi:server": "Gunicorn"}, "webstack:wsgi:server", "one of gunicorn"),
@@ -315,6 +346,14 @@ def test_bad_pillar_names_key_and_form_and_hides_secrets(changes, key, expected)
         assert secret not in message
 
 
+def test_a_host_that_resolves_is_valid():
+    pillar = _with({"postgres:host": "db.example.org", "redis:host": "localhost"})
+    assert pillar_mod.validate(pillar=pillar) == []
+    # the nodes that do not connect to them do not resolve them
+    pillar = _with({"postgres:host": "db-9", "roles": ["db"]})
+    assert pillar_mod.validate(pillar=pillar) == []
+
+
 def test_bad_table_is_large_enough():
     assert len(BAD) >= 20
     assert len({case_id for case_id, *_ in BAD}) == len(BAD)
@@ -411,8 +450,9 @@ def test_check_raises_with_every_problem():
     assert lines[0] == "invalid pillar:"
     assert lines[1:] == [
         "webstack:nginx:port: expected a port number from 1 to 65535, got the number 70000",
-        "webstack:postgres:password: expected a password of at least 16 printable characters "
-        "without spaces, quotes or backslashes, got a value that does not match",
+        "webstack:postgres:password: expected a password of at least 16 printable characters (8 different) "
+        "without spaces, quotes, backslashes or a placeholder word such as 'changeme' (generate one with: "
+        "openssl rand -base64 24), got a value that does not match",
     ]
     assert "pw-Sh0rt" not in str(excinfo.value)
 
@@ -474,8 +514,9 @@ NODES = {"db1": ["db"], "cache1": ["cache"], "app1": ["app"], "app2": ["app"], "
     ids=["nodes-yaml", "one-node", "shared-roles", "db-and-cache-only", "empty", "null"],
 )
 def test_good_cluster_pillar_has_no_errors(nodes):
+    # lb:port apart from nginx:port, for the nodes that are both app and lb
     pillar = _with({"nodes": nodes, "network:private_cidr": "10.0.0.0/16",
-                    "network:private_interface": "eth1"})
+                    "network:private_interface": "eth1", "lb:port": 8080})
     for roles in {tuple(r) for r in (nodes or {}).values()} | {("single",)}:
         role_list = ["single"] if roles == ("single",) else list(roles)
         assert pillar_mod.validate(pillar=pillar, roles=role_list) == [], role_list

@@ -4,6 +4,20 @@
 include:
   - .service
 
+{#- Salt loads its postgres states only where psql is installed. Under test=True
+    on a host without it (a fresh server: the package states above only predict
+    their install), the same state IDs predict the user and the database. #}
+{%- if opts['test'] and not salt['cmd.which']('psql') %}
+{%-   for id, what, name in [('webstack-postgres-database-user-postgres_user-present', 'user', pg.user),
+                             ('webstack-postgres-database-postgres_database-present', 'database', pg.name)] %}
+{{ id }}:
+  test.configurable_test_state:
+    - name: {{ name | json }}
+    - changes: True
+    - result: True
+    - comment: {{ ('PostgreSQL ' ~ what ~ ' ' ~ name ~ ' would be created once PostgreSQL is installed') | json }}
+{%-   endfor %}
+{%- else %}
 webstack-postgres-database-user-postgres_user-present:
   postgres_user.present:
     - name: {{ pg.user }}
@@ -27,3 +41,4 @@ webstack-postgres-database-postgres_database-present:
     - user: postgres
     - require:
       - postgres_user: webstack-postgres-database-user-postgres_user-present
+{%- endif %}

@@ -1,0 +1,226 @@
+"""
+Bad input on a real host: a table of malformed pillars for every role and of bad
+arguments to `./bootstrap.sh` and to the formula's modules. Each case runs on the
+same fresh Debian 12 container (Salt installed, set up by `./bootstrap.sh --test`,
+nothing else) and must end with a non-zero exit, a message that names the key (or
+the argument) and the form it expects, no secret echoed, and the host exactly as
+it was: the same packages, the same files (content, mode, owner) and the same
+processes.
+"""
+
+import shlex
+
+import pytest
+import yaml
+
+from tests.integration.conftest import KEEP, REPO, SALT_IMAGE
+from tests.support.containers import Host
+
+PILLAR = "/etc/webstack/pillar"
+# the valid secrets of every case unless it replaces them (secrets.sls is merged last)
+SECRETS = {"app": {"secret_key": "Bad1nput-Suite-Signing-Key_" + "Qm4Tz8Wx" * 5},
+           "postgres": {"password": "Pg-Bad1nput-7Hq2Lz9"},
+           "redis": {"password": "Rd-Bad1nput-3Kv8Nw5"}}
+CLUSTER = {"db1": ["db"], "cache1": ["cache"], "app1": ["app"], "worker1": ["worker"], "lb1": ["lb"]}
+
+# What "the host as it was" means: packages, files under these roots, processes.
+# Salt's own cache and log, and the case's input (local.sls, secrets.sls), are not the host.
+SNAPSHOT = r"""
+set -o pipefail
+walk() {
+    find /etc /srv /usr/local /var/lib /var/log /var/spool /run /home /opt -xdev \
+        \( -path /opt/webstack/salt -o -path /var/log/webstack/salt-minion.log \
+           -o -path /etc/webstack/pillar/local.sls -o -path /etc/webstack/pillar/secrets.sls \) -prune \
+        -o "$@"
+}
+dpkg-query -W -f '${Package} ${Version} ${Status}\n'
+walk -printf '%p %y %m %u:%g %l\n' | sort
+walk -type f -print0 | xargs -0 md5sum | sort
+ps -eo user=,args= | grep -v -e '^root *ps ' -e 'grep' -e 'sort$' -e 'bash -c' | sort
+"""
+
+
+def _pillar(**sections):
+    return sections
+
+
+# (id, role, pillar of the case (merged over the valid one), secrets.sls of the case or None,
+#  what the message must contain: the key, then a piece of the expected form)
+CASES = [
+    # role single, through ./bootstrap.sh (what an operator runs)
+    ("single-secret-key-empty", "single", {}, {"app": {"secret_key": ""}},
+     ["webstack:app:secret_key: expected a secret of at least 50", "it is missing"]),
+    ("single-password-placeholder", "single", {}, {"postgres": {"password": "Changeme-Changeme-42"}},
+     ["webstack:postgres:password: expected a password", "a placeholder word"]),
+    ("single-password-reused", "single", {},
+     {"redis": {"password": SECRETS["postgres"]["password"]}},
+     ["webstack:redis:password: expected a secret of its own, got the same value as webstack:postgres:password"]),
+    ("single-secret-key-weak", "single", {}, {"app": {"secret_key": "ab" * 30}},
+     ["webstack:app:secret_key:", "(10 different)"]),
+    ("single-port-string", "single", {"nginx": {"port": "80"}}, None,
+     ["webstack:nginx:port: expected a port number from 1 to 65535, got the string '80'"]),
+    ("single-port-out-of-range", "single", {"nginx": {"port": 70000}}, None,
+     ["webstack:nginx:port: expected a port number from 1 to 65535, got the number 70000"]),
+    ("single-ports-collide", "single", {"redis": {"port": 5432}}, None,
+     ["webstack:redis:port: expected a port apart from webstack:postgres:port"]),
+    ("single-wsgi-server-unknown", "single", {"wsgi": {"server": "uwsgi2"}}, None,
+     ["webstack:wsgi:server: expected one of gunicorn, uwsgi, mod_wsgi, got the string 'uwsgi2'"]),
+    ("single-process-manager-unknown", "single", {"process_manager": "runit"}, None,
+     ["webstack:process_manager: expected one of supervisord, systemd"]),
+    ("single-systemd-not-pid-1", "single", {"process_manager": "systemd"}, None,
+     ["webstack:process_manager: expected supervisord on this host, where systemd is not PID 1"]),
+    ("single-roles-conflict", "single", {"roles": ["single", "app"]}, None,
+     ["webstack:roles: expected either [single] or a combination"]),
+    ("single-role-unknown", "single", {"roles": ["web"]}, None,
+     ["webstack:roles: expected role names from single, db, cache, app, worker, lb, got unknown 'web'"]),
+    ("single-app-not-mapping", "single", {"app": "webapp"}, None,
+     ["webstack:app: expected a mapping, got the string 'webapp'"]),
+    ("single-name-injection", "single", {"app": {"name": "web;rm -rf /"}}, None,
+     ["webstack:app:name: expected a lowercase name"]),
+    ("single-path-traversal", "single", {"app": {"base_dir": "/srv/../etc"}}, None,
+     ["webstack:app:base_dir: expected an absolute path", "without '..'"]),
+    ("single-server-name-injection", "single", {"nginx": {"server_name": "x; include /etc/shadow"}}, None,
+     ["webstack:nginx:server_name: expected '_' or space-separated host names"]),
+    ("single-command-two-lines", "single", {"app": {"build_commands": ["true\nrm -rf /srv"]}}, None,
+     ["webstack:app:build_commands: expected a list of single-line command strings"]),
+    ("single-source-command-substitution", "single",
+     {"app": {"source": "https://example.org/app.git$(reboot)"}}, None,
+     ["webstack:app:source: expected salt://<path>", "got the string 'https://example.org/app.git$(reboot)'"]),
+    ("single-env-reserved-key", "single", {"app": {"env": {"SECRET_KEY": "mine"}}}, None,
+     ["webstack:app:env: expected a mapping of UPPER_CASE keys"]),
+    ("single-db-host-does-not-resolve", "single", {"postgres": {"host": "db.does-not-resolve.invalid"}}, None,
+     ["webstack:postgres:host: expected a host name that resolves on this minion, or an IP address, "
+      "got the string 'db.does-not-resolve.invalid', which does not resolve"]),
+    # the cluster's roles, through salt-call (as a minion applies its highstate)
+    ("db-name-not-sql", "db", {"postgres": {"name": "web app"}}, None,
+     ["webstack:postgres:name: expected a lowercase SQL identifier"]),
+    ("db-password-missing", "db", {}, {"app": SECRETS["app"], "redis": SECRETS["redis"]},
+     ["webstack:postgres:password: expected a password", "it is missing"]),
+    ("cache-maxmemory-words", "cache", {"redis": {"maxmemory": "lots"}}, None,
+     ["webstack:redis:maxmemory: expected a size such as 256mb, got the string 'lots'"]),
+    ("cache-bind-hostname", "cache", {"redis": {"bind": ["localhost"]}}, None,
+     ["webstack:redis:bind: expected a non-empty list of IP addresses"]),
+    ("app-without-db-node", "app", {"nodes": {"cache1": ["cache"], "app1": ["app"]}}, None,
+     ["webstack:nodes: expected a db node for the app nodes, got none"]),
+    ("app-and-lb-on-one-port", "app", {"roles": ["app", "lb"]}, None,
+     ["webstack:lb:port: expected a port apart from webstack:nginx:port"]),
+    ("worker-concurrency-zero", "worker", {"celery": {"concurrency": 0}}, None,
+     ["webstack:celery:concurrency: expected an integer from 1 to 256, got the number 0"]),
+    ("worker-redis-host-does-not-resolve", "worker", {"redis": {"host": "cache-9"}}, None,
+     ["webstack:redis:host: expected a host name that resolves", "which does not resolve"]),
+    ("lb-balance-unknown", "lb", {"lb": {"balance": "random"}}, None,
+     ["webstack:lb:balance: expected one of roundrobin, leastconn, first, source"]),
+    ("lb-timeout-injection", "lb", {"lb": {"timeout_client": "60s\n    stats enable"}}, None,
+     ["webstack:lb:timeout_client: expected a duration such as 5s"]),
+    ("lb-node-id-glob", "lb", {"nodes": {**CLUSTER, "app*1": ["app"]}}, None,
+     ["webstack:nodes: expected minion ids of letters, digits, '.', '_' or '-', got the string 'app*1'"]),
+]
+
+# (id, command, what the message must contain)
+ARGUMENT_CASES = [
+    ("bootstrap-unknown-flag", "./bootstrap.sh --force", "unknown argument '--force'"),
+    ("bootstrap-pillar-missing", "./bootstrap.sh --pillar /nonexistent", "--pillar /nonexistent: not a directory"),
+    ("bootstrap-master-injection", "./bootstrap.sh --minion '10.0.0.1;reboot' --id app1",
+     "--minion '10.0.0.1;reboot': expected the master's host name or IP address"),
+    ("bootstrap-id-injection", "./bootstrap.sh --minion 10.0.0.1 --id 'app1 $(reboot)'",
+     "--id 'app1 $(reboot)': expected letters, digits"),
+    ("bootstrap-id-without-minion", "./bootstrap.sh --id app1", "--id goes with --minion"),
+    ("bootstrap-test-with-master", "./bootstrap.sh --master --test", "--pillar and --test go with role single"),
+    ("module-secret-key-refused", "webstack-salt-call webstack_pillar.public app:secret_key",
+     "webstack:app:secret_key holds a secret; it is not shown"),
+]
+
+
+@pytest.fixture(scope="module")
+def host(testbed):
+    host = Host.start(SALT_IMAGE, name="webstack-test-bad-input", publish=(), hostname="single1")
+    try:
+        host.put_dir(str(REPO), "/root/webstack")
+        # Salt's masterless config and the generated pillar; the test run installs nothing
+        code, out = host.exec("cd /root/webstack && ./bootstrap.sh --test", check=False, timeout=900)
+        assert code == 0, out[-4000:]
+        host.exec(["bash", "-c", f"cp {PILLAR}/local.sls /root/local.sls.orig && "
+                                 f"cp {PILLAR}/secrets.sls /root/secrets.sls.orig"])
+        generated = yaml.safe_load(host.exec(["cat", f"{PILLAR}/secrets.sls"])[1])["webstack"]
+        host.secrets = [value for section in generated.values() for value in section.values()]
+        yield host
+    finally:
+        if not KEEP:
+            host.remove()
+
+
+@pytest.fixture(scope="module")
+def baseline(host):
+    return _snapshot(host)
+
+
+def _snapshot(host):
+    _, out = host.exec(["bash", "-c", SNAPSHOT])
+    return out.splitlines()
+
+
+def _write(host, path, text):
+    host.exec(["bash", "-c", f"umask 077 && cat > {path} <<'EOF'\n{text}EOF"])
+
+
+def _assert_untouched(host, baseline, case_id):
+    after = _snapshot(host)
+    added = sorted(set(after) - set(baseline))
+    removed = sorted(set(baseline) - set(after))
+    assert not added and not removed, f"{case_id} changed the host:\n+ " + "\n+ ".join(added[:20]) + \
+        "\n- " + "\n- ".join(removed[:20])
+
+
+def test_the_tables_cover_every_role_and_enough_cases():
+    assert len(CASES) + len(ARGUMENT_CASES) >= 25
+    assert {role for _, role, *_ in CASES} == {"single", "db", "cache", "app", "worker", "lb"}
+    assert len({case[0] for case in CASES + ARGUMENT_CASES}) == len(CASES) + len(ARGUMENT_CASES)
+
+
+def test_the_valid_pillar_passes_the_same_gate(host, baseline):
+    """The control: with the valid pillar the validation state passes (test mode: nothing
+    changes), so the cases below fail because of their fault, not of the set-up."""
+    code, out = host.exec("webstack-salt-call --retcode-passthrough state.sls_id "
+                          "webstack-validate-pillar-webstack_pillar-validated webstack.roles.single", check=False)
+    assert code == 0, out[-3000:]
+    assert "Pillar webstack is valid for roles: single" in out
+    _assert_untouched(host, baseline, "the control")
+
+
+@pytest.mark.parametrize("case_id, role, pillar, secrets, expected", CASES, ids=[c[0] for c in CASES])
+def test_bad_pillar_stops_with_the_key_named_and_the_host_untouched(host, baseline, case_id, role, pillar,
+                                                                    secrets, expected):
+    settings = {"roles": [role]} if role != "single" else {}
+    if role != "single":
+        settings["nodes"] = CLUSTER
+    settings.update(pillar)
+    case_secrets = secrets if secrets is not None else SECRETS
+    _write(host, f"{PILLAR}/local.sls", yaml.safe_dump({"webstack": settings}))
+    _write(host, f"{PILLAR}/secrets.sls", yaml.safe_dump({"webstack": case_secrets}))
+    try:
+        if role == "single":
+            code, out = host.exec("cd /root/webstack && ./bootstrap.sh", check=False, timeout=600)
+        else:
+            code, out = host.exec(f"webstack-salt-call --retcode-passthrough state.apply webstack.roles.{role}",
+                                  check=False, timeout=600)
+    finally:
+        host.exec(["bash", "-c", f"cp /root/local.sls.orig {PILLAR}/local.sls && "
+                                 f"cp /root/secrets.sls.orig {PILLAR}/secrets.sls"])
+    assert code != 0, f"{case_id} exited 0:\n{out[-3000:]}"
+    assert "Invalid pillar, nothing was changed:" in out, out[-3000:]
+    for piece in expected:
+        assert piece in out, f"{case_id}: {piece!r} not in:\n{out[-3000:]}"
+    for section in case_secrets.values():
+        for value in section.values():
+            if value:
+                assert value not in out, f"{case_id} echoed a secret"
+    _assert_untouched(host, baseline, case_id)
+
+
+@pytest.mark.parametrize("case_id, command, expected", ARGUMENT_CASES, ids=[c[0] for c in ARGUMENT_CASES])
+def test_bad_argument_stops_with_a_message_and_the_host_untouched(host, baseline, case_id, command, expected):
+    code, out = host.exec(["bash", "-c", f"cd /root/webstack && {command}"], check=False, timeout=300)
+    assert code != 0, f"{case_id} exited 0:\n{out[-3000:]}"
+    assert expected in out, f"{case_id}: {expected!r} not in:\n{out[-3000:]}"
+    assert not [secret for secret in host.secrets if secret in out], f"{case_id} echoed a secret"
+    _assert_untouched(host, baseline, shlex.split(command)[0])
