@@ -8,6 +8,7 @@ it was: the same packages, the same files (content, mode, owner) and the same
 processes.
 """
 
+import json
 import shlex
 
 import pytest
@@ -17,7 +18,7 @@ from tests.integration.conftest import KEEP, REPO, SALT_IMAGE
 from tests.support.containers import Host
 
 PILLAR = "/etc/webstack/pillar"
-# the valid secrets of every case unless it replaces them (secrets.sls is merged last)
+# the valid secrets, which a case may change
 SECRETS = {"app": {"secret_key": "Bad1nput-Suite-Signing-Key_" + "Qm4Tz8Wx" * 5},
            "postgres": {"password": "Pg-Bad1nput-7Hq2Lz9"},
            "redis": {"password": "Rd-Bad1nput-3Kv8Nw5"}}
@@ -40,12 +41,23 @@ ps -eo user=,args= | grep -v -e '^root *ps ' -e 'grep' -e 'sort$' -e 'bash -c' |
 """
 
 
-def _pillar(**sections):
-    return sections
+def _merge(base, changes):
+    """``changes`` over ``base``, mapping by mapping; a None value removes the key."""
+    merged = dict(base)
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
-# (id, role, pillar of the case (merged over the valid one), secrets.sls of the case or None,
-#  what the message must contain: the key, then a piece of the expected form)
+# (id, role, the case's settings, changes to the valid secrets (None removes one), what the
+#  message must contain: the key, then a piece of the expected form). The case's pillar is
+# SECRETS, then the changes, then the settings, in local.sls; secrets.sls is emptied (the
+# generated pillar merges it last).
 CASES = [
     # role single, through ./bootstrap.sh (what an operator runs)
     ("single-secret-key-empty", "single", {}, {"app": {"secret_key": ""}},
@@ -94,13 +106,13 @@ CASES = [
     # the cluster's roles, through salt-call (as a minion applies its highstate)
     ("db-name-not-sql", "db", {"postgres": {"name": "web app"}}, None,
      ["webstack:postgres:name: expected a lowercase SQL identifier"]),
-    ("db-password-missing", "db", {}, {"app": SECRETS["app"], "redis": SECRETS["redis"]},
+    ("db-password-missing", "db", {}, {"postgres": {"password": None}},
      ["webstack:postgres:password: expected a password", "it is missing"]),
     ("cache-maxmemory-words", "cache", {"redis": {"maxmemory": "lots"}}, None,
      ["webstack:redis:maxmemory: expected a size such as 256mb, got the string 'lots'"]),
     ("cache-bind-hostname", "cache", {"redis": {"bind": ["localhost"]}}, None,
      ["webstack:redis:bind: expected a non-empty list of IP addresses"]),
-    ("app-without-db-node", "app", {"nodes": {"cache1": ["cache"], "app1": ["app"]}}, None,
+    ("app-without-db-node", "app", {"nodes": {"db1": None}}, None,
      ["webstack:nodes: expected a db node for the app nodes, got none"]),
     ("app-and-lb-on-one-port", "app", {"roles": ["app", "lb"]}, None,
      ["webstack:lb:port: expected a port apart from webstack:nginx:port"]),
@@ -112,7 +124,7 @@ CASES = [
      ["webstack:lb:balance: expected one of roundrobin, leastconn, first, source"]),
     ("lb-timeout-injection", "lb", {"lb": {"timeout_client": "60s\n    stats enable"}}, None,
      ["webstack:lb:timeout_client: expected a duration such as 5s"]),
-    ("lb-node-id-glob", "lb", {"nodes": {**CLUSTER, "app*1": ["app"]}}, None,
+    ("lb-node-id-glob", "lb", {"nodes": {"app*1": ["app"]}}, None,
      ["webstack:nodes: expected minion ids of letters, digits, '.', '_' or '-', got the string 'app*1'"]),
 ]
 
@@ -180,23 +192,21 @@ def test_the_tables_cover_every_role_and_enough_cases():
 def test_the_valid_pillar_passes_the_same_gate(host, baseline):
     """The control: with the valid pillar the validation state passes (test mode: nothing
     changes), so the cases below fail because of their fault, not of the set-up."""
-    code, out = host.exec("webstack-salt-call --retcode-passthrough state.sls_id "
+    code, out = host.exec("webstack-salt-call --retcode-passthrough --out=json state.sls_id "
                           "webstack-validate-pillar-webstack_pillar-validated webstack.roles.single", check=False)
     assert code == 0, out[-3000:]
-    assert "Pillar webstack is valid for roles: single" in out
+    (ret,) = json.loads(out[out.index("{"):])["local"].values()
+    assert ret["result"] is True and ret["comment"] == "Pillar webstack is valid for roles: single", ret
     _assert_untouched(host, baseline, "the control")
 
 
 @pytest.mark.parametrize("case_id, role, pillar, secrets, expected", CASES, ids=[c[0] for c in CASES])
 def test_bad_pillar_stops_with_the_key_named_and_the_host_untouched(host, baseline, case_id, role, pillar,
                                                                     secrets, expected):
-    settings = {"roles": [role]} if role != "single" else {}
-    if role != "single":
-        settings["nodes"] = CLUSTER
-    settings.update(pillar)
-    case_secrets = secrets if secrets is not None else SECRETS
-    _write(host, f"{PILLAR}/local.sls", yaml.safe_dump({"webstack": settings}))
-    _write(host, f"{PILLAR}/secrets.sls", yaml.safe_dump({"webstack": case_secrets}))
+    settings = {"roles": [role], "nodes": CLUSTER} if role != "single" else {}
+    case_secrets = _merge(SECRETS, secrets or {})
+    _write(host, f"{PILLAR}/local.sls", yaml.safe_dump({"webstack": _merge(_merge(case_secrets, settings), pillar)}))
+    _write(host, f"{PILLAR}/secrets.sls", "webstack: {}\n")
     try:
         if role == "single":
             code, out = host.exec("cd /root/webstack && ./bootstrap.sh", check=False, timeout=600)

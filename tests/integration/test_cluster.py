@@ -175,11 +175,20 @@ def test_redis_refuses_a_client_without_the_password(cluster):
              "s.sendall(b'PING\\r\\n'); print(s.recv(200).decode())")
     _, out = cluster.minions["app1"].exec(["python3", "-c", probe, cache_ip])
     assert out.startswith("-NOAUTH"), out
-    _, out = cluster.minions["app1"].exec(
-        "/srv/webapp/current/venv/bin/python -c \"import redis, re; "
-        "url = [l for l in open('/etc/webstack/webapp/app.env') if l.startswith('CACHE_URL=')][0]; "
-        "print(redis.Redis.from_url(url.split('=', 1)[1].strip()).ping())\"")
-    assert out.strip() == "True"
+    # the app's cache user: its own ACL user, refused admin and dangerous commands
+    probe = ("import redis\n"
+             "url = [l for l in open('/etc/webstack/webapp/app.env') if l.startswith('CACHE_URL=')][0]\n"
+             "client = redis.Redis.from_url(url.split('=', 1)[1].strip())\n"
+             "print(client.ping())\n"
+             "print(client.acl_whoami())\n"
+             "try:\n"
+             "    client.flushall()\n"
+             "except redis.exceptions.NoPermissionError as exc:\n"
+             "    print('refused', exc)\n")
+    _, out = cluster.minions["app1"].exec(["/srv/webapp/current/venv/bin/python", "-c", probe])
+    lines = out.strip().splitlines()
+    assert lines[:2] == ["True", "webapp-cache"], out
+    assert lines[2].startswith("refused") and "flushall" in lines[2], out
 
 
 def test_a_minion_cannot_fetch_pillar_files_from_the_master(cluster):

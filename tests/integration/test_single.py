@@ -12,6 +12,7 @@ import time
 import uuid
 
 import requests
+import yaml
 
 from tests.support.single import APP, assert_predicted_exactly, pids, psql, reload_under_load, summary_changed
 
@@ -127,15 +128,31 @@ def test_healthz_and_version(single_server):
     assert version == current.strip().split("/")[-1]
 
 
-def test_redis_refuses_commands_without_the_password(single_server):
+def test_redis_has_a_user_per_consumer_without_admin_commands(single_server):
     host = single_server.host
     _, out = host.exec("redis-cli -h 127.0.0.1 ping", check=False)
     assert "NOAUTH" in out
-    _, out = host.exec("grep -E '^requirepass ' /etc/redis/redis.conf | cut -d'\"' -f2")
-    password = out.strip()
-    _, out = host.exec(["redis-cli", "-h", "127.0.0.1", "--no-auth-warning", "-a", password, "ping"])
-    assert out.strip() == "PONG"
-    _, conf = host.exec("grep -E '^(bind|appendonly|appendfsync) ' /etc/redis/redis.conf")
+    _, secrets = host.exec(["cat", "/etc/webstack/pillar/secrets.sls"])
+    password = yaml.safe_load(secrets)["webstack"]["redis"]["password"]
+    cli = ["redis-cli", "-h", "127.0.0.1", "--no-auth-warning"]
+    # the admin: redis:password with the user name admin; the password alone is refused
+    _, out = host.exec(cli + ["--user", "admin", "-a", password, "config", "get", "appendonly"])
+    assert out.split() == ["appendonly", "yes"]
+    _, out = host.exec(cli + ["-a", password, "ping"], check=False)
+    assert "WRONGPASS" in out, out
+    # the app's consumers: their own users, from the app's config file
+    _, env = host.exec(["cat", f"/etc/webstack/{APP}/app.env"])
+    urls = dict(line.split("=", 1) for line in env.splitlines() if line.startswith(("CACHE_URL=", "CELERY_BROKER")))
+    assert [url.split("://")[1].split(":")[0] for url in urls.values()] == [f"{APP}-cache", f"{APP}-broker"]
+    for url in urls.values():
+        assert host.exec(["redis-cli", "--no-auth-warning", "-u", url, "ping"])[1].strip() == "PONG"
+        for command in (["config", "get", "appendonly"], ["flushall"], ["keys", "*"], ["shutdown"]):
+            _, out = host.exec(["redis-cli", "--no-auth-warning", "-u", url] + command, check=False)
+            assert "NOPERM" in out, (command, out)
+    # redis.conf holds hashes only
+    _, conf = host.exec(["cat", "/etc/redis/redis.conf"])
+    assert password not in conf and not [url for url in urls.values() if url.split(":")[2].split("@")[0] in conf]
+    assert "user default off" in conf
     assert "bind 127.0.0.1 -::1" in conf and "appendonly yes" in conf and "appendfsync everysec" in conf
 
 
@@ -160,13 +177,11 @@ def test_only_the_app_and_the_web_server_reach_the_socket(single_server):
 
 def test_secrets_are_not_world_readable(single_server):
     host = single_server.host
-    for path, owner in [("/etc/webstack/pillar/secrets.sls", "root:root"),
-                        (f"/etc/webstack/{APP}/app.env", f"root:{APP}"),
-                        ("/etc/redis/redis.conf", "redis:redis")]:
+    for path, owner, expected_mode in [("/etc/webstack/pillar/secrets.sls", "root:root", "600"),
+                                       (f"/etc/webstack/{APP}/app.env", f"root:{APP}", "640"),
+                                       ("/etc/redis/redis.conf", "redis:redis", "640")]:
         _, out = host.exec(["stat", "-c", "%a %U:%G", path])
-        mode, who = out.split()
-        assert int(mode, 8) & 0o007 == 0, f"{path} is world-accessible: {mode}"
-        assert who == owner, f"{path} is owned by {who}"
+        assert out.split() == [expected_mode, owner], f"{path}: {out}"
     _, out = host.exec(["stat", "-c", "%a", "/etc/webstack/pillar"])
     assert out.strip() == "700"
 
@@ -226,6 +241,31 @@ def test_test_mode_is_exact_on_a_drifted_server(single_server):
     assert {conf, service, f"{APP}-celery", "webstack-app-package-pkg-installed"} <= changed, changed
     assert "edited by hand" not in host.exec(["cat", conf])[1]
     assert host.exec("git --version")[0] == 0
+    assert requests.get(host.url() + "/healthz", timeout=10).status_code == 200
+    code, out, _ = single_server.run_bootstrap()
+    assert code == 0 and summary_changed(out) == [], out[-3000:]
+
+
+def test_secrets_stay_out_of_the_state_output(single_server):
+    """The files that hold secrets edited by hand: the run puts them back (Redis restarts,
+    the app reloads) and its full output shows neither a diff of them nor any secret."""
+    host = single_server.host
+    _, secrets = host.exec(["cat", "/etc/webstack/pillar/secrets.sls"])
+    values = [v for section in yaml.safe_load(secrets)["webstack"].values() for v in section.values()]
+    _, env = host.exec(["cat", f"/etc/webstack/{APP}/app.env"])
+    values += [line.split("://")[1].split(":")[1].split("@")[0] for line in env.splitlines()
+               if line.startswith(("CACHE_URL=", "CELERY_BROKER_URL="))]
+    assert len(values) == 5 and all(len(v) >= 16 for v in values)
+    host.exec(f"echo '# edited by hand' >> /etc/webstack/{APP}/app.env && "
+              "echo '# edited by hand' >> /etc/redis/redis.conf")
+    code, out = host.exec("webstack-salt-call --out=json --retcode-passthrough state.apply webstack.roles.single",
+                          check=False, timeout=600)
+    assert code == 0, out[-3000:]
+    result = json.loads(out[out.index("{"):])["local"]
+    changed = {ret["name"]: ret["changes"] for ret in result.values() if ret["changes"]}
+    for path in (f"/etc/webstack/{APP}/app.env", "/etc/redis/redis.conf"):
+        assert changed.get(path) == {"diff": "<show_changes=False>"}, changed.get(path)
+    assert not [v for v in values if v in out], "a secret is in the state output"
     assert requests.get(host.url() + "/healthz", timeout=10).status_code == 200
     code, out, _ = single_server.run_bootstrap()
     assert code == 0 and summary_changed(out) == [], out[-3000:]

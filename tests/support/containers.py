@@ -79,10 +79,12 @@ class Host:
         if not isinstance(publish, dict):
             publish = dict.fromkeys(publish)
         volumes = cls.host_file_volumes()
-        options = {"init": True, "command": ["sleep", "infinity"]}
+        # SYS_PTRACE: root may read /proc/<pid>/exe of another user's process, as on a
+        # server; without it start-stop-daemon cannot find redis-server to stop it.
+        options = {"init": True, "command": ["sleep", "infinity"], "cap_add": ["SYS_PTRACE"]}
         if systemd:
             volumes["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
-            options = {"init": False, "command": ["/lib/systemd/systemd"],
+            options = {"init": False, "command": ["/lib/systemd/systemd"], "cap_add": ["SYS_PTRACE"],
                        "tmpfs": {"/run": "", "/run/lock": ""}}
         container = client().containers.run(
             image,
