@@ -132,7 +132,9 @@ EOF
             say "starting salt-$name"; systemctl start "$unit"
         fi
     else
-        [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && running=1
+        # a pid file left from before a reboot may name another process now
+        [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null \
+            && tr '\0' ' ' < "/proc/$(cat "$pidfile")/cmdline" 2>/dev/null | grep -q "salt-$name" && running=1
         if [ -n "$running" ] && [ "$(cat "$state" 2>/dev/null)" != "$hash" ]; then
             say "restarting salt-$name (config changed)"
             kill "$(cat "$pidfile")"
@@ -141,6 +143,7 @@ EOF
         fi
         if [ -z "$running" ]; then
             say "starting salt-$name (no systemd here: detached, pid in $pidfile)"
+            rm -f "$pidfile"
             "$SALT_VENV/bin/salt-$name" -d
         fi
     fi

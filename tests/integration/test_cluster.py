@@ -13,6 +13,7 @@ and a deploy with nothing to change.
 
 import json
 import re
+import threading
 import time
 import uuid
 
@@ -22,6 +23,7 @@ import requests
 from tests.integration.conftest import KEEP
 from tests.support.cluster import MASTER_DIR, Cluster
 from tests.support.load import Load, no_failure
+from tests.support.single import APP, pids, psql, serving_pids
 
 PREFIX = "webstack-test-c-"
 HEADERS = {"Host": "localhost"}
@@ -327,6 +329,208 @@ def test_a_second_deploy_with_nothing_changed_changes_nothing(cluster, timings):
     results = orch_result(out)
     assert minion_changes(results) == {}
     assert not any(r["__id__"].startswith(("Take ", "Deploy on ")) for r in results.values())
+
+
+# ---------------------------------------------------------------- faults
+
+def _until(what, check, timeout, interval=0.5):
+    """Poll ``check()`` until it returns a true value (returned), failing after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(interval)
+
+
+def _status(url):
+    try:
+        return requests.get(url, headers=HEADERS, timeout=5).status_code
+    except requests.RequestException:
+        return None
+
+
+def _rows(cluster, pattern):
+    """How many entries' text matches the SQL LIKE ``pattern``, read on db1."""
+    return int(psql(cluster.minions["db1"], f"SELECT count(*) FROM entries_entry WHERE text LIKE '{pattern}'"))
+
+
+def _lb_status(cluster, node):
+    """HAProxy's status of ``node`` in backend app (UP, DOWN, DRAIN, MAINT, ...)."""
+    _, out = cluster.lb.exec(["sh", "-c", "echo 'show stat' | socat stdio /run/haproxy/admin.sock"])
+    for line in out.splitlines():
+        fields = line.split(",")
+        if len(fields) > 17 and fields[:2] == ["app", node]:
+            return fields[17]
+    return None
+
+
+def _celery_main(worker):
+    """The Celery worker's main process on ``worker`` (the one whose parent is not Celery)."""
+    procs = pids(worker, r"-m celery --app")
+    (main,) = [pid for pid, (_, ppid) in procs.items() if ppid not in procs]
+    return main, [pid for pid, (_, ppid) in procs.items() if ppid == main]
+
+
+def test_sigkill_of_an_app_nodes_wsgi_master_fails_no_request(cluster, lb_ip, timings):
+    """SIGKILL Gunicorn's master on app1 while 50 clients send GETs through HAProxy:
+    HAProxy retries what app1 cannot answer on app2, Supervisord starts a new master,
+    and app1 is back in the pool."""
+    app1 = cluster.minions["app1"]
+
+    def master():
+        _, out = app1.exec(f"supervisorctl pid {APP}-gunicorn", check=False)
+        return int(out) if out.strip().isdigit() and int(out) > 0 else None
+
+    old = master()
+    assert old
+    with Load(lb_ip, 80, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=0.1) as load:
+        time.sleep(3)
+        app1.exec(["kill", "-KILL", str(old)])
+        new = _until("a new Gunicorn master on app1, answering",
+                     lambda: master() not in (None, old) and _status(f"http://{app1.ip}/healthz") == 200, 60)
+        _until("app1 back in the load balancer", lambda: _lb_status(cluster, "app1") == "UP", 30)
+        time.sleep(3)
+    summary = load.summary()
+    timings["fault_sigkill_wsgi_requests"] = summary["requests"]
+    timings["fault_sigkill_wsgi_failed"] = summary["failed"]
+    assert new and summary["requests"] > 200
+    ok, why = no_failure(summary)
+    assert ok, why
+    assert {version(lb_ip)[1] for _ in range(20)} == {"app1", "app2"}
+
+
+def test_redis_restarted_with_tasks_queued_loses_none(cluster):
+    """20 tasks queued while worker1's Celery is stopped, Redis restarted on cache1, then
+    the worker started: every task runs."""
+    worker1, cache1 = cluster.minions["worker1"], cluster.minions["cache1"]
+    marker = f"queued-{uuid.uuid4().hex[:8]}"
+    worker1.exec(f"supervisorctl stop {APP}-celery")
+    try:
+        session = requests.Session()
+        base = f"http://{cluster.minions['app1'].ip}"
+        for i in range(20):
+            resp = session.get(base + "/", headers=HEADERS, timeout=10)
+            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', resp.text).group(1)
+            resp = session.post(base + "/", data={"text": f"{marker}-{i}", "csrfmiddlewaretoken": token},
+                                headers=dict(HEADERS, Referer="http://localhost/"), timeout=10,
+                                allow_redirects=False)
+            assert resp.status_code == 303, resp.text[:300]
+        _, queued = worker1.exec([f"/srv/{APP}/current/venv/bin/python", "-c", QUEUE_LENGTH])
+        assert int(queued) >= 20, queued
+        cache1.exec("service redis-server restart")
+        _until("Redis back", lambda: _status(f"{base}/healthz") == 200, 60)
+    finally:
+        worker1.exec(f"supervisorctl start {APP}-celery")
+    _until("the 20 queued tasks ran", lambda: _rows(cluster, f"task: {marker}-%") >= 20, 90)
+    time.sleep(2)
+    assert _rows(cluster, f"task: {marker}-%") == 20
+
+
+QUEUE_LENGTH = f"""
+import redis
+url = [l for l in open('/etc/webstack/{APP}/app.env') if l.startswith('CELERY_BROKER_URL=')][0]
+print(redis.Redis.from_url(url.split('=', 1)[1].strip()).llen('celery'))
+"""
+ENQUEUE = f"""
+import os, sys
+sys.path.insert(0, '/srv/{APP}/current/src')
+os.environ.update(WEBSTACK_CONFIG='/etc/webstack/{APP}/app.env', DJANGO_SETTINGS_MODULE='exampleproject.settings')
+import django
+django.setup()
+from entries.tasks import record_once
+print(record_once.delay(sys.argv[1], int(sys.argv[2])).id)
+"""
+
+
+def test_a_celery_worker_killed_mid_task_gets_it_again_and_its_effect_happens_once(cluster):
+    """SIGKILL the worker processes of worker1's Celery while a 6 s task runs: the task is
+    delivered again (acks_late, reject_on_worker_lost), runs a second time, and its row is
+    written once."""
+    worker1 = cluster.minions["worker1"]
+    key = f"killed-{uuid.uuid4().hex[:8]}"
+    worker1.exec(["runuser", "-u", APP, "--", f"/srv/{APP}/current/venv/bin/python", "-c", ENQUEUE, key, "6"])
+    _until("the task started", lambda: _rows(cluster, f"attempt: {key}") == 1, 30, 0.2)
+    main, children = _celery_main(worker1)
+    assert children
+    worker1.exec(["kill", "-KILL"] + [str(pid) for pid in children])
+    _until("the task ran again and finished", lambda: _rows(cluster, f"task: {key}") == 1, 60)
+    time.sleep(8)  # no third run
+    assert (_rows(cluster, f"attempt: {key}"), _rows(cluster, f"task: {key}")) == (2, 1)
+    assert _celery_main(worker1)[0] == main  # the main process stayed and forked new workers
+    _, log = worker1.exec(f"cat /var/log/webstack/{APP}-celery.log")
+    assert "signal 9 (SIGKILL)" in log, log[-2000:]
+
+
+def test_postgresql_restarted_under_load_healthz_503_then_200_without_an_app_restart(cluster, lb_ip, timings):
+    db1, app1 = cluster.minions["db1"], cluster.minions["app1"]
+    masters = {n: serving_pids(cluster.minions[n], "gunicorn")[0] for n in ("app1", "app2")}
+    with Load(lb_ip, 80, paths=("/", "/healthz"), clients=10, pause=0.1) as load:
+        time.sleep(2)
+        db1.exec("service postgresql stop")
+        try:
+            _until("/healthz 503 while PostgreSQL is down", lambda: _status(f"http://{app1.ip}/healthz") == 503, 30)
+            resp = requests.get(f"http://{app1.ip}/healthz", headers=HEADERS, timeout=10)
+            assert "fail: database" in resp.text, resp.text
+        finally:
+            db1.exec("service postgresql start")
+        _until("/healthz 200 after PostgreSQL is back", lambda: _status(f"http://{app1.ip}/healthz") == 200, 60)
+        _until("the load balancer serves again", lambda: _status(f"http://{lb_ip}/") == 200, 60)
+        time.sleep(2)
+    summary = load.summary()
+    timings["fault_postgres_restart_requests"] = summary["requests"]
+    timings["fault_postgres_restart_failed"] = summary["failed"]
+    assert {n: serving_pids(cluster.minions[n], "gunicorn")[0] for n in ("app1", "app2")} == masters
+    assert 'class="entry ' in requests.get(f"http://{lb_ip}/", headers=HEADERS, timeout=10).text
+
+
+def test_an_app_node_stopped_mid_deploy_fails_the_deploy_naming_it_and_the_other_keeps_serving(
+        cluster, lb_ip, timings):
+    """A new revision rolls out; while app1 is out of the load balancer for its deploy, its
+    container stops. orch.deploy fails at "Deploy on app1", naming app1; app2 serves every
+    request. Then app1's container starts again, its minion is bootstrapped again and the
+    next orch.deploy brings both nodes to the new release."""
+    app1 = cluster.minions["app1"]
+    old = version(cluster.minions["app2"].ip)[0]
+    cluster.master.exec(f"echo '<!-- revision 3 -->' >> {BASE_HTML}")
+    result = {}
+    with Load(lb_ip, 80, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=0.1) as load:
+        time.sleep(2)
+        runner = threading.Thread(target=lambda: result.update(zip(("code", "out", "seconds"),
+                                                                   cluster.orchestrate("orch.deploy"))))
+        runner.start()
+        _until("app1 out of the load balancer", lambda: _lb_status(cluster, "app1") in ("DRAIN", "MAINT"), 300,
+               0.2)
+        time.sleep(1)
+        app1.container.stop(timeout=5)
+        runner.join(timeout=900)
+        time.sleep(2)
+    summary = load.summary()
+    timings["fault_node_stopped_requests"] = summary["requests"]
+    timings["fault_node_stopped_failed"] = summary["failed"]
+    assert result["code"] != 0, result["out"][-6000:]
+    results = orch_result(result["out"])
+    assert failed_steps(results) == ["Deploy on app1"], failed_steps(results)
+    step = next(r for r in results.values() if r["__id__"] == "Deploy on app1")
+    assert "app1" in step["comment"], step["comment"]
+    ok, why = no_failure(summary)
+    assert ok, why
+    assert {version(lb_ip) for _ in range(10)} == {(old, "app2")}
+    # app1 comes back: the container starts, its minion is bootstrapped again, orch.deploy
+    app1.container.start()
+    app1.container.reload()
+    code, out = app1.exec(f"cd /root/webstack && ./bootstrap.sh --minion {cluster.master.ip} --id app1",
+                          check=False, timeout=600)
+    assert code == 0, out[-3000:]
+    _until("app1's minion answers", lambda: '"app1": true' in cluster.master.exec(
+        "salt --out=json --static -t 10 app1 test.ping", check=False)[1], 120, 2)
+    code, out, _ = cluster.orchestrate("orch.deploy")
+    assert code == 0, out[-8000:]
+    # the same build (fingerprint) on both, a new one
+    new = {n: version(cluster.minions[n].ip)[0].rsplit("-", 1)[1] for n in ("app1", "app2")}
+    assert len(set(new.values())) == 1 and old.rsplit("-", 1)[1] not in new.values(), (old, new)
+    assert {version(lb_ip)[1] for _ in range(20)} == {"app1", "app2"}
 
 
 def test_switching_the_app_nodes_to_mod_wsgi_rolls_out_under_load_with_no_failed_request(cluster, lb_ip,
