@@ -16,6 +16,7 @@ import yaml
 
 from tests.integration.conftest import KEEP, REPO, SALT_IMAGE
 from tests.support.containers import Host
+from tests.support.single import generated_secrets
 
 PILLAR = "/etc/webstack/pillar"
 # the valid secrets, which a case may change
@@ -153,8 +154,7 @@ def host(testbed):
         assert code == 0, out[-4000:]
         host.exec(["bash", "-c", f"cp {PILLAR}/local.sls /root/local.sls.orig && "
                                  f"cp {PILLAR}/secrets.sls /root/secrets.sls.orig"])
-        generated = yaml.safe_load(host.exec(["cat", f"{PILLAR}/secrets.sls"])[1])["webstack"]
-        host.secrets = [value for section in generated.values() for value in section.values()]
+        host.secrets = list(generated_secrets(host, f"{PILLAR}/secrets.sls").values())
         yield host
     finally:
         if not KEEP:

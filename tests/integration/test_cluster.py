@@ -22,6 +22,7 @@ import requests
 
 from tests.integration.conftest import KEEP
 from tests.support.cluster import MASTER_DIR, Cluster
+from tests.support.containers import wait_http, wait_until
 from tests.support.load import Load, no_failure
 from tests.support.single import APP, pids, psql, serving_pids
 
@@ -58,6 +59,22 @@ def minion_changes(results):
 
 def failed_steps(results):
     return [res["__id__"] for res in results.values() if res.get("result") is False]
+
+
+def post_entry(session, base, text):
+    """POST an entry through the form at ``base`` (its CSRF token first), as a browser does;
+    the view adds the row and queues its Celery task."""
+    resp = session.get(base + "/", headers=HEADERS, timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', resp.text).group(1)
+    resp = session.post(base + "/", data={"text": text, "csrfmiddlewaretoken": token},
+                        headers=dict(HEADERS, Referer="http://localhost/"), timeout=10, allow_redirects=False)
+    assert resp.status_code == 303, resp.text[:500]
+
+
+def pings(cluster, node):
+    """Whether ``node``'s minion answers the master's test.ping."""
+    return f'"{node}": true' in cluster.master.exec(f"salt --out=json --static -t 10 {node} test.ping",
+                                                    check=False)[1]
 
 
 def version(host_ip):
@@ -124,20 +141,12 @@ def test_pages_through_the_load_balancer_come_from_both_app_nodes(cluster, lb_ip
 
 def test_a_row_written_through_app1_is_read_through_app2_and_worker1_runs_the_task(cluster):
     app1, app2, worker1 = (cluster.minions[n] for n in ("app1", "app2", "worker1"))
-    session = requests.Session()
-    base1 = f"http://{app1.ip}"
-    resp = session.get(base1 + "/", headers=HEADERS, timeout=10)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', resp.text).group(1)
     marker = f"cluster-{uuid.uuid4().hex[:8]}"
-    resp = session.post(base1 + "/", data={"text": marker, "csrfmiddlewaretoken": token},
-                        headers=dict(HEADERS, Referer="http://localhost/"), timeout=10, allow_redirects=False)
-    assert resp.status_code == 303, resp.text[:500]
+    post_entry(requests.Session(), f"http://{app1.ip}", marker)
     page = requests.get(f"http://{app2.ip}/", headers=HEADERS, timeout=10).text
     assert marker in page
-    deadline = time.monotonic() + 30
-    while f"task: {marker}" not in requests.get(f"http://{app2.ip}/", headers=HEADERS, timeout=10).text:
-        assert time.monotonic() < deadline, "the Celery task's row did not appear within 30 s"
-        time.sleep(0.5)
+    wait_until("the Celery task's row", lambda: f"task: {marker}" in requests.get(
+        f"http://{app2.ip}/", headers=HEADERS, timeout=10).text, 30)
     _, log = worker1.exec("cat /var/log/webstack/webapp-celery.log")
     assert re.search(r"Task entries\.tasks\.record\[[0-9a-f-]+\] succeeded", log), log[-2000:]
     for app in (app1, app2):  # no worker on the app nodes: the task ran on worker1
@@ -315,11 +324,7 @@ def test_a_node_that_does_not_answer_stops_the_deploy_before_anything_changes(cl
         assert len(results) == 1, "steps ran after the preflight failed"
     finally:
         worker1.exec("salt-minion -d")
-    deadline = time.monotonic() + 120
-    while '"worker1": true' not in cluster.master.exec("salt --out=json --static -t 10 worker1 test.ping",
-                                                       check=False)[1]:
-        assert time.monotonic() < deadline, "worker1 did not come back"
-        time.sleep(2)
+    wait_until("worker1 back", lambda: pings(cluster, "worker1"), 120, 2)
 
 
 def test_a_second_deploy_with_nothing_changed_changes_nothing(cluster, timings):
@@ -332,24 +337,6 @@ def test_a_second_deploy_with_nothing_changed_changes_nothing(cluster, timings):
 
 
 # ---------------------------------------------------------------- faults
-
-def _until(what, check, timeout, interval=0.5):
-    """Poll ``check()`` until it returns a true value (returned), failing after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        time.sleep(interval)
-
-
-def _status(url):
-    try:
-        return requests.get(url, headers=HEADERS, timeout=5).status_code
-    except requests.RequestException:
-        return None
-
 
 def _rows(cluster, pattern):
     """How many entries' text matches the SQL LIKE ``pattern``, read on db1."""
@@ -388,9 +375,9 @@ def test_sigkill_of_an_app_nodes_wsgi_master_fails_no_request(cluster, lb_ip, ti
     with Load(lb_ip, 80, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=0.1) as load:
         time.sleep(3)
         app1.exec(["kill", "-KILL", str(old)])
-        new = _until("a new Gunicorn master on app1, answering",
-                     lambda: master() not in (None, old) and _status(f"http://{app1.ip}/healthz") == 200, 60)
-        _until("app1 back in the load balancer", lambda: _lb_status(cluster, "app1") == "UP", 30)
+        new = wait_until("a new Gunicorn master on app1", lambda: master() not in (None, old), 60)
+        wait_http(f"http://{app1.ip}/healthz", 60, headers=HEADERS)
+        wait_until("app1 back in the load balancer", lambda: _lb_status(cluster, "app1") == "UP", 30)
         time.sleep(3)
     summary = load.summary()
     timings["fault_sigkill_wsgi_requests"] = summary["requests"]
@@ -411,19 +398,14 @@ def test_redis_restarted_with_tasks_queued_loses_none(cluster):
         session = requests.Session()
         base = f"http://{cluster.minions['app1'].ip}"
         for i in range(20):
-            resp = session.get(base + "/", headers=HEADERS, timeout=10)
-            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', resp.text).group(1)
-            resp = session.post(base + "/", data={"text": f"{marker}-{i}", "csrfmiddlewaretoken": token},
-                                headers=dict(HEADERS, Referer="http://localhost/"), timeout=10,
-                                allow_redirects=False)
-            assert resp.status_code == 303, resp.text[:300]
+            post_entry(session, base, f"{marker}-{i}")
         _, queued = worker1.exec([f"/srv/{APP}/current/venv/bin/python", "-c", QUEUE_LENGTH])
         assert int(queued) >= 20, queued
         cache1.exec("service redis-server restart")
-        _until("Redis back", lambda: _status(f"{base}/healthz") == 200, 60)
+        wait_http(f"{base}/healthz", 60, headers=HEADERS)  # Redis is back
     finally:
         worker1.exec(f"supervisorctl start {APP}-celery")
-    _until("the 20 queued tasks ran", lambda: _rows(cluster, f"task: {marker}-%") >= 20, 90)
+    wait_until("the 20 queued tasks ran", lambda: _rows(cluster, f"task: {marker}-%") >= 20, 90)
     time.sleep(2)
     assert _rows(cluster, f"task: {marker}-%") == 20
 
@@ -451,11 +433,11 @@ def test_a_celery_worker_killed_mid_task_gets_it_again_and_its_effect_happens_on
     worker1 = cluster.minions["worker1"]
     key = f"killed-{uuid.uuid4().hex[:8]}"
     worker1.exec(["runuser", "-u", APP, "--", f"/srv/{APP}/current/venv/bin/python", "-c", ENQUEUE, key, "6"])
-    _until("the task started", lambda: _rows(cluster, f"attempt: {key}") == 1, 30, 0.2)
+    wait_until("the task started", lambda: _rows(cluster, f"attempt: {key}") == 1, 30, 0.2)
     main, children = _celery_main(worker1)
     assert children
     worker1.exec(["kill", "-KILL"] + [str(pid) for pid in children])
-    _until("the task ran again and finished", lambda: _rows(cluster, f"task: {key}") == 1, 60)
+    wait_until("the task ran again and finished", lambda: _rows(cluster, f"task: {key}") == 1, 60)
     time.sleep(8)  # no third run
     assert (_rows(cluster, f"attempt: {key}"), _rows(cluster, f"task: {key}")) == (2, 1)
     assert _celery_main(worker1)[0] == main  # the main process stayed and forked new workers
@@ -470,13 +452,12 @@ def test_postgresql_restarted_under_load_healthz_503_then_200_without_an_app_res
         time.sleep(2)
         db1.exec("service postgresql stop")
         try:
-            _until("/healthz 503 while PostgreSQL is down", lambda: _status(f"http://{app1.ip}/healthz") == 503, 30)
-            resp = requests.get(f"http://{app1.ip}/healthz", headers=HEADERS, timeout=10)
-            assert "fail: database" in resp.text, resp.text
+            body = wait_http(f"http://{app1.ip}/healthz", 30, expect=503, headers=HEADERS)
+            assert "fail: database" in body, body
         finally:
             db1.exec("service postgresql start")
-        _until("/healthz 200 after PostgreSQL is back", lambda: _status(f"http://{app1.ip}/healthz") == 200, 60)
-        _until("the load balancer serves again", lambda: _status(f"http://{lb_ip}/") == 200, 60)
+        wait_http(f"http://{app1.ip}/healthz", 60, headers=HEADERS)  # PostgreSQL is back
+        wait_http(f"http://{lb_ip}/", 60, headers=HEADERS)  # and the load balancer serves again
         time.sleep(2)
     summary = load.summary()
     timings["fault_postgres_restart_requests"] = summary["requests"]
@@ -500,8 +481,8 @@ def test_an_app_node_stopped_mid_deploy_fails_the_deploy_naming_it_and_the_other
         runner = threading.Thread(target=lambda: result.update(zip(("code", "out", "seconds"),
                                                                    cluster.orchestrate("orch.deploy"))))
         runner.start()
-        _until("app1 out of the load balancer", lambda: _lb_status(cluster, "app1") in ("DRAIN", "MAINT"), 300,
-               0.2)
+        wait_until("app1 out of the load balancer",
+                   lambda: _lb_status(cluster, "app1") in ("DRAIN", "MAINT"), 300, 0.2)
         time.sleep(1)
         app1.container.stop(timeout=5)
         runner.join(timeout=900)
@@ -523,8 +504,7 @@ def test_an_app_node_stopped_mid_deploy_fails_the_deploy_naming_it_and_the_other
     code, out = app1.exec(f"cd /root/webstack && ./bootstrap.sh --minion {cluster.master.ip} --id app1",
                           check=False, timeout=600)
     assert code == 0, out[-3000:]
-    _until("app1's minion answers", lambda: '"app1": true' in cluster.master.exec(
-        "salt --out=json --static -t 10 app1 test.ping", check=False)[1], 120, 2)
+    wait_until("app1's minion answers", lambda: pings(cluster, "app1"), 120, 2)
     code, out, _ = cluster.orchestrate("orch.deploy")
     assert code == 0, out[-8000:]
     # the same build (fingerprint) on both, a new one

@@ -12,9 +12,9 @@ import time
 import uuid
 
 import requests
-import yaml
 
-from tests.support.single import APP, assert_predicted_exactly, pids, psql, reload_under_load, summary_changed
+from tests.support.single import (APP, assert_predicted_exactly, generated_secrets, pids, psql, reload_under_load,
+                                  summary_changed)
 
 # What each setup looks like from outside: the web server's Server header, the
 # processes that serve the app, the app server's log.
@@ -132,8 +132,7 @@ def test_redis_has_a_user_per_consumer_without_admin_commands(single_server):
     host = single_server.host
     _, out = host.exec("redis-cli -h 127.0.0.1 ping", check=False)
     assert "NOAUTH" in out
-    _, secrets = host.exec(["cat", "/etc/webstack/pillar/secrets.sls"])
-    password = yaml.safe_load(secrets)["webstack"]["redis"]["password"]
+    password = generated_secrets(host)["redis:password"]
     cli = ["redis-cli", "-h", "127.0.0.1", "--no-auth-warning"]
     # the admin: redis:password with the user name admin; the password alone is refused
     _, out = host.exec(cli + ["--user", "admin", "-a", password, "config", "get", "appendonly"])
@@ -250,8 +249,7 @@ def test_secrets_stay_out_of_the_state_output(single_server):
     """The files that hold secrets edited by hand: the run puts them back (Redis restarts,
     the app reloads) and its full output shows neither a diff of them nor any secret."""
     host = single_server.host
-    _, secrets = host.exec(["cat", "/etc/webstack/pillar/secrets.sls"])
-    values = [v for section in yaml.safe_load(secrets)["webstack"].values() for v in section.values()]
+    values = list(generated_secrets(host).values())
     _, env = host.exec(["cat", f"/etc/webstack/{APP}/app.env"])
     values += [line.split("://")[1].split(":")[1].split("@")[0] for line in env.splitlines()
                if line.startswith(("CACHE_URL=", "CELERY_BROKER_URL="))]

@@ -189,18 +189,32 @@ def remove_all(prefix=PREFIX):
     return names
 
 
-def wait_http(url, timeout=60, expect=200):
+def wait_until(what, check, timeout, interval=0.5):
+    """Poll ``check()`` every ``interval`` s until it returns a true value, and return that
+    value; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(interval)
+
+
+def wait_http(url, timeout=60, expect=200, headers=None):
     """Poll ``url`` every 0.5 s until it answers with status ``expect``; return the body.
 
+    ``headers``: extra request headers (a Host header for an app behind ALLOWED_HOSTS).
     Raises TimeoutError naming the last status or error seen. Proxies are bypassed: the
     test bed's URLs are all on 127.0.0.1 or a container network.
     """
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(url, headers=headers or {})
     deadline = time.monotonic() + timeout
     last = "no answer"
     while True:
         try:
-            with opener.open(url, timeout=5) as response:
+            with opener.open(request, timeout=5) as response:
                 status, body = response.status, response.read()
         except urllib.error.HTTPError as exc:
             status, body = exc.code, exc.read()

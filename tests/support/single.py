@@ -5,6 +5,7 @@ import re
 import time
 
 import requests
+import yaml
 
 from tests.support.load import Load, no_failure
 
@@ -15,6 +16,13 @@ def psql(host, sql):
     """One SQL statement as postgres in the app's database; the output, unaligned."""
     _, out = host.exec(["su", "postgres", "-s", "/bin/sh", "-c", f"psql -d {APP} -At -c \"{sql}\""])
     return out.strip()
+
+
+def generated_secrets(host, path="/etc/webstack/pillar/secrets.sls"):
+    """The secrets that `./bootstrap.sh` generated into ``path``: {"redis:password": ..., ...}."""
+    _, text = host.exec(["cat", path])
+    return {f"{section}:{key}": value for section, values in yaml.safe_load(text)["webstack"].items()
+            for key, value in values.items()}
 
 
 def summary_changed(output):
