@@ -323,8 +323,8 @@ if [ -n "$TEST_MODE" ]; then
     exit 0
 fi
 
-port="$("${salt_call[@]}" --log-level=quiet --out=json webstack_pillar.front 2>/dev/null \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["local"]["port"])' 2>/dev/null || echo 80)"
 addr="$(hostname -I 2>/dev/null | awk '{print $1}')"
-suffix=""; [ "$port" = "80" ] || suffix=":$port"
-say "webstack is up: http://${addr:-localhost}${suffix}/"
+url="$("${salt_call[@]}" --log-level=quiet --out=json webstack_pillar.front 2>/dev/null \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["local"]["url"].format(host=sys.argv[1]))' \
+      "${addr:-localhost}" 2>/dev/null || echo "https://${addr:-localhost}/")"
+say "webstack is up: $url"

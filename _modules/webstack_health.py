@@ -6,6 +6,7 @@ socket speaks HTTP (Gunicorn) or the uwsgi protocol (uWSGI, ``protocol=uwsgi``).
 
 import http.client
 import socket
+import ssl
 import struct
 import time
 
@@ -59,11 +60,18 @@ def _get_uwsgi_once(path, unix_socket, host_header, timeout):
         sock.close()
 
 
-def _get_once(path, host, port, unix_socket, host_header, timeout, protocol="http"):
+def _get_once(path, host, port, unix_socket, host_header, timeout, protocol="http", tls=False):
     if protocol == "uwsgi":
         return _get_uwsgi_once(path, unix_socket, host_header, timeout)
     if unix_socket:
         conn = _UnixHTTPConnection(unix_socket, timeout)
+    elif tls:
+        # the server's own port, on this host: its certificate (maybe self-signed,
+        # for other names) is not what this check is about
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
     else:
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
@@ -75,11 +83,13 @@ def _get_once(path, host, port, unix_socket, host_header, timeout, protocol="htt
 
 
 def check(path="/healthz", host="127.0.0.1", port=80, unix_socket=None, host_header=None,
-          expect=200, timeout=5, retries=0, interval=1, protocol="http"):
+          expect=200, timeout=5, retries=0, interval=1, protocol="http", tls=False):
     """
     GET ``path`` and compare the status with ``expect``. Retries (with
     ``interval`` seconds of sleep between tries) while the answer differs or the
     connection fails. ``protocol``: ``http``, or ``uwsgi`` for a uWSGI socket.
+    ``tls``: HTTPS to ``host``:``port`` (the certificate is not verified: the
+    check is of the app behind it).
     Returns ``{"ok", "status", "body", "tries", "error"}``.
 
     CLI Example:
@@ -89,6 +99,7 @@ def check(path="/healthz", host="127.0.0.1", port=80, unix_socket=None, host_hea
         salt-call webstack_health.check /healthz unix_socket=/srv/webapp/run/gunicorn.sock
         salt-call webstack_health.check /healthz unix_socket=/srv/webapp/run/uwsgi.sock protocol=uwsgi
         salt-call webstack_health.check /healthz port=80 retries=10
+        salt-call webstack_health.check /healthz port=443 tls=True
     """
     if protocol not in ("http", "uwsgi"):
         raise CommandExecutionError(f"protocol {protocol!r}: expected http or uwsgi")
@@ -99,7 +110,7 @@ def check(path="/healthz", host="127.0.0.1", port=80, unix_socket=None, host_hea
     for attempt in range(1, tries + 1):
         try:
             status, body = _get_once(path, host, int(port), unix_socket, host_header, float(timeout),
-                                     protocol)
+                                     protocol, _bool(tls))
             error = None
             if status == int(expect):
                 return {"ok": True, "status": status, "body": body[:500], "tries": attempt, "error": None}
@@ -108,6 +119,13 @@ def check(path="/healthz", host="127.0.0.1", port=80, unix_socket=None, host_hea
         if attempt < tries:
             time.sleep(float(interval))
     return {"ok": False, "status": status, "body": body[:500], "tries": tries, "error": error}
+
+
+def _bool(value):
+    """True, False, or their spelling on the command line."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
 
 
 def require(path="/healthz", **kwargs):
@@ -123,7 +141,8 @@ def require(path="/healthz", **kwargs):
     kwargs = {k: v for k, v in kwargs.items() if not k.startswith("__")}  # __pub_* from a remote call
     res = check(path, **kwargs)
     if not res["ok"]:
-        where = kwargs.get("unix_socket") or f"{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 80)}"
+        where = kwargs.get("unix_socket") or (f"{'https://' if _bool(kwargs.get('tls')) else ''}"
+                                              f"{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 80)}")
         raise CommandExecutionError(
             f"health check GET {path} on {where} failed after {res['tries']} tries: "
             f"{res['error'] or 'status ' + str(res['status']) + ': ' + res['body'][:200]}"

@@ -220,7 +220,9 @@ def _resolves(host):
 RESERVED_ENV_KEYS = frozenset((
     "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL",
     "CELERY_TASK_ACKS_LATE", "STATIC_URL", "STATIC_ROOT", "MEDIA_URL", "MEDIA_ROOT", "RELEASE_FILE",
-    "DJANGO_SETTINGS_MODULE", "WEBSTACK_CONFIG",
+    "DJANGO_SETTINGS_MODULE", "WEBSTACK_CONFIG", "SECURE_SSL_REDIRECT", "SECURE_REDIRECT_EXEMPT",
+    "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD", "SILENCED_SYSTEM_CHECKS",
 ))
 
 
@@ -288,7 +290,7 @@ def validate(pillar=None, roles=None):
         )
 
     for section in ("app", "wsgi", "postgres", "redis", "nginx", "apache", "celery", "supervisor", "lb",
-                    "network"):
+                    "network", "tls"):
         c.check(section, lambda v: isinstance(v, dict), "a mapping")
     _check_cluster(c)
 
@@ -420,6 +422,8 @@ def validate(pillar=None, roles=None):
     for key in ("supervisor:conf_dir", "supervisor:log_dir"):
         c.check(key, _is_abspath, "an absolute path")
 
+    _check_tls(c)
+
     _check_hosts_resolve(c, roles)
     _check_ports_apart(c, roles)
 
@@ -448,6 +452,75 @@ def validate(pillar=None, roles=None):
     return c.errors
 
 
+def _pem_blocks(value, kind):
+    return re.findall(rf"-----BEGIN {kind}-----\r?\n[A-Za-z0-9+/=\r\n]+-----END {kind}-----", value)
+
+
+def _check_tls(c):
+    """``tls``: the switch, the port, HSTS, and a certificate with its own key."""
+    c.check("tls:enabled", lambda v: isinstance(v, bool), "true or false")
+    c.check("tls:port", _is_port, "a port number from 1 to 65535")
+    c.check("tls:hsts_max_age", lambda v: _is_int(v, 0, 10**9),
+            "a number of seconds from 0 (no Strict-Transport-Security) to 1000000000")
+    for key in ("tls:hsts_include_subdomains", "tls:hsts_preload"):
+        c.check(key, lambda v: isinstance(v, bool), "true or false")
+    c.check("tls:self_signed_days", lambda v: _is_int(v, 30, 3650), "a number of days from 30 to 3650")
+    if c.get("tls:hsts_preload") is True:
+        if c.get("tls:hsts_include_subdomains") is not True:
+            c.errors.append("webstack:tls:hsts_preload: expected tls:hsts_include_subdomains true with it "
+                            "(the preload list requires both), got hsts_include_subdomains "
+                            f"{_describe(c.get('tls:hsts_include_subdomains'))}")
+        max_age = c.get("tls:hsts_max_age")
+        if _is_int(max_age, 0, 10**9) and max_age < 31536000:
+            c.errors.append("webstack:tls:hsts_preload: expected tls:hsts_max_age of at least 31536000 "
+                            f"(one year) with it, got {max_age}")
+
+    cert, key = c.get("tls:certificate"), c.get("tls:private_key")
+    cert = "" if cert in (_MISSING, None) else cert
+    key = "" if key in (_MISSING, None) else key
+    if not isinstance(cert, str) or (cert and not _pem_blocks(cert, "CERTIFICATE")):
+        c.error("tls:certificate", "'' (a self-signed one) or PEM text: the server's certificate "
+                "(-----BEGIN CERTIFICATE-----), then its chain", cert)
+        return
+    if not isinstance(key, str) or (key and not _pem_blocks(key, "(?:RSA |EC )?PRIVATE KEY")):
+        c.error("tls:private_key", "PEM text of an unencrypted private key (-----BEGIN PRIVATE KEY-----)",
+                secret=True)
+        return
+    if bool(cert) != bool(key):
+        missing = "tls:private_key" if cert else "tls:certificate"
+        other = "tls:certificate" if cert else "tls:private_key"
+        c.errors.append(f"webstack:{missing}: expected it with webstack:{other} (both or neither; neither "
+                        "makes a self-signed certificate), it is missing")
+        return
+    if cert:
+        problem = _cert_key_problem(cert, key)
+        if problem:
+            c.errors.append(f"webstack:{problem[0]}: expected {problem[1]}")
+
+
+def _cert_key_problem(cert, key):
+    """None, or (key, expected ..., got ...) when the PEM texts do not load or do not match."""
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+    except ImportError:  # the web server's own config test still catches it
+        return None
+    try:
+        certs = x509.load_pem_x509_certificates(cert.encode())
+    except ValueError:
+        return ("tls:certificate", "PEM text of X.509 certificates, got text that does not load as one")
+    try:
+        private = serialization.load_pem_private_key(key.encode(), password=None)
+    except (ValueError, TypeError):
+        return ("tls:private_key", "an unencrypted private key, got one that does not load "
+                "(encrypted, or not a key)")
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    if (certs[0].public_key().public_bytes(serialization.Encoding.DER, spki)
+            != private.public_key().public_bytes(serialization.Encoding.DER, spki)):
+        return ("tls:private_key", "the key of the first certificate in tls:certificate, got another key")
+    return None
+
+
 def _check_hosts_resolve(c, roles):
     """The hosts the app and the workers connect to must resolve where they run."""
     if not {"single", "app", "worker"} & set(roles):
@@ -461,22 +534,27 @@ def _check_hosts_resolve(c, roles):
 
 # The ports that each role listens on, by pillar key, with the formula's defaults.
 _PORTS = {
-    "single": ("postgres:port", "redis:port", "front"),
+    "single": ("postgres:port", "redis:port", "front", "tls:port"),
     "db": ("postgres:port",),
     "cache": ("redis:port",),
-    "app": ("front",),
-    "lb": ("lb:port",),
+    "app": ("front", "tls:port"),
+    "lb": ("lb:port", "tls:port"),
 }
 _DEFAULT_PORTS = {"postgres:port": 5432, "redis:port": 6379, "nginx:port": 80, "apache:port": 80,
-                  "lb:port": 80}
+                  "lb:port": 80, "tls:port": 443}
 
 
 def _check_ports_apart(c, roles):
     """Two services of this host must not listen on the same port."""
     front = "apache:port" if c.get("wsgi:server") == "mod_wsgi" else "nginx:port"
+    nodes = c.get("nodes")
+    behind_lb = isinstance(nodes, dict) and any(
+        isinstance(r, list) and "lb" in r for r in nodes.values())
     keys = []
     for role in roles:
         for key in _PORTS.get(role, ()):
+            if key == "tls:port" and (c.get("tls:enabled") is False or (role == "app" and behind_lb)):
+                continue  # no TLS here: off, or an app node behind the load balancer
             key = front if key == "front" else key
             if key not in keys:
                 keys.append(key)
@@ -553,7 +631,8 @@ def public(key, default=None):
 def front():
     """
     The web server in front (``nginx``, or ``apache`` with ``wsgi:server``
-    ``mod_wsgi``) and the port it listens on, from the pillar and the defaults.
+    ``mod_wsgi``), its HTTP port, whether it ends TLS and the site's URL (with
+    ``{host}`` for the host's address), from the pillar and the defaults.
 
     CLI Example:
 
@@ -563,7 +642,12 @@ def front():
     """
     server = public("wsgi:server", "gunicorn")
     name = "apache" if server == "mod_wsgi" else "nginx"
-    return {"server": name, "port": public(f"{name}:port", 80)}
+    port = public(f"{name}:port", 80)
+    tls = public("tls:enabled", True) is not False
+    url_port = public("tls:port", 443) if tls else port
+    default = 443 if tls else 80
+    return {"server": name, "port": port, "tls": tls,
+            "url": f"{'https' if tls else 'http'}://{{host}}{'' if url_port == default else f':{url_port}'}/"}
 
 
 def check(pillar=None, roles=None):

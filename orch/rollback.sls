@@ -46,7 +46,12 @@ Smoke test through the load balancer on {{ ids.lb | join(', ') }}:
       - {{ webstack.app.health_path }}
     - kwarg:
         host: 127.0.0.1
+{%- if webstack.tls.enabled is sameas true %}
+        port: {{ webstack.tls.port }}
+        tls: True
+{%- else %}
         port: {{ webstack.lb.port }}
+{%- endif %}
         host_header: {{ webstack.health_host }}
         retries: 20
         interval: 0.5

@@ -2,6 +2,11 @@
 
 import pytest
 
+from tests.support import tls
+
+# Every HTTPS client of the tests verifies against this run's own trust store.
+tls.use_bundle()
+
 
 @pytest.fixture(scope="session")
 def salt_factories_config(tmp_path_factory):

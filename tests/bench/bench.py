@@ -73,7 +73,10 @@ def _ms(text):
 
 def wrk(host, url, seconds):
     """wrk's requests/s, p50 and p99 (ms) and error count for GETs of ``url`` (inside ``host``)."""
-    base = ["wrk", "-t2", f"-c{CONNECTIONS}", "--latency", "-H", "Host: localhost", url]
+    # the app is told that TLS ended in front of it (as the web server and lb1 tell it);
+    # else it answers a direct request with a redirect to HTTPS
+    base = ["wrk", "-t2", f"-c{CONNECTIONS}", "--latency", "-H", "Host: localhost",
+            "-H", "X-Forwarded-Proto: https", url]
     host.exec(base[:1] + ["-d1s"] + base[1:], check=False)  # warm-up: imports, connections, caches
     _, out = host.exec(base[:1] + [f"-d{seconds}s"] + base[1:], timeout=seconds + 60)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -110,7 +113,7 @@ def start_servers():
 
     def one(server):
         image = BASE_IMAGE if server == "gunicorn" else SALT_IMAGE
-        host = Host.start(image, name=PREFIX + server.replace("_", "-"), publish=(80,), hostname="bench1")
+        host = Host.start(image, name=PREFIX + server.replace("_", "-"), publish=(80, 443), hostname="bench1")
         host.put_dir(str(REPO), "/root/webstack")
         write_local_pillar(host, _settings(server, DEFAULT))
         seconds = timed(host, "cd /root/webstack && ./bootstrap.sh")
@@ -167,7 +170,7 @@ def bench_servers(hosts, seconds, passes=2):
                 time.sleep(3)  # the reload settles (new workers, old ones gone)
                 stop = _direct(host, server)
                 for view, path in VIEWS.items():
-                    paths = {"front": f"http://127.0.0.1:80{path}"}
+                    paths = {"front": f"https://127.0.0.1:443{path}"}
                     if stop:
                         paths["direct"] = f"http://127.0.0.1:{DIRECT_PORT}{path}"
                     for via, url in paths.items():
@@ -314,7 +317,7 @@ def bench_cluster(runs=3, clients=50):
                      median_time(cluster.minions["app1"], "salt-call state.single test.nop name=floor", runs)))
         cluster.master.exec(f"echo '<!-- bench revision {time.time()} -->' >> "
                             f"{MASTER_DIR}/example/entries/templates/entries/base.html")
-        with Load(cluster.lb.ip, 80, paths=("/", "/version", "/healthz"), clients=clients, pause=0.1) as load:
+        with Load(cluster.lb.ip, 443, paths=("/", "/version", "/healthz"), clients=clients, pause=0.1) as load:
             time.sleep(2)
             code, out, seconds = cluster.orchestrate("orch.deploy")
             time.sleep(2)

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.support.containers import Host, remove_all
+from tests.support.tls import trust_host
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_IMAGE = "webstack-base:bookworm"
@@ -101,7 +102,7 @@ FRESH_SERVERS = {
 
 
 def _bootstrap_fresh(name, spec):
-    host = Host.start(spec["image"], name=f"webstack-test-single-{name.replace('_', '-')}", publish=(80,),
+    host = Host.start(spec["image"], name=f"webstack-test-single-{name.replace('_', '-')}", publish=(80, 443),
                       hostname="single1", systemd=spec.get("systemd", False))
     host.put_dir(str(REPO), "/root/webstack")
     if spec["settings"]:
@@ -111,6 +112,8 @@ def _bootstrap_fresh(name, spec):
     test_code, test_out = host.exec("cd /root/webstack && ./bootstrap.sh --test", check=False, timeout=1800)
     start = time.monotonic()
     code, out = host.exec("cd /root/webstack && ./bootstrap.sh", check=False, timeout=1800)
+    if code == 0:
+        trust_host(host)  # the self-signed certificate the formula made: what a user would trust
     return Bootstrapped(host, out, time.monotonic() - start, code, test_out, test_code)
 
 

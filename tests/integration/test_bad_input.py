@@ -17,6 +17,7 @@ import yaml
 from tests.integration.conftest import KEEP, REPO, SALT_IMAGE
 from tests.support.containers import Host
 from tests.support.single import generated_secrets
+from tests.support.tls import Authority
 
 PILLAR = "/etc/webstack/pillar"
 # the valid secrets, which a case may change
@@ -24,6 +25,9 @@ SECRETS = {"app": {"secret_key": "Bad1nput-Suite-Signing-Key_" + "Qm4Tz8Wx" * 5}
            "postgres": {"password": "Pg-Bad1nput-7Hq2Lz9"},
            "redis": {"password": "Rd-Bad1nput-3Kv8Nw5"}}
 CLUSTER = {"db1": ["db"], "cache1": ["cache"], "app1": ["app"], "worker1": ["worker"], "lb1": ["lb"]}
+_AUTHORITY = Authority()
+TLS_CERT, _ = _AUTHORITY.issue(["localhost"])
+_, OTHER_KEY = _AUTHORITY.issue(["localhost"])
 
 # What "the host as it was" means: packages, files under these roots, processes.
 # Salt's own cache and log, and the case's input (local.sls, secrets.sls), are not the host.
@@ -125,6 +129,11 @@ CASES = [
      ["webstack:lb:balance: expected one of roundrobin, leastconn, first, source"]),
     ("lb-timeout-injection", "lb", {"lb": {"timeout_client": "60s\n    stats enable"}}, None,
      ["webstack:lb:timeout_client: expected a duration such as 5s"]),
+    ("single-tls-certificate-without-key", "single", {"tls": {"certificate": TLS_CERT}}, None,
+     ["webstack:tls:private_key: expected it with webstack:tls:certificate (both or neither"]),
+    ("lb-tls-key-of-another-certificate", "lb", {"tls": {"certificate": TLS_CERT, "private_key": OTHER_KEY}},
+     None, ["webstack:tls:private_key: expected the key of the first certificate in tls:certificate, "
+            "got another key"]),
     ("lb-node-id-glob", "lb", {"nodes": {"app*1": ["app"]}}, None,
      ["webstack:nodes: expected minion ids of letters, digits, '.', '_' or '-', got the string 'app*1'"]),
 ]
@@ -224,6 +233,9 @@ def test_bad_pillar_stops_with_the_key_named_and_the_host_untouched(host, baseli
         for value in section.values():
             if value:
                 assert value not in out, f"{case_id} echoed a secret"
+    key = (pillar.get("tls") or {}).get("private_key")
+    if key:
+        assert not [line for line in key.splitlines()[1:-1] if line in out], f"{case_id} echoed the TLS key"
     _assert_untouched(host, baseline, case_id)
 
 

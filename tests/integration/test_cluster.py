@@ -25,9 +25,12 @@ from tests.support.cluster import MASTER_DIR, Cluster
 from tests.support.containers import wait_http, wait_until
 from tests.support.load import Load, no_failure
 from tests.support.single import APP, pids, psql, serving_pids
+from tests.support.tls import Authority, trust
 
 PREFIX = "webstack-test-c-"
 HEADERS = {"Host": "localhost"}
+# straight to an app node, as the load balancer asks it (TLS ended there)
+APP_HEADERS = dict(HEADERS, **{"X-Forwarded-Proto": "https"})
 CLIENTS = 50
 VIEWS = f"{MASTER_DIR}/example/entries/views.py"
 BASE_HTML = f"{MASTER_DIR}/example/entries/templates/entries/base.html"
@@ -62,12 +65,12 @@ def failed_steps(results):
 
 
 def post_entry(session, base, text):
-    """POST an entry through the form at ``base`` (its CSRF token first), as a browser does;
-    the view adds the row and queues its Celery task."""
+    """POST an entry through the form at ``base`` (HTTPS: its CSRF token first, in a Secure
+    cookie), as a browser does; the view adds the row and queues its Celery task."""
     resp = session.get(base + "/", headers=HEADERS, timeout=10)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', resp.text).group(1)
     resp = session.post(base + "/", data={"text": text, "csrfmiddlewaretoken": token},
-                        headers=dict(HEADERS, Referer="http://localhost/"), timeout=10, allow_redirects=False)
+                        headers=dict(HEADERS, Referer="https://localhost/"), timeout=10, allow_redirects=False)
     assert resp.status_code == 303, resp.text[:500]
 
 
@@ -77,8 +80,13 @@ def pings(cluster, node):
                                                     check=False)[1]
 
 
-def version(host_ip):
-    resp = requests.get(f"http://{host_ip}/version", headers=HEADERS, timeout=10)
+def version(where):
+    """(release id, X-Served-By) of GET /version: through the load balancer (``where`` is its
+    address: HTTPS, verified) or straight from an app node (a Host: HTTP, as lb1 asks it)."""
+    if isinstance(where, str):
+        resp = requests.get(f"https://{where}/version", headers=HEADERS, timeout=10)
+    else:
+        resp = requests.get(f"http://{where.ip}/version", headers=APP_HEADERS, timeout=10)
     assert resp.status_code == 200, resp.text[:300]
     return resp.text.strip(), resp.headers.get("X-Served-By")
 
@@ -90,10 +98,15 @@ def cluster(testbed, timings):
         start = time.monotonic()
         c.up(log=lambda *_: None)
         timings["cluster_bootstrap"] = time.monotonic() - start
+        # lb1's certificate and key from the pillar, as an operator hands over a CA's
+        c.authority = Authority()
+        certificate, c.tls_key = c.authority.issue(["localhost", "127.0.0.1", "lb1", c.lb.ip])
+        c.write_pillar("tls", {"webstack": {"tls": {"certificate": certificate, "private_key": c.tls_key}}})
+        trust(c.authority.pem)
         code, out, seconds = c.orchestrate("orch.deploy")
         timings["orch_deploy_from_scratch"] = seconds
         assert code == 0, f"orch.deploy from scratch exited {code}:\n{out[-8000:]}"
-        c.first = orch_result(out)
+        c.first, c.first_out = orch_result(out), out
         yield c
     finally:
         if not KEEP:
@@ -105,8 +118,14 @@ def lb_ip(cluster):
     return cluster.lb.ip
 
 
+@pytest.fixture(scope="module")
+def lb_url(lb_ip):
+    """The site: HTTPS on lb1 (its certificate verifies against the test authority)."""
+    return f"https://{lb_ip}"
+
+
 def deploy_under_load(cluster, lb_ip, sls, timings, key, pillar=None):
-    with Load(lb_ip, 80, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=0.1) as load:
+    with Load(lb_ip, 443, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=0.1) as load:
         time.sleep(2)  # the clients are all running before the deploy starts
         code, out, seconds = cluster.orchestrate(sls, pillar=pillar)
         time.sleep(2)
@@ -139,14 +158,42 @@ def test_pages_through_the_load_balancer_come_from_both_app_nodes(cluster, lb_ip
     assert len(releases) == 1, releases  # one fingerprint: the same source and settings
 
 
-def test_a_row_written_through_app1_is_read_through_app2_and_worker1_runs_the_task(cluster):
+def test_the_load_balancer_ends_tls_with_the_certificate_from_the_pillar(cluster, lb_ip, lb_url):
+    """lb1 serves HTTPS with the pillar's certificate (it verifies against the authority that
+    issued it), sends HTTP to HTTPS and says HSTS on every answer, pages and static files;
+    the app nodes serve plain HTTP on the private network, with no certificate of their own.
+    The key never shows in the orchestration's output."""
+    resp = requests.get(f"http://{lb_ip}/version?x=1", headers=HEADERS, allow_redirects=False, timeout=10)
+    assert resp.status_code == 301 and resp.headers["Location"] == "https://localhost/version?x=1"
+    page = requests.get(lb_url + "/", headers=HEADERS, timeout=10)  # verified: the test authority
+    assert page.status_code == 200
+    assert page.headers["Strict-Transport-Security"] == "max-age=63072000"
+    assert "Secure" in page.headers["Set-Cookie"]
+    css = requests.get(lb_url + "/static/entries/site.css", headers=HEADERS, timeout=10)
+    assert css.status_code == 200 and css.headers["Strict-Transport-Security"] == "max-age=63072000"
+    assert css.headers["X-Content-Type-Options"] == "nosniff" and css.headers["X-Frame-Options"] == "DENY"
+    _, modes = cluster.lb.exec(f"stat -c '%a %U' /etc/webstack/tls/{APP}.pem; ls /etc/webstack/tls")
+    assert modes.split() == ["600", "root", f"{APP}.crt", f"{APP}.pem"], modes  # no self-signed one
+    for node in ("app1", "app2"):
+        app = cluster.minions[node]
+        code, _ = app.exec("test -e /etc/webstack/tls", check=False)
+        assert code != 0, f"{node} has a certificate"
+        assert requests.get(f"http://{app.ip}/version", headers=APP_HEADERS, timeout=10).status_code == 200
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(f"https://{app.ip}/", headers=HEADERS, timeout=10)
+    key_body = cluster.tls_key.strip().splitlines()[1]
+    assert key_body not in cluster.first_out
+
+
+def test_a_row_written_through_the_load_balancer_is_read_on_both_app_nodes_and_worker1_runs_the_task(
+        cluster, lb_url):
     app1, app2, worker1 = (cluster.minions[n] for n in ("app1", "app2", "worker1"))
     marker = f"cluster-{uuid.uuid4().hex[:8]}"
-    post_entry(requests.Session(), f"http://{app1.ip}", marker)
-    page = requests.get(f"http://{app2.ip}/", headers=HEADERS, timeout=10).text
-    assert marker in page
+    post_entry(requests.Session(), lb_url, marker)
+    for app in (app1, app2):
+        assert marker in requests.get(f"http://{app.ip}/", headers=APP_HEADERS, timeout=10).text
     wait_until("the Celery task's row", lambda: f"task: {marker}" in requests.get(
-        f"http://{app2.ip}/", headers=HEADERS, timeout=10).text, 30)
+        f"http://{app2.ip}/", headers=APP_HEADERS, timeout=10).text, 30)
     _, log = worker1.exec("cat /var/log/webstack/webapp-celery.log")
     assert re.search(r"Task entries\.tasks\.record\[[0-9a-f-]+\] succeeded", log), log[-2000:]
     for app in (app1, app2):  # no worker on the app nodes: the task ran on worker1
@@ -202,6 +249,32 @@ def test_redis_refuses_a_client_without_the_password(cluster):
     assert lines[2].startswith("refused") and "flushall" in lines[2], out
 
 
+SECRET_KEYS = ("app:secret_key", "postgres:password", "redis:password", "tls:private_key")
+
+
+def test_each_node_receives_only_the_secrets_of_its_roles(cluster):
+    """The pillar each minion gets (as the master renders it for it): db1 the PostgreSQL
+    password only, cache1 the Redis password only, the app and worker nodes Django's key and
+    both passwords, lb1 its TLS key only."""
+    expected = {
+        "db1": {"postgres:password"},
+        "cache1": {"redis:password"},
+        "app1": {"app:secret_key", "postgres:password", "redis:password"},
+        "worker1": {"app:secret_key", "postgres:password", "redis:password"},
+        "lb1": {"tls:private_key"},
+    }
+    _, out = cluster.master.exec(f"salt --out=json --static -L {','.join(expected)} pillar.item webstack")
+    pillars = json.loads(out)
+    for node, want in expected.items():
+        webstack = pillars[node]["webstack"]
+        have = set()
+        for path in SECRET_KEYS:
+            section, key = path.split(":")
+            if isinstance(webstack.get(section), dict) and webstack[section].get(key):
+                have.add(path)
+        assert have == want, (node, sorted(have))
+
+
 def test_a_minion_cannot_fetch_pillar_files_from_the_master(cluster):
     app1 = cluster.minions["app1"]
     _, out = app1.exec("salt-call --out=json --log-level=quiet cp.list_master 2>/dev/null")
@@ -254,14 +327,14 @@ def test_bootstrap_server_modes_run_again_without_a_change_and_refuse_bad_argume
 # ---------------------------------------------------------------- rolling deploys
 
 def test_a_new_release_rolls_out_under_load_with_no_failed_request(cluster, lb_ip, timings):
-    before = {version(cluster.minions[n].ip)[0] for n in ("app1", "app2")}
+    before = {version(cluster.minions[n])[0] for n in ("app1", "app2")}
     cluster.master.exec(f"echo '<!-- revision 2 -->' >> {BASE_HTML}")
     code, out, load = deploy_under_load(cluster, lb_ip, "orch.deploy", timings, "rolling_deploy")
     assert code == 0, out[-8000:]
     assert load["requests"] > 200
     ok, why = no_failure(load)
     assert ok, why
-    after = {n: version(cluster.minions[n].ip)[0] for n in ("app1", "app2")}
+    after = {n: version(cluster.minions[n])[0] for n in ("app1", "app2")}
     assert len({r.rsplit("-", 1)[1] for r in after.values()}) == 1, after
     assert not set(after.values()) & before
     assert set(load["served_by"]) == {"app1", "app2"}
@@ -276,7 +349,7 @@ def test_a_new_release_rolls_out_under_load_with_no_failed_request(cluster, lb_i
 
 
 def test_a_broken_release_stops_at_the_first_node_and_the_old_one_keeps_serving(cluster, lb_ip, timings):
-    good = version(cluster.minions["app2"].ip)[0]
+    good = version(cluster.minions["app2"])[0]
     cluster.master.exec(f"cp {VIEWS} /root/views.py.good && printf '%s\\n' "
                         "'def _check_release():' '    raise RuntimeError(\"this release is broken\")' "
                         f"'CHECKS.append((\"release\", _check_release))' >> {VIEWS}")
@@ -294,18 +367,18 @@ def test_a_broken_release_stops_at_the_first_node_and_the_old_one_keeps_serving(
     assert "Deploy on app2" not in ran and not any(s.startswith("Switch the workers") for s in ran)
     ok, why = no_failure(load)
     assert ok, why
-    assert version(cluster.minions["app2"].ip)[0] == good
+    assert version(cluster.minions["app2"])[0] == good
     assert {version(lb_ip)[1] for _ in range(10)} == {"app2"}  # app1 stays out of the pool
 
 
 def test_rollback_brings_the_first_node_back_the_same_rolling_way(cluster, lb_ip, timings):
-    good = version(cluster.minions["app2"].ip)[0].rsplit("-", 1)[1]
+    good = version(cluster.minions["app2"])[0].rsplit("-", 1)[1]
     code, out, load = deploy_under_load(cluster, lb_ip, "orch.rollback", timings, "rollback")
     assert code == 0, out[-8000:]
     ok, why = no_failure(load)
     assert ok, why
     for node in ("app1", "app2"):
-        assert version(cluster.minions[node].ip)[0].endswith(good)
+        assert version(cluster.minions[node])[0].endswith(good)
     assert {version(lb_ip)[1] for _ in range(20)} == {"app1", "app2"}
 
 
@@ -372,7 +445,7 @@ def test_sigkill_of_an_app_nodes_wsgi_master_fails_no_request(cluster, lb_ip, ti
 
     old = master()
     assert old
-    with Load(lb_ip, 80, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=0.1) as load:
+    with Load(lb_ip, 443, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=0.1) as load:
         time.sleep(3)
         app1.exec(["kill", "-KILL", str(old)])
         new = wait_until("a new Gunicorn master on app1", lambda: master() not in (None, old), 60)
@@ -396,13 +469,13 @@ def test_redis_restarted_with_tasks_queued_loses_none(cluster):
     worker1.exec(f"supervisorctl stop {APP}-celery")
     try:
         session = requests.Session()
-        base = f"http://{cluster.minions['app1'].ip}"
+        base = f"https://{cluster.lb.ip}"
         for i in range(20):
             post_entry(session, base, f"{marker}-{i}")
         _, queued = worker1.exec([f"/srv/{APP}/current/venv/bin/python", "-c", QUEUE_LENGTH])
         assert int(queued) >= 20, queued
         cache1.exec("service redis-server restart")
-        wait_http(f"{base}/healthz", 60, headers=HEADERS)  # Redis is back
+        wait_http(f"http://{cluster.minions['app1'].ip}/healthz", 60, headers=HEADERS)  # Redis is back
     finally:
         worker1.exec(f"supervisorctl start {APP}-celery")
     wait_until("the 20 queued tasks ran", lambda: _rows(cluster, f"task: {marker}-%") >= 20, 90)
@@ -448,7 +521,7 @@ def test_a_celery_worker_killed_mid_task_gets_it_again_and_its_effect_happens_on
 def test_postgresql_restarted_under_load_healthz_503_then_200_without_an_app_restart(cluster, lb_ip, timings):
     db1, app1 = cluster.minions["db1"], cluster.minions["app1"]
     masters = {n: serving_pids(cluster.minions[n], "gunicorn")[0] for n in ("app1", "app2")}
-    with Load(lb_ip, 80, paths=("/", "/healthz"), clients=10, pause=0.1) as load:
+    with Load(lb_ip, 443, paths=("/", "/healthz"), clients=10, pause=0.1) as load:
         time.sleep(2)
         db1.exec("service postgresql stop")
         try:
@@ -457,13 +530,13 @@ def test_postgresql_restarted_under_load_healthz_503_then_200_without_an_app_res
         finally:
             db1.exec("service postgresql start")
         wait_http(f"http://{app1.ip}/healthz", 60, headers=HEADERS)  # PostgreSQL is back
-        wait_http(f"http://{lb_ip}/", 60, headers=HEADERS)  # and the load balancer serves again
+        wait_http(f"https://{lb_ip}/", 60, headers=HEADERS)  # and the load balancer serves again
         time.sleep(2)
     summary = load.summary()
     timings["fault_postgres_restart_requests"] = summary["requests"]
     timings["fault_postgres_restart_failed"] = summary["failed"]
     assert {n: serving_pids(cluster.minions[n], "gunicorn")[0] for n in ("app1", "app2")} == masters
-    assert 'class="entry ' in requests.get(f"http://{lb_ip}/", headers=HEADERS, timeout=10).text
+    assert 'class="entry ' in requests.get(f"https://{lb_ip}/", headers=HEADERS, timeout=10).text
 
 
 def test_an_app_node_stopped_mid_deploy_fails_the_deploy_naming_it_and_the_other_keeps_serving(
@@ -473,10 +546,10 @@ def test_an_app_node_stopped_mid_deploy_fails_the_deploy_naming_it_and_the_other
     request. Then app1's container starts again, its minion is bootstrapped again and the
     next orch.deploy brings both nodes to the new release."""
     app1 = cluster.minions["app1"]
-    old = version(cluster.minions["app2"].ip)[0]
+    old = version(cluster.minions["app2"])[0]
     cluster.master.exec(f"echo '<!-- revision 3 -->' >> {BASE_HTML}")
     result = {}
-    with Load(lb_ip, 80, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=0.1) as load:
+    with Load(lb_ip, 443, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=0.1) as load:
         time.sleep(2)
         runner = threading.Thread(target=lambda: result.update(zip(("code", "out", "seconds"),
                                                                    cluster.orchestrate("orch.deploy"))))
@@ -508,7 +581,7 @@ def test_an_app_node_stopped_mid_deploy_fails_the_deploy_naming_it_and_the_other
     code, out, _ = cluster.orchestrate("orch.deploy")
     assert code == 0, out[-8000:]
     # the same build (fingerprint) on both, a new one
-    new = {n: version(cluster.minions[n].ip)[0].rsplit("-", 1)[1] for n in ("app1", "app2")}
+    new = {n: version(cluster.minions[n])[0].rsplit("-", 1)[1] for n in ("app1", "app2")}
     assert len(set(new.values())) == 1 and old.rsplit("-", 1)[1] not in new.values(), (old, new)
     assert {version(lb_ip)[1] for _ in range(20)} == {"app1", "app2"}
 
@@ -528,7 +601,7 @@ def test_switching_the_app_nodes_to_mod_wsgi_rolls_out_under_load_with_no_failed
     assert {"Deploy on app1", "Deploy on app2"} <= steps
     for node in ("app1", "app2"):
         host = cluster.minions[node]
-        resp = requests.get(f"http://{host.ip}/version", headers=HEADERS, timeout=10)
+        resp = requests.get(f"http://{host.ip}/version", headers=APP_HEADERS, timeout=10)
         assert resp.status_code == 200 and resp.headers.get("Server") == "Apache", (node, resp.headers)
         for gone in (r"[n]ginx: master", r"[g]unicorn"):
             code, _ = host.exec(["pgrep", "-f", gone], check=False)

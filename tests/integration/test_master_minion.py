@@ -16,6 +16,7 @@ import requests
 
 from tests.integration.conftest import KEEP, REPO, SALT_IMAGE
 from tests.support.containers import Host
+from tests.support.tls import trust_host
 
 MINION_ID = "single1"
 BAD_PILLAR = """
@@ -43,7 +44,7 @@ def _gateway(host):
 
 @pytest.fixture(scope="module")
 def minion_host(testbed):
-    host = Host.start(SALT_IMAGE, name="webstack-test-minion", publish=(80,), hostname=MINION_ID)
+    host = Host.start(SALT_IMAGE, name="webstack-test-minion", publish=(80, 443), hostname=MINION_ID)
     try:
         host.put_dir(str(REPO), "/root/webstack")
         yield host
@@ -174,6 +175,7 @@ def test_master_pushes_highstate_and_the_stack_serves(master, accepted_minion, t
     failed = {k: v["comment"][:500] for k, v in results.items() if v["result"] is not True}
     assert failed == {}
     assert any("webstack_release" in key for key in results), "highstate did not apply role single"
+    trust_host(accepted_minion)
     resp = requests.get(accepted_minion.url() + "/healthz", timeout=10)
     assert resp.status_code == 200, resp.text
 

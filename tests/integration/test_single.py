@@ -8,8 +8,11 @@ loopback port.
 
 import json
 import re
+import socket
+import ssl
 import time
 import uuid
+import warnings
 
 import requests
 
@@ -39,7 +42,88 @@ def _csrf_session(base, path="/"):
 def test_bootstrap_reports_success_and_url(single_server):
     out = single_server.first_output
     assert re.search(r"Failed:\s+0", out), out[-3000:]
-    assert "webstack is up: http://" in out
+    assert "webstack is up: https://" in out
+
+
+def _handshake(port, version, ciphers="DEFAULT:@SECLEVEL=0"):
+    """A TLS handshake with 127.0.0.1:``port`` offering only ``version`` (the client allows even
+    TLS 1.0: what is refused, the server refused); (protocol, cipher) or the error's text."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with warnings.catch_warnings():  # TLS 1.0 and 1.1 are deprecated: offering them is the point
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = context.maximum_version = version
+    context.set_ciphers(ciphers)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            with context.wrap_socket(sock) as tls:
+                return tls.version(), tls.cipher()[0]
+    except ssl.SSLError as exc:
+        return str(exc)
+
+
+def test_https_only_with_the_mozilla_intermediate_profile(single_server):
+    """HTTP answers every path with a redirect to it over HTTPS. HTTPS has a certificate for the
+    server's names that verifies (the self-signed one the formula made, trusted by this test
+    run), speaks TLS 1.2 and 1.3 only, with forward-secret AEAD suites only; every answer says
+    Strict-Transport-Security and the app's cookies are Secure."""
+    host = single_server.host
+    resp = requests.get(host.url(80) + "/upload/?page=2", allow_redirects=False, timeout=10)
+    assert resp.status_code == 301
+    assert resp.headers["Location"] == "https://127.0.0.1/upload/?page=2"
+    assert resp.headers.get("Server") == SETUPS[single_server.wsgi]["server"]
+
+    page = requests.get(host.url() + "/", timeout=10)  # verified against the server's certificate
+    assert page.status_code == 200
+    assert page.headers["Strict-Transport-Security"] == "max-age=63072000"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert re.search(r"csrftoken=[^;]+;.*\bSecure\b", page.headers["Set-Cookie"]), page.headers["Set-Cookie"]
+    _, crt = host.exec(f"openssl x509 -in /etc/webstack/tls/{APP}.crt -noout -ext subjectAltName")
+    assert "DNS:localhost" in crt and "IP Address:127.0.0.1" in crt, crt
+    _, modes = host.exec(f"stat -c '%n %a %U:%G' /etc/webstack/tls/{APP}.pem /etc/webstack/tls/{APP}.crt")
+    assert modes.split("\n")[:2] == [f"/etc/webstack/tls/{APP}.pem 600 root:root",
+                                      f"/etc/webstack/tls/{APP}.crt 644 root:root"], modes
+
+    port = int(host.url().rsplit(":", 1)[1])
+    assert _handshake(port, ssl.TLSVersion.TLSv1_3)[0] == "TLSv1.3"
+    version, cipher = _handshake(port, ssl.TLSVersion.TLSv1_2)
+    assert version == "TLSv1.2" and cipher.startswith("ECDHE-") and ("GCM" in cipher or "CHACHA20" in cipher)
+    for old in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1):
+        assert "alert protocol version" in str(_handshake(port, old)).lower()
+    # TLS 1.2 with only suites outside the profile (CBC, no forward secrecy): refused
+    assert "handshake failure" in str(_handshake(port, ssl.TLSVersion.TLSv1_2,
+                                                 "ECDHE-ECDSA-AES128-SHA:AES128-SHA:AES256-SHA256:@SECLEVEL=0"))
+
+
+def test_django_deploy_check_passes_under_the_formula_settings(single_server):
+    """`manage.py check --deploy --fail-level WARNING` as the app's user with the config file the
+    formula wrote: no issue. The same check without the formula's HTTPS settings fails."""
+    host = single_server.host
+    check = (f"cd /srv/{APP}/current/src && runuser -u {APP} -- env WEBSTACK_CONFIG=/etc/webstack/{APP}/app.env "
+             "{env} ../venv/bin/python manage.py check --deploy --fail-level WARNING")
+    code, out = host.exec(check.format(env=""), check=False)
+    assert code == 0, out
+    assert "System check identified no issues" in out
+    code, out = host.exec(check.format(env="SECURE_SSL_REDIRECT=0 CSRF_COOKIE_SECURE=0"), check=False)
+    assert code != 0
+    assert "security.W008" in out and "security.W016" in out, out
+
+
+def test_postgres_logs_no_password(single_server):
+    """Statements are not logged, not even failing ones: a password in a failing ALTER ROLE, in
+    a role created and dropped, and the app's own password (set by Salt) never reach the log;
+    the error itself does."""
+    host = single_server.host
+    marker = f"pw-{uuid.uuid4().hex}"
+    host.exec(["su", "postgres", "-s", "/bin/sh", "-c",
+               f"psql -X -c \"ALTER ROLE no_such_role PASSWORD '{marker}-1'\"; "
+               f"psql -X -c \"CREATE ROLE webstack_tmp PASSWORD '{marker}-2'\" -c 'DROP ROLE webstack_tmp'"],
+              check=False)
+    _, log = host.exec("sleep 1; cat /var/log/postgresql/*.log")
+    assert 'role "no_such_role" does not exist' in log
+    assert marker not in log
+    assert generated_secrets(host)["postgres:password"] not in log
 
 
 def test_test_mode_on_the_fresh_server_predicted_the_first_run_exactly(single_server):
@@ -95,7 +179,10 @@ def test_css_is_served_by_the_web_server_not_the_app(single_server):
     assert resp.headers["Content-Type"].startswith("text/css")
     assert resp.headers.get("Server") == setup["server"]  # no version (server_tokens off, ServerTokens Prod)
     assert "Expires" in resp.headers or "max-age=" in resp.headers.get("Cache-Control", "")
-    assert "X-Frame-Options" not in resp.headers, "the app answered a static file"
+    # the web server's own headers on what it serves itself
+    assert resp.headers.get("X-Content-Type-Options") == "nosniff"
+    assert resp.headers.get("X-Frame-Options") == "DENY"
+    assert resp.headers.get("Strict-Transport-Security") == "max-age=63072000"
     if setup["log"]:
         _, log = host.exec(f"cat {setup['log']}")
         assert "/static/entries/site.css" not in log, "the WSGI server served a static file"
@@ -116,7 +203,12 @@ def test_uploaded_file_reads_back_from_media(single_server):
     back = requests.get(base + link.group(1), timeout=10)
     assert back.status_code == 200 and back.content == content
     assert back.headers.get("X-Content-Type-Options") == "nosniff"
-    assert "X-Frame-Options" not in back.headers, "the app answered an upload"
+    assert back.headers.get("X-Frame-Options") == "DENY"
+    assert back.headers.get("Strict-Transport-Security") == "max-age=63072000"
+    setup = SETUPS[single_server.wsgi]
+    if setup["log"]:
+        _, log = host.exec(f"cat {setup['log']}")
+        assert link.group(1) not in log, "the WSGI server served an upload"
 
 
 def test_healthz_and_version(single_server):

@@ -31,13 +31,14 @@ def nodes():
 
 
 class Cluster:
-    """``prefix``: container and network names; ``lb_port``: host port for lb1's port 80
-    (None: a random one), published on 127.0.0.1 only."""
+    """``prefix``: container and network names; ``lb_port`` and ``tls_port``: host ports for
+    lb1's ports 80 and 443 (None: a random one), published on 127.0.0.1 only."""
 
-    def __init__(self, prefix, lb_port=None):
+    def __init__(self, prefix, lb_port=None, tls_port=None):
         self.prefix = prefix
         self.network = prefix + "net"
         self.lb_port = lb_port
+        self.tls_port = tls_port
         self.master = None
         self.minions = {}
 
@@ -48,7 +49,7 @@ class Cluster:
         self.master = Host.start(IMAGE, name=self.prefix + "master", publish=(), hostname="master",
                                  network=self.network)
         for node_id, roles in nodes().items():
-            publish = {80: self.lb_port} if "lb" in roles else ()
+            publish = {80: self.lb_port, 443: self.tls_port} if "lb" in roles else ()
             self.minions[node_id] = Host.start(IMAGE, name=self.prefix + node_id, publish=publish,
                                                hostname=node_id, network=self.network)
         log(f"cluster: {1 + len(self.minions)} containers on network {self.network}")
@@ -112,6 +113,13 @@ class Cluster:
         except docker.errors.NotFound:
             pass
         return removed
+
+    def write_pillar(self, name, data):
+        """The operator's pillar file ``webstack/<name>.sls`` on the master (root only), as
+        the README says for secrets and certificates."""
+        text = yaml.safe_dump(data, default_flow_style=False)
+        self.master.exec(["bash", "-c", f"umask 077 && cat > /etc/webstack/pillar/webstack/{name}.sls <<'EOF'\n"
+                          + text + "EOF"])
 
     # ------------------------------------------------------------ use
     def orchestrate(self, sls, pillar=None, timeout=1800):

@@ -65,7 +65,7 @@ class Host:
         return {"LANG": "C.UTF-8"}
 
     @classmethod
-    def start(cls, image, name=None, publish=(80,), hostname=None, network=None, systemd=False):
+    def start(cls, image, name=None, publish=(80, 443), hostname=None, network=None, systemd=False):
         """Run ``image`` detached with tini as PID 1 (``--init``; TESTBED pitfall 6), or, with
         ``systemd``, with systemd as PID 1 (webstack-systemd:bookworm): /run on a tmpfs and the
         host's cgroup tree writable, as systemd needs; returns once systemd has booted.
@@ -136,12 +136,17 @@ class Host:
             raise ExecError(self, argv, exit_code, output, timeout)
         return exit_code, output
 
-    def url(self, port=80):
-        """The URL under which the host reaches the container's ``port`` (127.0.0.1 only)."""
-        bindings = self.container.attrs["NetworkSettings"]["Ports"].get(f"{port}/tcp")
+    def url(self, port=None):
+        """The URL under which the host reaches the container's ``port`` (127.0.0.1 only):
+        https for 443, http for any other. By default 443 where it is published (the site
+        of a server that ends TLS), else 80."""
+        ports = self.container.attrs["NetworkSettings"]["Ports"]
+        if port is None:
+            port = 443 if ports.get("443/tcp") else 80
+        bindings = ports.get(f"{port}/tcp")
         if not bindings:
             raise KeyError(f"{self.name}: port {port} is not published")
-        return f"http://127.0.0.1:{bindings[0]['HostPort']}"
+        return f"{'https' if port == 443 else 'http'}://127.0.0.1:{bindings[0]['HostPort']}"
 
     @property
     def ip(self):

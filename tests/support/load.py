@@ -3,18 +3,22 @@ A small HTTP load generator for the tests and benchmarks: ``clients`` threads,
 each with its own keep-alive connection, sending GETs back to back (with an
 optional pause) until stopped, and counting every answer by status and every
 socket error by kind. Only for loopback or the test bed's own containers.
+With ``tls``, HTTPS without verifying the certificate: the load counts answers;
+the tests verify certificates with their own clients.
 """
 
 import collections
 import http.client
+import ssl
 import threading
 import time
 
 
 class Load:
     def __init__(self, host, port=80, paths=("/",), clients=50, host_header="localhost", pause=0.0,
-                 timeout=30):
+                 timeout=30, tls=None):
         self.host, self.port, self.paths = host, port, list(paths)
+        self.tls = port == 443 if tls is None else tls
         self.clients, self.host_header, self.pause, self.timeout = clients, host_header, pause, timeout
         self.statuses = collections.Counter()
         self.errors = collections.Counter()
@@ -48,7 +52,14 @@ class Load:
             path = self.paths[n % len(self.paths)]
             n += 1
             if conn is None:
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                if self.tls:
+                    context = ssl.create_default_context()
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                    conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout,
+                                                       context=context)
+                else:
+                    conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
             start = time.monotonic()
             try:
                 conn.request("GET", path, headers={"Host": self.host_header})
@@ -59,7 +70,7 @@ class Load:
                 if response.getheader("Connection", "").lower() == "close":
                     conn.close()
                     conn = None
-            except (OSError, http.client.HTTPException) as exc:
+            except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
                 self._record(path, error=f"{type(exc).__name__}: {exc}")
                 conn.close()
                 conn = None

@@ -101,7 +101,8 @@ def deploy_under_load(server, wsgi, timings, key, clients=50):
     before = requests.get(host.url() + "/version", timeout=10).text.strip()
     host.exec(f"echo '# release of {key} {time.time()}' >> /root/webstack/example/exampleproject/urls.py")
     port = int(host.url().rsplit(":", 1)[1])
-    with Load("127.0.0.1", port, paths=("/", "/version", "/healthz"), clients=clients, pause=0.1) as load:
+    with Load("127.0.0.1", port, paths=("/", "/version", "/healthz"), clients=clients, pause=0.1,
+              tls=host.url().startswith("https:")) as load:
         time.sleep(2)
         code, out, seconds = server.run_bootstrap()
         time.sleep(2)

@@ -3,7 +3,9 @@
 worker1, lb1), set up as the README tells an operator to, then
 `salt-run state.orchestrate orch.deploy` on the master; prints the load
 balancer's URL on this host. `make demo-down` removes everything it made.
-WEBSTACK_DEMO_PORT picks the host port (default 8080, on 127.0.0.1 only).
+WEBSTACK_DEMO_TLS_PORT and WEBSTACK_DEMO_PORT pick the host ports for lb1's HTTPS
+and HTTP (default 8443 and 8080, on 127.0.0.1 only). lb1's certificate is the
+self-signed one the formula made; the demo copies it to ./webstack-demo.crt.
 """
 
 import os
@@ -17,6 +19,7 @@ import docker.errors  # noqa: E402
 
 from tests.support.cluster import Cluster  # noqa: E402
 from tests.support.containers import wait_http  # noqa: E402
+from tests.support.tls import trust, use_bundle  # noqa: E402
 
 PREFIX = "webstack-demo-"
 LEGACY = "webstack-demo-single"  # the one-container demo of earlier versions
@@ -24,9 +27,10 @@ LEGACY = "webstack-demo-single"  # the one-container demo of earlier versions
 
 def up():
     port = int(os.environ.get("WEBSTACK_DEMO_PORT", "8080"))
+    tls_port = int(os.environ.get("WEBSTACK_DEMO_TLS_PORT", "8443"))
     down(quiet=True)
     start = time.monotonic()
-    cluster = Cluster(PREFIX, lb_port=port).up()
+    cluster = Cluster(PREFIX, lb_port=port, tls_port=tls_port).up()
     print("demo: salt-run state.orchestrate orch.deploy (first run: a few minutes)", flush=True)
     code, out, seconds = cluster.orchestrate("orch.deploy")
     if code != 0:
@@ -34,10 +38,15 @@ def up():
         print(f"demo: orch.deploy failed (exit {code}) after {seconds:.0f} s; the containers "
               f"{PREFIX}* are left for a look (make demo-down removes them)", file=sys.stderr)
         return code
-    url = f"http://127.0.0.1:{port}/"
+    _, crt = cluster.lb.exec(["cat", "/etc/webstack/tls/webapp.crt"])
+    Path("webstack-demo.crt").write_text(crt, encoding="ascii")
+    use_bundle()
+    trust(crt)
+    url = f"https://127.0.0.1:{tls_port}/"
     wait_http(url + "healthz", timeout=60)
     print(f"demo: orch.deploy took {seconds:.0f} s; the cluster is up in {time.monotonic() - start:.0f} s")
-    print(f"demo: {url} (HAProxy on lb1, in front of app1 and app2)")
+    print(f"demo: {url} (HAProxy on lb1, in front of app1 and app2; its self-signed certificate "
+          f"is in ./webstack-demo.crt: curl --cacert webstack-demo.crt {url})")
     print(f"demo: on the master: docker exec -it {PREFIX}master bash; cd /srv/webstack; "
           "salt-run state.orchestrate orch.deploy")
     print("demo: remove it with `make demo-down`")

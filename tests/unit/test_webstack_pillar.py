@@ -5,8 +5,13 @@ exact key path and the expected form, and no secret value is ever echoed.
 """
 
 import copy
+import datetime
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from salt.exceptions import CommandExecutionError
 from salt.utils.secret import hide
 
@@ -112,7 +117,26 @@ VALID = {
     "network": {"private_cidr": "", "private_interface": ""},
     "nodes": {},
     "supervisor": {"conf_dir": "/etc/supervisor/conf.d", "log_dir": "/var/log/webstack"},
+    "tls": {"enabled": True, "port": 443, "certificate": "", "private_key": "", "hsts_max_age": 63072000,
+            "hsts_include_subdomains": False, "hsts_preload": False, "self_signed_days": 397},
 }
+
+
+def _self_signed():
+    """A key (PEM) and its self-signed certificate (PEM), made here."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "www.example.org")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+TLS_KEY, TLS_CERT = _self_signed()
+OTHER_KEY, _ = _self_signed()
 
 _DELETE = object()
 
@@ -135,7 +159,7 @@ def _with(changes):
 def _secrets(pillar):
     """Every secret value of a pillar, for the never-echoed check."""
     found = [SECRET_KEY, PG_PASSWORD, REDIS_PASSWORD]
-    for path in ("app:secret_key", "postgres:password", "redis:password"):
+    for path in ("app:secret_key", "postgres:password", "redis:password", "tls:private_key"):
         section, key = path.split(":")
         value = pillar.get(section, {}).get(key) if isinstance(pillar.get(section), dict) else None
         if isinstance(value, str) and value:
@@ -326,6 +350,32 @@ BAD = [
      "a db node for the worker nodes, got none"),
     ("nodes-lb-without-app", {"nodes": {"db1": ["db"], "cache1": ["cache"], "lb1": ["lb"]}}, "webstack:nodes",
      "at least one app node behind the lb node, got none"),
+    # tls
+    ("tls-not-mapping", {"tls": True}, "webstack:tls", "a mapping"),
+    ("tls-enabled-string", {"tls:enabled": "yes"}, "webstack:tls:enabled", "true or false"),
+    ("tls-port-0", {"tls:port": 0}, "webstack:tls:port", "a port number from 1 to 65535"),
+    ("tls-port-is-http-port", {"tls:port": 80}, "webstack:tls:port",
+     "a port apart from webstack:nginx:port (both listen on this host), got the same port 80"),
+    ("tls-hsts-negative", {"tls:hsts_max_age": -1}, "webstack:tls:hsts_max_age", "a number of seconds from 0"),
+    ("tls-hsts-string", {"tls:hsts_max_age": "2y"}, "webstack:tls:hsts_max_age", "got the string '2y'"),
+    ("tls-preload-without-subdomains", {"tls:hsts_preload": True}, "webstack:tls:hsts_preload",
+     "tls:hsts_include_subdomains true with it"),
+    ("tls-preload-short-max-age", {"tls:hsts_preload": True, "tls:hsts_include_subdomains": True,
+                                   "tls:hsts_max_age": 86400}, "webstack:tls:hsts_preload",
+     "at least 31536000 (one year) with it, got 86400"),
+    ("tls-self-signed-days-0", {"tls:self_signed_days": 0}, "webstack:tls:self_signed_days", "from 30 to 3650"),
+    ("tls-certificate-not-pem", {"tls:certificate": "www.example.org.crt", "tls:private_key": TLS_KEY},
+     "webstack:tls:certificate", "'' (a self-signed one) or PEM text"),
+    ("tls-certificate-garbled", {"tls:certificate": TLS_CERT.replace("MI", "AA", 1), "tls:private_key": TLS_KEY},
+     "webstack:tls:certificate", "does not load"),
+    ("tls-certificate-without-key", {"tls:certificate": TLS_CERT}, "webstack:tls:private_key",
+     "with webstack:tls:certificate (both or neither"),
+    ("tls-key-without-certificate", {"tls:private_key": TLS_KEY}, "webstack:tls:certificate",
+     "with webstack:tls:private_key (both or neither"),
+    ("tls-key-not-pem", {"tls:certificate": TLS_CERT, "tls:private_key": "secret-key-file-path"},
+     "webstack:tls:private_key", "PEM text of an unencrypted private key"),
+    ("tls-key-of-another-certificate", {"tls:certificate": TLS_CERT, "tls:private_key": OTHER_KEY},
+     "webstack:tls:private_key", "the key of the first certificate in tls:certificate, got another key"),
 ]
 
 
@@ -352,6 +402,21 @@ def test_a_host_that_resolves_is_valid():
     # the nodes that do not connect to them do not resolve them
     pillar = _with({"postgres:host": "db-9", "roles": ["db"]})
     assert pillar_mod.validate(pillar=pillar) == []
+
+
+def test_certificate_with_its_key_is_valid():
+    assert pillar_mod.validate(pillar=_with({"tls:certificate": TLS_CERT, "tls:private_key": TLS_KEY})) == []
+    assert pillar_mod.validate(pillar=_with({"tls:certificate": TLS_CERT + TLS_CERT,
+                                             "tls:private_key": TLS_KEY})) == []
+
+
+def test_tls_port_may_equal_the_front_port_where_tls_is_off_or_behind_the_lb():
+    assert pillar_mod.validate(pillar=_with({"tls:enabled": False, "tls:port": 80})) == []
+    nodes = {"db1": ["db"], "cache1": ["cache"], "app1": ["app"], "lb1": ["lb"]}
+    assert pillar_mod.validate(pillar=_with({"nodes": nodes, "tls:port": 80}), roles=["app"]) == []
+    assert pillar_mod.validate(pillar=_with({"nodes": nodes, "tls:port": 80}), roles=["lb"]) == [
+        "webstack:tls:port: expected a port apart from webstack:lb:port (both listen on this host), "
+        "got the same port 80"]
 
 
 def test_bad_table_is_large_enough():
@@ -401,9 +466,19 @@ def test_systemd_is_valid_where_it_is_pid_1(tmp_path, monkeypatch):
 @pytest.mark.parametrize("server, front", [("gunicorn", "nginx"), ("uwsgi", "nginx"), ("mod_wsgi", "apache")])
 def test_front_names_the_web_server_and_its_port(server, front):
     pillar_mod.__pillar__["webstack"] = _with({"wsgi:server": server, "nginx:port": 8080, "apache:port": 8081})
-    assert pillar_mod.front() == {"server": front, "port": 8080 if front == "nginx" else 8081}
+    assert pillar_mod.front() == {"server": front, "port": 8080 if front == "nginx" else 8081, "tls": True,
+                                  "url": "https://{host}/"}
     pillar_mod.__pillar__["webstack"] = {}
-    assert pillar_mod.front() == {"server": "nginx", "port": 80}
+    assert pillar_mod.front() == {"server": "nginx", "port": 80, "tls": True, "url": "https://{host}/"}
+
+
+def test_front_url_follows_the_tls_settings():
+    pillar_mod.__pillar__["webstack"] = _with({"tls:port": 8443})
+    assert pillar_mod.front()["url"] == "https://{host}:8443/"
+    pillar_mod.__pillar__["webstack"] = _with({"tls:enabled": False, "nginx:port": 8080})
+    assert pillar_mod.front() == {"server": "nginx", "port": 8080, "tls": False, "url": "http://{host}:8080/"}
+    pillar_mod.__pillar__["webstack"] = _with({"tls:enabled": False})
+    assert pillar_mod.front()["url"] == "http://{host}/"
 
 
 def test_valid_pillar_is_read_from_dunder_pillar():

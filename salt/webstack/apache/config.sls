@@ -4,6 +4,9 @@
 include:
   - .package
   - {{ tplroot }}.app.config
+{%- if webstack.tls.front %}
+  - {{ tplroot }}.tls
+{%- endif %}
 
 {#- mod_wsgi's entry point: it puts the app's environment (the config file's
     path, the settings module) into os.environ, which Apache does not pass on,
@@ -37,4 +40,7 @@ webstack-apache-config-file-managed:
     - check_cmd: {{ webstack.apache_ctl }} -t -f
     - require:
       - pkg: webstack-apache-package-pkg-installed
+{%- if webstack.tls.front %}
+      - {{ webstack.tls.requisite | yaml(False) }}
+{%- endif %}
       - file: webstack-apache-config-wsgi-script-file-managed

@@ -23,6 +23,9 @@ webstack-apache-service-running:
     - watch:
       - file: webstack-apache-config-file-managed
       - file: webstack-apache-config-wsgi-script-file-managed
+{%- if webstack.tls.front %}
+      - {{ webstack.tls.requisite | yaml(False) }}
+{%- endif %}
 
 {#- A new release: the mod_wsgi daemon processes restart one at a time (SIGUSR1),
     each replacement loading the app from `current` before it takes requests,

@@ -2,6 +2,9 @@
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 include:
   - .package
+{%- if webstack.tls.lb %}
+  - {{ tplroot }}.tls
+{%- endif %}
 
 webstack-haproxy-config-run-file-directory:
   file.directory:
@@ -26,3 +29,6 @@ webstack-haproxy-config-file-managed:
     - check_cmd: {{ webstack.haproxy_bin }} -c -q -f
     - require:
       - pkg: webstack-haproxy-package-pkg-installed
+{%- if webstack.tls.lb %}
+      - {{ webstack.tls.requisite | yaml(False) }}
+{%- endif %}

@@ -11,6 +11,9 @@ webstack-haproxy-service-webstack_haproxy-state_saved:
     - socket: {{ webstack.haproxy_admin_socket }}
     - onchanges:
       - file: webstack-haproxy-config-file-managed
+{%- if webstack.tls.lb %}
+      - {{ webstack.tls.requisite | yaml(False) }}
+{%- endif %}
 
 {#- Master-worker mode (-W) in the foreground (-db), under Supervisord whatever
     webstack:process_manager says; a config change reloads it with USR2 (new
@@ -37,3 +40,6 @@ webstack-haproxy-service-webstack_process-running:
       - webstack_haproxy: webstack-haproxy-service-webstack_haproxy-state_saved
     - watch:
       - file: webstack-haproxy-config-file-managed
+{%- if webstack.tls.lb %}
+      - {{ webstack.tls.requisite | yaml(False) }}
+{%- endif %}

@@ -2,6 +2,9 @@
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 include:
   - .package
+{%- if webstack.tls.front %}
+  - {{ tplroot }}.tls
+{%- endif %}
 
 {#- The whole nginx.conf, so that `nginx -t -c <candidate>` checks exactly what goes live. #}
 webstack-nginx-config-file-managed:
@@ -17,3 +20,6 @@ webstack-nginx-config-file-managed:
     - check_cmd: nginx -q -t -c
     - require:
       - pkg: webstack-nginx-package-pkg-installed
+{%- if webstack.tls.front %}
+      - {{ webstack.tls.requisite | yaml(False) }}
+{%- endif %}

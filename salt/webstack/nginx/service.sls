@@ -17,6 +17,9 @@ webstack-nginx-service-running:
       - service: webstack-apache-clean-service-dead
     - watch:
       - file: webstack-nginx-config-file-managed
+{%- if webstack.tls.front %}
+      - {{ webstack.tls.requisite | yaml(False) }}
+{%- endif %}
 
 {{ boot_links('webstack-nginx-service', webstack, webstack.services.nginx, True,
                {'service': 'webstack-nginx-service-running'}) }}
