@@ -7,7 +7,7 @@
     shutdown lets running tasks finish), the load balancer's config and a smoke
     test through it. The first failure stops the run with a non-zero exit; the
     failed step's ID names the node and the step. #}
-{%- from 'orch/common.jinja' import ids, all_ids, webstack, preflight, pending_nodes, rolling with context %}
+{%- from 'orch/common.jinja' import ids, all_ids, webstack, preflight, pending_nodes, rolling, smoke_test with context %}
 {%- set pending = pending_nodes(ids.app, {}) | load_json %}
 {{ preflight() }}
 {%- if ids.db %}
@@ -64,23 +64,5 @@ Configure the load balancer on {{ ids.lb | join(', ') }}:
     - sls: webstack.roles.lb
     - failhard: True
 
-Smoke test through the load balancer on {{ ids.lb | join(', ') }}:
-  salt.function:
-    - name: webstack_health.require
-    - tgt: {{ ids.lb | join(',') }}
-    - tgt_type: list
-    - arg:
-      - {{ webstack.app.health_path }}
-    - kwarg:
-        host: 127.0.0.1
-{%- if webstack.tls.enabled is sameas true %}
-        port: {{ webstack.tls.port }}
-        tls: True
-{%- else %}
-        port: {{ webstack.lb.port }}
-{%- endif %}
-        host_header: {{ webstack.health_host }}
-        retries: 20
-        interval: 0.5
-    - failhard: True
+{{ smoke_test() }}
 {%- endif %}

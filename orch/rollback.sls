@@ -6,7 +6,7 @@
     built and no migration runs. Until the pillar's source changes, the next
     orch.deploy would bring the newer release back: fix the source first, or
     pin webstack:app:release in pillar. #}
-{%- from 'orch/common.jinja' import ids, all_ids, webstack, preflight, pending_nodes, rolling with context %}
+{%- from 'orch/common.jinja' import ids, all_ids, webstack, preflight, pending_nodes, rolling, smoke_test with context %}
 {%- set target = pillar.get('release') %}
 {%- if not target and ids.app %}
 {%-   set answer = salt['saltutil.cmd'](ids.app[0], 'webstack_release.previous', arg=[webstack.app.base_dir], timeout=60) %}
@@ -37,24 +37,6 @@ Switch the workers back to release {{ target }} on {{ ids.worker | join(', ') }}
 {%- endif %}
 {%- if ids.lb %}
 
-Smoke test through the load balancer on {{ ids.lb | join(', ') }}:
-  salt.function:
-    - name: webstack_health.require
-    - tgt: {{ ids.lb | join(',') }}
-    - tgt_type: list
-    - arg:
-      - {{ webstack.app.health_path }}
-    - kwarg:
-        host: 127.0.0.1
-{%- if webstack.tls.enabled is sameas true %}
-        port: {{ webstack.tls.port }}
-        tls: True
-{%- else %}
-        port: {{ webstack.lb.port }}
-{%- endif %}
-        host_header: {{ webstack.health_host }}
-        retries: 20
-        interval: 0.5
-    - failhard: True
+{{ smoke_test() }}
 {%- endif %}
 {%- endif %}

@@ -83,8 +83,7 @@ def write_local_pillar(host, settings):
     """Write the operator's settings where bootstrap.sh reads them (it never overwrites them)."""
     host.exec(["install", "-d", "-m", "0755", "/etc/webstack"])  # as bootstrap.sh makes it
     host.exec(["install", "-d", "-m", "0700", "/etc/webstack/pillar"])
-    host.exec(["bash", "-c", "umask 077 && cat > /etc/webstack/pillar/local.sls <<'EOF'\n"
-               + local_pillar(settings) + "EOF"])
+    host.write_private("/etc/webstack/pillar/local.sls", local_pillar(settings))
 
 
 # Fresh servers, one per setup, bootstrapped at once (in threads: each waits on its own

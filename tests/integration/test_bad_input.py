@@ -180,10 +180,6 @@ def _snapshot(host):
     return out.splitlines()
 
 
-def _write(host, path, text):
-    host.exec(["bash", "-c", f"umask 077 && cat > {path} <<'EOF'\n{text}EOF"])
-
-
 def _assert_untouched(host, baseline, case_id):
     after = _snapshot(host)
     added = sorted(set(after) - set(baseline))
@@ -214,8 +210,9 @@ def test_bad_pillar_stops_with_the_key_named_and_the_host_untouched(host, baseli
                                                                     secrets, expected):
     settings = {"roles": [role], "nodes": CLUSTER} if role != "single" else {}
     case_secrets = _merge(SECRETS, secrets or {})
-    _write(host, f"{PILLAR}/local.sls", yaml.safe_dump({"webstack": _merge(_merge(case_secrets, settings), pillar)}))
-    _write(host, f"{PILLAR}/secrets.sls", "webstack: {}\n")
+    host.write_private(f"{PILLAR}/local.sls",
+                       yaml.safe_dump({"webstack": _merge(_merge(case_secrets, settings), pillar)}))
+    host.write_private(f"{PILLAR}/secrets.sls", "webstack: {}\n")
     try:
         if role == "single":
             code, out = host.exec("cd /root/webstack && ./bootstrap.sh", check=False, timeout=600)

@@ -81,9 +81,6 @@ def test_https_only_with_the_mozilla_intermediate_profile(single_server):
     assert re.search(r"csrftoken=[^;]+;.*\bSecure\b", page.headers["Set-Cookie"]), page.headers["Set-Cookie"]
     _, crt = host.exec(f"openssl x509 -in /etc/webstack/tls/{APP}.crt -noout -ext subjectAltName")
     assert "DNS:localhost" in crt and "IP Address:127.0.0.1" in crt, crt
-    _, modes = host.exec(f"stat -c '%n %a %U:%G' /etc/webstack/tls/{APP}.pem /etc/webstack/tls/{APP}.crt")
-    assert modes.split("\n")[:2] == [f"/etc/webstack/tls/{APP}.pem 600 root:root",
-                                      f"/etc/webstack/tls/{APP}.crt 644 root:root"], modes
 
     port = int(host.url().rsplit(":", 1)[1])
     assert _handshake(port, ssl.TLSVersion.TLSv1_3)[0] == "TLSv1.3"
@@ -270,7 +267,9 @@ def test_secrets_are_not_world_readable(single_server):
     host = single_server.host
     for path, owner, expected_mode in [("/etc/webstack/pillar/secrets.sls", "root:root", "600"),
                                        (f"/etc/webstack/{APP}/app.env", f"root:{APP}", "640"),
-                                       ("/etc/redis/redis.conf", "redis:redis", "640")]:
+                                       ("/etc/redis/redis.conf", "redis:redis", "640"),
+                                       (f"/etc/webstack/tls/{APP}.pem", "root:root", "600"),
+                                       (f"/etc/webstack/tls/{APP}.crt", "root:root", "644")]:
         _, out = host.exec(["stat", "-c", "%a %U:%G", path])
         assert out.split() == [expected_mode, owner], f"{path}: {out}"
     _, out = host.exec(["stat", "-c", "%a", "/etc/webstack/pillar"])

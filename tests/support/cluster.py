@@ -117,9 +117,8 @@ class Cluster:
     def write_pillar(self, name, data):
         """The operator's pillar file ``webstack/<name>.sls`` on the master (root only), as
         the README says for secrets and certificates."""
-        text = yaml.safe_dump(data, default_flow_style=False)
-        self.master.exec(["bash", "-c", f"umask 077 && cat > /etc/webstack/pillar/webstack/{name}.sls <<'EOF'\n"
-                          + text + "EOF"])
+        self.master.write_private(f"/etc/webstack/pillar/webstack/{name}.sls",
+                                  yaml.safe_dump(data, default_flow_style=False))
 
     # ------------------------------------------------------------ use
     def orchestrate(self, sls, pillar=None, timeout=1800):

@@ -136,6 +136,11 @@ class Host:
             raise ExecError(self, argv, exit_code, output, timeout)
         return exit_code, output
 
+    def write_private(self, path, text):
+        """Write ``text`` to ``path`` in the container, readable by root only (umask 077), as an
+        operator writes a pillar file."""
+        self.exec(["bash", "-c", f"umask 077 && cat > {path} <<'EOF'\n{text}EOF"])
+
     def url(self, port=None):
         """The URL under which the host reaches the container's ``port`` (127.0.0.1 only):
         https for 443, http for any other. By default 443 where it is published (the site

@@ -18,7 +18,11 @@ class Load:
     def __init__(self, host, port=80, paths=("/",), clients=50, host_header="localhost", pause=0.0,
                  timeout=30, tls=None):
         self.host, self.port, self.paths = host, port, list(paths)
-        self.tls = port == 443 if tls is None else tls
+        self.context = None  # one for every client's connections
+        if (port == 443 if tls is None else tls):
+            self.context = ssl.create_default_context()
+            self.context.check_hostname = False
+            self.context.verify_mode = ssl.CERT_NONE
         self.clients, self.host_header, self.pause, self.timeout = clients, host_header, pause, timeout
         self.statuses = collections.Counter()
         self.errors = collections.Counter()
@@ -52,12 +56,9 @@ class Load:
             path = self.paths[n % len(self.paths)]
             n += 1
             if conn is None:
-                if self.tls:
-                    context = ssl.create_default_context()
-                    context.check_hostname = False
-                    context.verify_mode = ssl.CERT_NONE
+                if self.context:
                     conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout,
-                                                       context=context)
+                                                       context=self.context)
                 else:
                     conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
             start = time.monotonic()

@@ -98,11 +98,11 @@ def deploy_under_load(server, wsgi, timings, key, clients=50):
     server. Returns (bootstrap exit code, its output, the load summary, the old and the new
     release id); fails unless every worker serves the new release within 30 s after it."""
     host = server.host
-    before = requests.get(host.url() + "/version", timeout=10).text.strip()
+    url = host.url()
+    before = requests.get(url + "/version", timeout=10).text.strip()
     host.exec(f"echo '# release of {key} {time.time()}' >> /root/webstack/example/exampleproject/urls.py")
-    port = int(host.url().rsplit(":", 1)[1])
-    with Load("127.0.0.1", port, paths=("/", "/version", "/healthz"), clients=clients, pause=0.1,
-              tls=host.url().startswith("https:")) as load:
+    with Load("127.0.0.1", int(url.rsplit(":", 1)[1]), paths=("/", "/version", "/healthz"), clients=clients,
+              pause=0.1, tls=url.startswith("https:")) as load:
         time.sleep(2)
         code, out, seconds = server.run_bootstrap()
         time.sleep(2)
@@ -115,7 +115,7 @@ def deploy_under_load(server, wsgi, timings, key, clients=50):
     _, current = host.exec(f"readlink /srv/{APP}/current")
     new_id = current.strip().split("/")[-1]
     deadline = time.monotonic() + 30
-    while versions(host.url()) != {new_id}:
+    while versions(url) != {new_id}:
         assert time.monotonic() < deadline, f"the workers never all served the new release {new_id}"
         time.sleep(0.5)
     return summary, before, new_id

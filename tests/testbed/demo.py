@@ -19,7 +19,7 @@ import docker.errors  # noqa: E402
 
 from tests.support.cluster import Cluster  # noqa: E402
 from tests.support.containers import wait_http  # noqa: E402
-from tests.support.tls import trust, use_bundle  # noqa: E402
+from tests.support.tls import trust_host, use_bundle  # noqa: E402
 
 PREFIX = "webstack-demo-"
 LEGACY = "webstack-demo-single"  # the one-container demo of earlier versions
@@ -38,10 +38,8 @@ def up():
         print(f"demo: orch.deploy failed (exit {code}) after {seconds:.0f} s; the containers "
               f"{PREFIX}* are left for a look (make demo-down removes them)", file=sys.stderr)
         return code
-    _, crt = cluster.lb.exec(["cat", "/etc/webstack/tls/webapp.crt"])
-    Path("webstack-demo.crt").write_text(crt, encoding="ascii")
     use_bundle()
-    trust(crt)
+    Path("webstack-demo.crt").write_text(trust_host(cluster.lb), encoding="ascii")
     url = f"https://127.0.0.1:{tls_port}/"
     wait_http(url + "healthz", timeout=60)
     print(f"demo: orch.deploy took {seconds:.0f} s; the cluster is up in {time.monotonic() - start:.0f} s")
