@@ -12,6 +12,10 @@
 #
 # Environment: WEBSTACK_PREFIX (default /opt/webstack) for Salt's virtualenv,
 # WEBSTACK_ETC (default /etc/webstack) for its config and the generated pillar.
+# With --master: WEBSTACK_MASTER_INTERFACE, the address salt-master listens on
+# (default 0.0.0.0), and WEBSTACK_MASTER_ALLOW, the minions' networks (e.g.
+# "10.0.0.0/24 10.0.1.7"): ports 4505/4506 then answer only them (nftables); kept
+# on later runs without it; WEBSTACK_MASTER_ALLOW=off removes the rules.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,7 +32,7 @@ MINION_ID=""
 die() { echo "bootstrap.sh: error: $*" >&2; exit 2; }
 say() { echo "==> $*"; }
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -64,6 +68,28 @@ case "$MODE" in
         [ -z "$MINION_ID" ] || die "--id goes with --minion" ;;
 esac
 [ -z "$PILLAR_DIR$TEST_MODE" ] || [ "$MODE" = single ] || die "--pillar and --test go with role single"
+# The minions' networks for the master's firewall, checked before anything changes
+ALLOW4=() ALLOW6=()
+MASTER_ALLOW="${WEBSTACK_MASTER_ALLOW:-}"
+if [ "$MODE" = master ] && [ -n "$MASTER_ALLOW" ] && [ "$MASTER_ALLOW" != off ]; then
+    read -ra allow_words <<< "${MASTER_ALLOW//,/ }"  # split on commas and blanks, never globbed
+    for net in "${allow_words[@]}"; do
+        if [[ "$net" =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})(/([0-9]{1,2}))?$ ]] \
+            && [ "${BASH_REMATCH[1]}" -le 255 ] && [ "${BASH_REMATCH[2]}" -le 255 ] \
+            && [ "${BASH_REMATCH[3]}" -le 255 ] && [ "${BASH_REMATCH[4]}" -le 255 ] \
+            && [ "${BASH_REMATCH[6]:-32}" -le 32 ]; then
+            ALLOW4+=("$net")
+        elif [[ "$net" =~ ^[0-9A-Fa-f:]*:[0-9A-Fa-f:]*(/([0-9]{1,3}))?$ ]] \
+            && [ "${BASH_REMATCH[2]:-128}" -le 128 ]; then
+            ALLOW6+=("$net")
+        else
+            die "WEBSTACK_MASTER_ALLOW: '$net' is not an IPv4 or IPv6 address or network" \
+                "(expected a list such as '10.0.0.0/24 10.0.1.7 fd00::/64', or 'off')"
+        fi
+    done
+    [ $((${#ALLOW4[@]} + ${#ALLOW6[@]})) -gt 0 ] \
+        || die "WEBSTACK_MASTER_ALLOW: no network given (expected a list such as '10.0.0.0/24', or 'off')"
+fi
 if [ -n "$PILLAR_DIR" ]; then
     [ -d "$PILLAR_DIR" ] || die "--pillar $PILLAR_DIR: not a directory"
     [ -f "$PILLAR_DIR/top.sls" ] || die "--pillar $PILLAR_DIR: expected a pillar tree with a top.sls"
@@ -150,6 +176,113 @@ EOF
     echo "$hash" > "$state"
 }
 
+# ---- the master's firewall: nftables rules that let only WEBSTACK_MASTER_ALLOW reach
+# ports 4505/4506, in a table of their own: they neither replace nor loosen the host's rules.
+FW_TABLE=webstack_salt_master
+FW_UNIT=webstack-salt-master-firewall
+
+# fw_rules: the ruleset file, loaded as one transaction (the table replaced whole)
+fw_rules() {
+    echo "# Written by bootstrap.sh --master from WEBSTACK_MASTER_ALLOW; local changes are overwritten."
+    echo "# Salt's ports answer only these networks; every other port is left to the host's firewall."
+    echo "table inet $FW_TABLE"
+    echo "delete table inet $FW_TABLE"
+    echo "table inet $FW_TABLE {"
+    local family
+    for family in 4 6; do
+        local -n nets="ALLOW$family"
+        printf '\tset minions%s {\n\t\ttype ipv%s_addr; flags interval\n' "$family" "$family"
+        [ ${#nets[@]} -eq 0 ] || printf '\t\telements = { %s }\n' "$(IFS=,; echo "${nets[*]}" | sed 's/,/, /g')"
+        printf '\t}\n'
+    done
+    printf '\tchain input {\n\t\ttype filter hook input priority filter - 10; policy accept;\n'
+    printf '\t\ttcp dport { 4505, 4506 } jump salt_ports\n\t}\n'
+    printf '\tchain salt_ports {\n\t\tiifname "lo" accept\n\t\tip saddr @minions4 accept\n'
+    printf '\t\tip6 saddr @minions6 accept\n\t\tcounter drop\n\t}\n}\n'
+}
+
+# fw_live: the table in the kernel without its counters, to notice a hand edit
+fw_live() { nft list table inet "$FW_TABLE" 2>/dev/null | sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/'; }
+
+master_firewall() {
+    local rules="$ETC/salt-master-firewall.nft" state=/var/lib/webstack/salt-master-firewall.live
+    local unit="/etc/systemd/system/$FW_UNIT.service" want allowed err
+    if [ "$MASTER_ALLOW" = off ]; then
+        if on_systemd && [ -e "$unit" ]; then
+            systemctl disable -q "$FW_UNIT" 2>/dev/null || true
+            rm -f "$unit"
+            systemctl daemon-reload
+        fi
+        if command -v nft >/dev/null && nft list table inet "$FW_TABLE" >/dev/null 2>&1; then
+            nft delete table inet "$FW_TABLE"
+            say "firewall: removed; ports 4505/4506 are left to the host's own firewall"
+        fi
+        rm -f "$rules" "$state"
+        return 0
+    fi
+    if [ -n "$MASTER_ALLOW" ]; then
+        want="$(fw_rules)"
+    elif [ -s "$rules" ]; then
+        want="$(cat "$rules")"  # WEBSTACK_MASTER_ALLOW of an earlier run: kept
+    else
+        say "warning: ports 4505/4506 answer every network; WEBSTACK_MASTER_ALLOW limits them to the minions'"
+        return 0
+    fi
+    if ! command -v nft >/dev/null; then
+        say "installing nftables"
+        apt-get install -y -qq --no-install-recommends nftables >/dev/null 2>&1 \
+            || { apt-get update -qq && apt-get install -y -qq --no-install-recommends nftables >/dev/null; }
+    fi
+    allowed="$(printf '%s\n' "$want" | sed -n 's/.*elements = { \(.*\) }/\1/p' \
+        | paste -sd, - | sed 's/,\([^ ]\)/, \1/g')"
+    if [ "$(cat "$rules" 2>/dev/null)" = "$want" ] && [ -s "$state" ] && [ "$(fw_live)" = "$(cat "$state")" ]; then
+        say "firewall: unchanged; ports 4505/4506 answer only $allowed"
+    else
+        printf '%s\n' "$want" > "$rules.tmp"
+        if ! err="$(nft -c -f "$rules.tmp" 2>&1)"; then  # checked before it goes live
+            rm -f "$rules.tmp"
+            case "$err" in
+                *"Operation not permitted"*)
+                    die "WEBSTACK_MASTER_ALLOW: root may not change this host's nftables rules" \
+                        "(no CAP_NET_ADMIN: a container?)" ;;
+                *) die "WEBSTACK_MASTER_ALLOW: nft refused the rules: $err" ;;
+            esac
+        fi
+        mv "$rules.tmp" "$rules"
+        nft -f "$rules"
+        fw_live > "$state"
+        say "firewall: ports 4505/4506 now answer only $allowed"
+    fi
+    if on_systemd; then
+        # loaded again at boot, before salt-master listens
+        cat > "$unit.tmp" <<EOF
+[Unit]
+Description=webstack: only the minions reach the Salt master's ports ($rules)
+DefaultDependencies=no
+After=local-fs.target nftables.service
+Before=network-pre.target webstack-salt-master.service shutdown.target
+Wants=network-pre.target
+Conflicts=shutdown.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=$(command -v nft) -f $rules
+
+[Install]
+WantedBy=multi-user.target
+EOF
+        if cmp -s "$unit.tmp" "$unit"; then
+            rm -f "$unit.tmp"
+        else
+            mv "$unit.tmp" "$unit"
+            systemctl daemon-reload
+        fi
+        systemctl is-enabled -q "$FW_UNIT" 2>/dev/null || systemctl enable -q "$FW_UNIT"
+        systemctl is-active -q "$FW_UNIT" || systemctl start "$FW_UNIT"
+    fi
+}
+
 server_mode() {
     local conf_dir=/etc/salt/$MODE.d conf hash
     install -d -m 0755 /etc/salt "$conf_dir"
@@ -198,6 +331,10 @@ log_level_logfile: warning
 EOF
     fi
     mv "$conf.tmp" "$conf"
+    if [ "$MODE" = master ]; then
+        install -d -m 0755 /var/lib/webstack
+        master_firewall  # before salt-master listens
+    fi
     hash="$(cat "$conf" | sha256sum | cut -c1-16)"
     start_daemon "$MODE" "$hash"
     if [ "$MODE" = master ]; then

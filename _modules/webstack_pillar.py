@@ -429,6 +429,13 @@ def validate(pillar=None, roles=None):
 
     # secrets, as each role needs them
     needed = sorted({key for role in roles for key in REQUIRED.get(role, ())})
+    if c.get("redis:user_passwords") is not _MISSING and not {"single", "cache"} & set(roles):
+        # an app or worker node of a cluster: its Redis users' passwords, not the admin's
+        needed = [key for key in needed if key != "redis:password"]
+        for user in ("cache", "broker"):
+            c.require(f"redis:user_passwords:{user}", _is_secret(16, 8),
+                      "the password of the app's Redis user, as pillar/webstack/role_secrets.sls "
+                      "derives it from redis:password", secret=True)
     for key in needed:
         if key == "app:secret_key":
             c.require(key, _is_secret(50, 10),

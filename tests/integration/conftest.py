@@ -95,14 +95,14 @@ FRESH_SERVERS = {
     "gunicorn": {"image": BASE_IMAGE, "settings": None},
     "uwsgi": {"image": SALT_IMAGE, "settings": {"wsgi": {"server": "uwsgi"}}},
     "mod_wsgi": {"image": SALT_IMAGE, "settings": {"wsgi": {"server": "mod_wsgi"}}},
-    "systemd": {"image": SYSTEMD_IMAGE, "systemd": True,
+    "systemd": {"image": SYSTEMD_IMAGE, "systemd": True, "cap_add": ["NET_ADMIN"],  # its master's firewall
                 "settings": {"process_manager": "systemd", "wsgi": {"server": "uwsgi"}}},
 }
 
 
 def _bootstrap_fresh(name, spec):
     host = Host.start(spec["image"], name=f"webstack-test-single-{name.replace('_', '-')}", publish=(80, 443),
-                      hostname="single1", systemd=spec.get("systemd", False))
+                      hostname="single1", systemd=spec.get("systemd", False), cap_add=spec.get("cap_add", ()))
     host.put_dir(str(REPO), "/root/webstack")
     if spec["settings"]:
         write_local_pillar(host, spec["settings"])

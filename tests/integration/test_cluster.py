@@ -22,9 +22,9 @@ import requests
 
 from tests.integration.conftest import KEEP
 from tests.support.cluster import MASTER_DIR, Cluster
-from tests.support.containers import wait_http, wait_until
+from tests.support.containers import tcp_reaches, wait_http, wait_until
 from tests.support.load import Load, no_failure
-from tests.support.single import APP, pids, psql, serving_pids
+from tests.support.single import APP, CSRF_TOKEN, pids, psql, serving_pids
 from tests.support.tls import Authority, trust
 
 PREFIX = "webstack-test-c-"
@@ -68,7 +68,7 @@ def post_entry(session, base, text):
     """POST an entry through the form at ``base`` (HTTPS: its CSRF token first, in a Secure
     cookie), as a browser does; the view adds the row and queues its Celery task."""
     resp = session.get(base + "/", headers=HEADERS, timeout=10)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', resp.text).group(1)
+    token = CSRF_TOKEN.search(resp.text).group(1)
     resp = session.post(base + "/", data={"text": text, "csrfmiddlewaretoken": token},
                         headers=dict(HEADERS, Referer="https://localhost/"), timeout=10, allow_redirects=False)
     assert resp.status_code == 303, resp.text[:500]
@@ -249,18 +249,19 @@ def test_redis_refuses_a_client_without_the_password(cluster):
     assert lines[2].startswith("refused") and "flushall" in lines[2], out
 
 
-SECRET_KEYS = ("app:secret_key", "postgres:password", "redis:password", "tls:private_key")
+SECRET_KEYS = ("app:secret_key", "postgres:password", "redis:password", "redis:user_passwords", "tls:private_key")
 
 
 def test_each_node_receives_only_the_secrets_of_its_roles(cluster):
     """The pillar each minion gets (as the master renders it for it): db1 the PostgreSQL
-    password only, cache1 the Redis password only, the app and worker nodes Django's key and
-    both passwords, lb1 its TLS key only."""
+    password only, cache1 the Redis (admin) password only, the app and worker nodes Django's
+    key, the PostgreSQL password and their Redis users' passwords, never Redis's admin
+    password; lb1 its TLS key only."""
     expected = {
         "db1": {"postgres:password"},
         "cache1": {"redis:password"},
-        "app1": {"app:secret_key", "postgres:password", "redis:password"},
-        "worker1": {"app:secret_key", "postgres:password", "redis:password"},
+        "app1": {"app:secret_key", "postgres:password", "redis:user_passwords"},
+        "worker1": {"app:secret_key", "postgres:password", "redis:user_passwords"},
         "lb1": {"tls:private_key"},
     }
     _, out = cluster.master.exec(f"salt --out=json --static -L {','.join(expected)} pillar.item webstack")
@@ -310,10 +311,45 @@ def test_the_master_does_not_accept_an_unknown_minion(cluster):
         master.exec("salt-key -y -d rogue", check=False)
 
 
+def _firewall(master):
+    """The master's nftables table as it is in the kernel, without its counters."""
+    _, out = master.exec("nft list table inet webstack_salt_master")
+    return re.sub(r"counter packets \d+ bytes \d+", "counter", out)
+
+
+def test_only_the_minions_reach_the_masters_ports(cluster):
+    master, app1 = cluster.master, cluster.minions["app1"]
+    _, listening = master.exec("ss -Htln")
+    for port in (4505, 4506):
+        assert re.search(rf":{port}\b", listening), f"salt-master does not listen on {port}:\n{listening}"
+        # this host reaches the master over the cluster's network (from its gateway address)
+        assert not tcp_reaches(master.ip, port), f"port {port} answered an address that is no minion"
+        code, out = app1.exec(f"timeout 5 bash -c '</dev/tcp/{master.ip}/{port}'", check=False)
+        assert code == 0, f"app1 cannot reach the master's port {port}: {out}"
+    rules = _firewall(master)
+    for node_id, host in cluster.minions.items():
+        assert host.ip in rules, f"{node_id} ({host.ip}) is not in the master's firewall:\n{rules}"
+    _, counted = master.exec("nft list chain inet webstack_salt_master salt_ports")
+    assert re.search(r"counter packets [1-9]\d* bytes \d+ drop", counted), counted
+
+
 def test_bootstrap_server_modes_run_again_without_a_change_and_refuse_bad_arguments(cluster):
     master, app1 = cluster.master, cluster.minions["app1"]
+    rules = _firewall(master)
     _, out = master.exec(f"cd {MASTER_DIR} && ./bootstrap.sh --master")
     assert "salt-master is up" in out and "starting" not in out, out  # same config: no restart
+    assert "firewall: unchanged; ports 4505/4506 answer only " + cluster.minion_addresses.replace(" ", ", ") \
+        in out, out  # kept without WEBSTACK_MASTER_ALLOW
+    for bad, named in (("10.0.0.0/33", "'10.0.0.0/33' is not"), ("10.0.0.1;nft flush ruleset", "'10.0.0.1;nft'"),
+                       ("10.0.0.1, *", "'*' is not"), (" , ", "no network given")):
+        code, out = master.exec(f"cd {MASTER_DIR} && ./bootstrap.sh --master", check=False,
+                                env={"WEBSTACK_MASTER_ALLOW": bad})
+        assert code == 2 and f"bootstrap.sh: error: WEBSTACK_MASTER_ALLOW: {named}" in out, out
+    assert _firewall(master) == rules
+    master.exec("nft delete chain inet webstack_salt_master input")  # by hand: Salt's ports open again
+    _, out = master.exec(f"cd {MASTER_DIR} && ./bootstrap.sh --master")
+    assert "firewall: ports 4505/4506 now answer only" in out and "starting" not in out, out
+    assert _firewall(master) == rules
     _, out = app1.exec("cd /root/webstack && ./bootstrap.sh --minion %s --id app1" % master.ip)
     assert "salt-minion app1 is up" in out and "starting" not in out, out
     code, out = app1.exec("cd /root/webstack && ./bootstrap.sh --minion 'm;reboot' --id app1", check=False)

@@ -16,8 +16,8 @@ import warnings
 
 import requests
 
-from tests.support.single import (APP, assert_predicted_exactly, generated_secrets, pids, psql, reload_under_load,
-                                  summary_changed)
+from tests.support.single import (APP, assert_predicted_exactly, csrf_session, generated_secrets, pids, psql,
+                                  reload_under_load, summary_changed)
 
 # What each setup looks like from outside: the web server's Server header, the
 # processes that serve the app, the app server's log.
@@ -29,14 +29,6 @@ SETUPS = {
     "mod_wsgi": {"server": "Apache", "procs": rf"\(wsgi:{APP}\)", "log": None,
                  "front": ("apache2", "/etc/apache2/apache2.conf")},
 }
-
-
-def _csrf_session(base, path="/"):
-    session = requests.Session()
-    resp = session.get(base + path, timeout=10)
-    assert resp.status_code == 200, resp.text[:500]
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', resp.text).group(1)
-    return session, token
 
 
 def test_bootstrap_reports_success_and_url(single_server):
@@ -149,7 +141,7 @@ def test_home_page_lists_a_row_from_postgresql(single_server):
 def test_post_adds_a_row_and_the_celery_task_writes_its_row(single_server):
     host = single_server.host
     base = host.url()
-    session, token = _csrf_session(base)
+    session, token = csrf_session(base)
     marker = f"posted-{uuid.uuid4().hex[:8]}"
     resp = session.post(base + "/", data={"text": marker, "csrfmiddlewaretoken": token},
                         headers={"Referer": base + "/"}, timeout=10)
@@ -188,7 +180,7 @@ def test_css_is_served_by_the_web_server_not_the_app(single_server):
 def test_uploaded_file_reads_back_from_media(single_server):
     host = single_server.host
     base = host.url()
-    session, token = _csrf_session(base, "/upload/")
+    session, token = csrf_session(base, "/upload/")
     content = f"uploaded {uuid.uuid4()}\n".encode()
     name = f"note-{uuid.uuid4().hex[:6]}.txt"
     resp = session.post(base + "/upload/", data={"csrfmiddlewaretoken": token},

@@ -3,7 +3,8 @@ Switching a single server from one WSGI server to another by pillar
 (/etc/webstack/pillar/local.sls) and running `./bootstrap.sh` again: the old
 server's programs and configs are removed, no old process runs, the new server
 serves the same data, and a further run changes nothing. The host is the
-Gunicorn server of test_single.py, taken through uWSGI and mod_wsgi and back.
+Gunicorn server of test_single.py, taken through uWSGI and mod_wsgi and back;
+then TLS turned off (`tls:enabled: false`) and on again.
 """
 
 import re
@@ -14,6 +15,7 @@ import requests
 
 from tests.integration.conftest import write_local_pillar
 from tests.support.single import APP, SERVING, pids, psql, summary_changed
+from tests.support.tls import trust_host
 
 # what must exist with each server, and what must be gone once another one serves
 LEFTOVERS = {
@@ -72,3 +74,38 @@ def test_switching_the_wsgi_server_leaves_nothing_of_the_old_one(server, wsgi, t
     # and the next run has nothing to do
     code, out, _ = server.run_bootstrap()
     assert code == 0 and summary_changed(out) == [], out[-4000:]
+
+
+def test_tls_turned_off_serves_plain_http_leaves_no_key_and_comes_back(server):
+    host = server.host
+    tls_files = [f"/etc/webstack/tls/{APP}.pem", f"/etc/webstack/tls/{APP}.crt"]
+    _, old_crt = host.exec(["cat", tls_files[1]])
+    write_local_pillar(host, {"wsgi": {"server": "gunicorn"}, "tls": {"enabled": False}})
+    code, out, _ = server.run_bootstrap()
+    assert code == 0 and "webstack is up: http://" in out, out[-4000:]
+    plain = host.url(80)
+    resp = requests.get(plain + "/", timeout=10, allow_redirects=False)
+    assert resp.status_code == 200 and server.marker in resp.text  # no redirect to HTTPS
+    assert "Strict-Transport-Security" not in resp.headers
+    cookie = resp.headers.get("Set-Cookie", "")
+    assert "csrftoken=" in cookie and "; Secure" not in cookie, cookie  # sent back over HTTP
+    _, listening = host.exec("ss -Htln")
+    assert not re.search(r":443\b", listening), listening
+    assert [path for path in tls_files if _exists(host, path)] == [], "the certificate or its key stayed"
+    _, env = host.exec(["cat", f"/etc/webstack/{APP}/app.env"])
+    assert "SECURE_SSL_REDIRECT" not in env and "SESSION_COOKIE_SECURE" not in env, env
+    code, out, _ = server.run_bootstrap()
+    assert code == 0 and summary_changed(out) == [], out[-4000:]
+
+    write_local_pillar(host, {"wsgi": {"server": "gunicorn"}})
+    code, out, _ = server.run_bootstrap()
+    assert code == 0 and "webstack is up: https://" in out, out[-4000:]
+    assert trust_host(host) != old_crt  # a new self-signed certificate, its key never reused
+    resp = requests.get(plain + "/healthz", timeout=10, allow_redirects=False)
+    assert resp.status_code == 301 and resp.headers["Location"].startswith("https://")
+    resp = requests.get(host.url() + "/", timeout=10)
+    assert resp.status_code == 200 and server.marker in resp.text
+    assert resp.headers["Strict-Transport-Security"].startswith("max-age=")
+    code, out, _ = server.run_bootstrap()
+    assert code == 0 and summary_changed(out) == [], out[-4000:]
+

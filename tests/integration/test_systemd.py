@@ -4,6 +4,8 @@ webstack-systemd:bookworm's systemd), set up from scratch by `./bootstrap.sh` wi
 /etc/webstack/pillar/local.sls asking for systemd and uWSGI: units instead of
 Supervisord programs, each passing `systemd-analyze verify`; reloads under load
 with uWSGI and with Gunicorn; and a switch back to Supervisord that leaves no unit.
+Last, `bootstrap.sh --master` on the same host: the unit that loads the master's
+firewall again at boot.
 """
 
 import re
@@ -14,7 +16,9 @@ import pytest
 import requests
 
 from tests.integration.conftest import write_local_pillar
-from tests.support.single import APP, assert_predicted_exactly, pids, psql, reload_under_load, summary_changed
+from tests.support.containers import tcp_reaches
+from tests.support.single import (APP, assert_predicted_exactly, csrf_session, pids, psql, reload_under_load,
+                                  summary_changed)
 
 UNITS = "/etc/systemd/system"
 
@@ -68,14 +72,11 @@ def test_every_rendered_unit_passes_systemd_analyze_verify(server):
 def test_pages_and_a_task_through_the_units(server):
     host = server.host
     base = host.url()
-    session = requests.Session()
-    page = session.get(base + "/", timeout=10)
-    assert page.status_code == 200 and page.headers.get("Server") == "nginx"
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    session, token = csrf_session(base)
     marker = f"systemd-{uuid.uuid4().hex[:8]}"
     resp = session.post(base + "/", data={"text": marker, "csrfmiddlewaretoken": token},
                         headers={"Referer": base + "/"}, timeout=10)
-    assert resp.status_code == 200 and marker in resp.text
+    assert resp.status_code == 200 and marker in resp.text and resp.headers.get("Server") == "nginx"
     deadline = time.monotonic() + 15
     while psql(host, f"SELECT count(*) FROM entries_entry WHERE text = 'task: {marker}'") != "1":
         assert time.monotonic() < deadline, "the Celery task (a systemd unit) did not write its row"
@@ -122,3 +123,32 @@ def test_switching_to_supervisord_removes_every_unit(server):
     assert requests.get(host.url() + "/healthz", timeout=10).status_code == 200
     code, out, _ = server.run_bootstrap()
     assert code == 0 and summary_changed(out) == [], out[-4000:]
+
+
+def test_a_master_under_systemd_loads_its_firewall_at_boot_before_salt_master(server):
+    host, fw = server.host, "webstack-salt-master-firewall"
+    code, out = host.exec("cd /root/webstack && ./bootstrap.sh --master", check=False, timeout=900,
+                          env={"WEBSTACK_MASTER_ALLOW": "10.9.0.0/16"})  # not this test's address
+    assert code == 0 and "firewall: ports 4505/4506 now answer only 10.9.0.0/16" in out, out[-3000:]
+    assert _active(host, "webstack-salt-master") == "active"
+    assert _active(host, fw) == "active"
+    assert host.exec(["systemctl", "is-enabled", fw], check=False)[1].strip() == "enabled"
+    code, out = host.exec(["systemd-analyze", "verify", "--man=no", f"{UNITS}/{fw}.service"], check=False)
+    assert code == 0, out
+    _, before = host.exec(["systemctl", "show", "-p", "Before", "--value", fw])
+    assert "webstack-salt-master.service" in before.split(), before
+    assert not tcp_reaches(host.ip, 4506)
+    # what a reboot does: the kernel's table gone, then the unit's start
+    host.exec("nft delete table inet webstack_salt_master")
+    assert tcp_reaches(host.ip, 4506)
+    host.exec(["systemctl", "restart", fw])
+    assert not tcp_reaches(host.ip, 4506)
+    _, out = host.exec("cd /root/webstack && ./bootstrap.sh --master")
+    assert "firewall: unchanged; ports 4505/4506 answer only 10.9.0.0/16" in out, out
+    _, out = host.exec("cd /root/webstack && ./bootstrap.sh --master", env={"WEBSTACK_MASTER_ALLOW": "off"})
+    assert "firewall: removed" in out, out
+    _, load = host.exec(["systemctl", "show", "-p", "LoadState", "--value", fw])
+    assert load.strip() == "not-found"
+    assert host.exec("nft list table inet webstack_salt_master", check=False)[0] != 0
+    assert tcp_reaches(host.ip, 4506)
+    host.exec(["systemctl", "disable", "--now", "webstack-salt-master"])

@@ -46,15 +46,17 @@ class Cluster:
     def up(self, log=print):
         self.down()
         client().networks.create(self.network, driver="bridge")
+        # NET_ADMIN: the master keeps its ports for the minions (WEBSTACK_MASTER_ALLOW)
         self.master = Host.start(IMAGE, name=self.prefix + "master", publish=(), hostname="master",
-                                 network=self.network)
+                                 network=self.network, cap_add=["NET_ADMIN"])
         for node_id, roles in nodes().items():
             publish = {80: self.lb_port, 443: self.tls_port} if "lb" in roles else ()
             self.minions[node_id] = Host.start(IMAGE, name=self.prefix + node_id, publish=publish,
                                                hostname=node_id, network=self.network)
         log(f"cluster: {1 + len(self.minions)} containers on network {self.network}")
         self.master.put_dir(str(REPO), MASTER_DIR)
-        self.master.exec(f"cd {MASTER_DIR} && ./bootstrap.sh --master", timeout=900)
+        self.master.exec(f"cd {MASTER_DIR} && ./bootstrap.sh --master", timeout=900,
+                         env={"WEBSTACK_MASTER_ALLOW": self.minion_addresses})
         master_ip = self.master.ip
 
         def bootstrap(node_id):
@@ -70,6 +72,11 @@ class Cluster:
         self.accept_keys(fingers)
         log(f"cluster: keys of {', '.join(sorted(fingers))} compared and accepted")
         return self
+
+    @property
+    def minion_addresses(self):
+        """The minions' addresses: all that may reach the master's ports (bootstrap.sh --master)."""
+        return " ".join(host.ip for host in self.minions.values())
 
     def accept_keys(self, fingers, timeout=120):
         """Accept each minion's key once the master has it and its fingerprint matches."""

@@ -9,6 +9,7 @@ published on 127.0.0.1 only.
 import io
 import os
 import shlex
+import socket
 import tarfile
 import time
 import urllib.error
@@ -65,13 +66,15 @@ class Host:
         return {"LANG": "C.UTF-8"}
 
     @classmethod
-    def start(cls, image, name=None, publish=(80, 443), hostname=None, network=None, systemd=False):
+    def start(cls, image, name=None, publish=(80, 443), hostname=None, network=None, systemd=False,
+              cap_add=()):
         """Run ``image`` detached with tini as PID 1 (``--init``; TESTBED pitfall 6), or, with
         ``systemd``, with systemd as PID 1 (webstack-systemd:bookworm): /run on a tmpfs and the
         host's cgroup tree writable, as systemd needs; returns once systemd has booted.
 
         ``publish``: container ports, each published on 127.0.0.1 at a random host port,
-        or a dict {container port: host port} for fixed ones.
+        or a dict {container port: host port} for fixed ones. ``cap_add``: more capabilities,
+        such as NET_ADMIN for a host that manages its firewall.
         """
         name = name or uuid.uuid4().hex[:8]
         if not name.startswith("webstack-"):
@@ -86,6 +89,7 @@ class Host:
             volumes["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
             options = {"init": False, "command": ["/lib/systemd/systemd"], "cap_add": ["SYS_PTRACE"],
                        "tmpfs": {"/run": "", "/run/lock": ""}}
+        options["cap_add"] += list(cap_add)
         container = client().containers.run(
             image,
             name=name,
@@ -197,6 +201,16 @@ def remove_all(prefix=PREFIX):
             container.remove(force=True, v=True)
             names.append(container.name)
     return names
+
+
+def tcp_reaches(address, port, timeout=3):
+    """Whether a TCP connection from this host to ``address``:``port`` opens within
+    ``timeout`` s (False when it is refused, or dropped by a firewall)."""
+    try:
+        socket.create_connection((address, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 def wait_until(what, check, timeout, interval=0.5):

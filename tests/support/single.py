@@ -10,6 +10,16 @@ import yaml
 from tests.support.load import Load, no_failure
 
 APP = "webapp"
+CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def csrf_session(base, path="/"):
+    """A session that GET ``base + path`` as a browser does first: (session, the form's CSRF
+    token); the token's cookie is in the session."""
+    session = requests.Session()
+    resp = session.get(base + path, timeout=10)
+    assert resp.status_code == 200, resp.text[:500]
+    return session, CSRF_TOKEN.search(resp.text).group(1)
 
 
 def psql(host, sql):

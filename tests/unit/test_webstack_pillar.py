@@ -517,6 +517,26 @@ def test_secrets_required_per_role(roles, present, missing):
         assert not any(f"webstack:{key}" in e for e in errors)
 
 
+_USER_PASSWORDS = {"cache": "c4f1a07e" * 8, "broker": "9b2e63d5" * 8}
+
+
+def test_an_app_node_may_hold_only_its_redis_users_passwords():
+    pillar = _with({"redis:password": _DELETE, "redis:user_passwords": dict(_USER_PASSWORDS)})
+    assert pillar_mod.validate(pillar=pillar, roles=["app", "worker"]) == []
+
+
+@pytest.mark.parametrize("roles, changes, named", [
+    (["app"], {"redis:user_passwords": {"cache": "c4f1a07e" * 8}}, "webstack:redis:user_passwords:broker"),
+    (["worker"], {"redis:user_passwords": {"cache": "short", "broker": "9b2e63d5" * 8}},
+     "webstack:redis:user_passwords:cache"),
+    (["app", "cache"], {"redis:user_passwords": _USER_PASSWORDS}, "webstack:redis:password"),
+], ids=["missing-one", "weak-one", "cache-needs-the-admin-password"])
+def test_redis_user_passwords_are_checked_and_do_not_replace_the_cache_nodes_password(roles, changes, named):
+    errors = pillar_mod.validate(pillar=_with(dict(changes, **{"redis:password": _DELETE})), roles=roles)
+    assert [e.split(": expected")[0] for e in errors] == [named], errors
+    assert not any("c4f1" in e or "short" in e for e in errors)
+
+
 def test_check_raises_with_every_problem():
     pillar = _with({"nginx:port": 70000, "postgres:password": "pw-Sh0rt"})
     with pytest.raises(CommandExecutionError) as excinfo:

@@ -6,6 +6,8 @@ include:
   - {{ tplroot }}.app.config
 {%- if webstack.tls.front %}
   - {{ tplroot }}.tls
+{%- elif not (webstack.tls.front or webstack.tls.lb) %}
+  - {{ tplroot }}.tls.clean
 {%- endif %}
 
 {#- mod_wsgi's entry point: it puts the app's environment (the config file's

@@ -4,6 +4,8 @@ include:
   - .package
 {%- if webstack.tls.lb %}
   - {{ tplroot }}.tls
+{%- elif not (webstack.tls.front or webstack.tls.lb) %}
+  - {{ tplroot }}.tls.clean
 {%- endif %}
 
 webstack-haproxy-config-run-file-directory:

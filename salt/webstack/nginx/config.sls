@@ -4,6 +4,8 @@ include:
   - .package
 {%- if webstack.tls.front %}
   - {{ tplroot }}.tls
+{%- elif not (webstack.tls.front or webstack.tls.lb) %}
+  - {{ tplroot }}.tls.clean
 {%- endif %}
 
 {#- The whole nginx.conf, so that `nginx -t -c <candidate>` checks exactly what goes live. #}
