@@ -128,13 +128,27 @@ EOF
 # ---- master and minion modes (daemons under systemd where it is PID 1, else detached)
 on_systemd() { [ -d /run/systemd/system ]; }
 
+# write_unit NAME: /etc/systemd/system/NAME.service from stdin, enabled; systemd reloads
+# its units only when the file changed
+write_unit() {
+    local path="/etc/systemd/system/$1.service"
+    cat > "$path.tmp"
+    if cmp -s "$path.tmp" "$path"; then
+        rm -f "$path.tmp"
+    else
+        mv "$path.tmp" "$path"
+        systemctl daemon-reload
+    fi
+    systemctl is-enabled -q "$1" 2>/dev/null || systemctl enable -q "$1"
+}
+
 # start_daemon NAME CONF_HASH: start salt-NAME, or restart it when its config changed
 start_daemon() {
     local name="$1" hash="$2" unit="webstack-salt-$1" state="/var/lib/webstack/salt-$1.conf-hash"
     local pidfile="/var/run/salt-$1.pid" running=""
     install -d -m 0755 /var/lib/webstack
     if on_systemd; then
-        cat > "/etc/systemd/system/$unit.service.tmp" <<EOF
+        write_unit "$unit" <<EOF
 [Unit]
 Description=Salt $name (webstack, $SALT_VENV)
 After=network-online.target
@@ -149,9 +163,6 @@ LimitNOFILE=100000
 [Install]
 WantedBy=multi-user.target
 EOF
-        mv "/etc/systemd/system/$unit.service.tmp" "/etc/systemd/system/$unit.service"
-        systemctl daemon-reload
-        systemctl enable -q "$unit"
         if systemctl is-active -q "$unit"; then
             [ "$(cat "$state" 2>/dev/null)" = "$hash" ] || { say "restarting salt-$name (config changed)"; systemctl restart "$unit"; }
         else
@@ -207,6 +218,7 @@ fw_live() { nft list table inet "$FW_TABLE" 2>/dev/null | sed -E 's/counter pack
 master_firewall() {
     local rules="$ETC/salt-master-firewall.nft" state=/var/lib/webstack/salt-master-firewall.live
     local unit="/etc/systemd/system/$FW_UNIT.service" want allowed err
+    install -d -m 0755 /var/lib/webstack
     if [ "$MASTER_ALLOW" = off ]; then
         if on_systemd && [ -e "$unit" ]; then
             systemctl disable -q "$FW_UNIT" 2>/dev/null || true
@@ -255,7 +267,7 @@ master_firewall() {
     fi
     if on_systemd; then
         # loaded again at boot, before salt-master listens
-        cat > "$unit.tmp" <<EOF
+        write_unit "$FW_UNIT" <<EOF
 [Unit]
 Description=webstack: only the minions reach the Salt master's ports ($rules)
 DefaultDependencies=no
@@ -272,13 +284,6 @@ ExecStart=$(command -v nft) -f $rules
 [Install]
 WantedBy=multi-user.target
 EOF
-        if cmp -s "$unit.tmp" "$unit"; then
-            rm -f "$unit.tmp"
-        else
-            mv "$unit.tmp" "$unit"
-            systemctl daemon-reload
-        fi
-        systemctl is-enabled -q "$FW_UNIT" 2>/dev/null || systemctl enable -q "$FW_UNIT"
         systemctl is-active -q "$FW_UNIT" || systemctl start "$FW_UNIT"
     fi
 }
@@ -332,7 +337,6 @@ EOF
     fi
     mv "$conf.tmp" "$conf"
     if [ "$MODE" = master ]; then
-        install -d -m 0755 /var/lib/webstack
         master_firewall  # before salt-master listens
     fi
     hash="$(cat "$conf" | sha256sum | cut -c1-16)"

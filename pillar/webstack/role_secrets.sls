@@ -19,7 +19,7 @@
 {%-     do mine.setdefault(section, {}).update({key: all[section][key]}) %}
 {%-   endif %}
 {%- endfor %}
-{%- set redis_pw = (all.get('redis') or {}).get('password') if all.get('redis') is mapping else none %}
+{%- set redis_pw = all.redis.get('password') if all.get('redis') is mapping else none %}
 {%- if ('app' in roles or 'worker' in roles) and 'cache' not in roles and redis_pw is string and redis_pw %}
 {%-   do mine.setdefault('redis', {}).update({'user_passwords': {
         'cache': 'cache' | hmac_compute(redis_pw), 'broker': 'broker' | hmac_compute(redis_pw)}}) %}

@@ -4,10 +4,9 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 
-{%- for name, path in [('pem', webstack.tls.pem), ('crt', webstack.tls.crt),
-                       ('spec', webstack.tls_dir ~ '/' ~ webstack.app.name ~ '.self-signed')] %}
+{%- for name in ('pem', 'crt', 'spec') %}
 webstack-tls-{{ name }}-file-absent:
   file.absent:
-    - name: {{ path }}
+    - name: {{ webstack.tls[name] }}
     - order: last
 {%- endfor %}

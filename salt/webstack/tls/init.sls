@@ -6,7 +6,6 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 {%- set tls = webstack.tls %}
-{%- set spec = webstack.tls_dir ~ '/' ~ webstack.app.name ~ '.self-signed' %}
 
 webstack-tls-package-pkg-installed:
   pkg.installed:
@@ -40,10 +39,10 @@ webstack-tls-self-signed-certificate-cmd-run:
         chmod 0644 "$tmp/crt"
         mv -f "$tmp/pem" {{ tls.pem }}
         mv -f "$tmp/crt" {{ tls.crt }}
-        printf '%s\n' '{{ want }}' > {{ spec }}
-        chmod 0644 {{ spec }}
+        printf '%s\n' '{{ want }}' > {{ tls.spec }}
+        chmod 0644 {{ tls.spec }}
     - unless: >-
-        test -s {{ tls.pem }} && test "$(cat {{ spec }} 2>/dev/null)" = '{{ want }}'
+        test -s {{ tls.pem }} && test "$(cat {{ tls.spec }} 2>/dev/null)" = '{{ want }}'
         && openssl x509 -in {{ tls.crt }} -noout -checkend 2592000 >/dev/null
     - require:
       - pkg: webstack-tls-package-pkg-installed
@@ -80,5 +79,5 @@ webstack-tls-crt-file-managed:
 
 webstack-tls-self-signed-spec-file-absent:
   file.absent:
-    - name: {{ spec }}
+    - name: {{ tls.spec }}
 {%- endif %}
