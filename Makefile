@@ -1,4 +1,4 @@
-# webstack: make test | make demo | make demo-down | make bench | make lint
+# webstack: make test | make demo | make demo-down | make bench | make lint | make docs
 # Every target sets up what it needs on a fresh Debian 12 machine (as root):
 # the virtualenv from requirements.txt, dockerd and the local container images.
 VENV    ?= .venv
@@ -7,7 +7,7 @@ PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 export WEBSTACK_TESTBED_DIR ?= /var/tmp/webstack-testbed
 
-.PHONY: test unit functional integration venv host-deps testbed demo demo-down bench lint clean
+.PHONY: test unit functional integration venv host-deps testbed demo demo-down bench lint docs clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
@@ -58,7 +58,11 @@ $(VENV)/.bench-installed: tests/bench/requirements.txt $(VENV)/.installed
 
 lint: venv
 	bash -n bootstrap.sh tests/testbed/*.sh .ci/run
-	$(PY) -m compileall -q _modules _states tests example
+	$(PY) -m compileall -q _modules _states _utils tests example docs
+
+# The pillar reference in docs/pillar.md, from salt/webstack/parameters/schema.yaml.
+docs: venv
+	$(PY) docs/reference.py
 
 clean: demo-down
 	rm -rf $(VENV)

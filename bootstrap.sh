@@ -9,6 +9,7 @@
 #   ./bootstrap.sh --master          a salt-master serving this checkout (keys by hand)
 #   ./bootstrap.sh --minion MASTER --id ID   a salt-minion of MASTER, named ID
 #   ./bootstrap.sh --salt-only       install Salt only (used to bake images)
+#   ./bootstrap.sh --print-master-conf   print the salt-master config that --master writes
 #
 # Environment: WEBSTACK_PREFIX (default /opt/webstack) for Salt's virtualenv,
 # WEBSTACK_ETC (default /etc/webstack) for its config and the generated pillar.
@@ -34,6 +35,35 @@ say() { echo "==> $*"; }
 
 usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 
+# master_conf: the salt-master config that --master writes (--print-master-conf prints it)
+master_conf() {
+    local repo_re
+    repo_re="$(printf '%s' "$REPO" | sed 's/[.[\*^$()+?{|\\]/\\&/g')"
+    cat <<EOF
+# Written by bootstrap.sh --master; local changes are overwritten on the next run.
+interface: ${WEBSTACK_MASTER_INTERFACE:-0.0.0.0}
+# keys are accepted by hand, after comparing fingerprints (README: "Many servers")
+auto_accept: False
+open_mode: False
+file_roots:
+  base:
+    - $REPO/salt
+    - $REPO
+pillar_roots:
+  base:
+    - $REPO/pillar
+    - $ETC/pillar
+# Never served to a minion: pillar data, tests, VCS. Salt matches these against
+# paths relative to a root when it lists files and absolute ones when it serves.
+file_ignore_regex:
+  - '^($repo_re/)?(pillar|tests|\\.git|\\.ci|\\.venv|\\.vagrant)(/|\$)'
+  - '(^|/)\\.git(/|\$)'
+timeout: 30
+state_output: mixed
+log_level_logfile: warning
+EOF
+}
+
 while [ $# -gt 0 ]; do
     case "$1" in
         --pillar) [ $# -ge 2 ] || die "--pillar needs a directory"; PILLAR_DIR="$2"; shift 2 ;;
@@ -45,11 +75,16 @@ while [ $# -gt 0 ]; do
         --id) [ $# -ge 2 ] || die "--id needs a minion id"; MINION_ID="$2"; shift 2 ;;
         --id=*) MINION_ID="${1#--id=}"; shift ;;
         --salt-only) MODE=salt-only; shift ;;
+        --print-master-conf) MODE=print-master-conf; shift ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
 
+if [ "$MODE" = print-master-conf ]; then  # what --master writes (its tests read it)
+    master_conf
+    exit 0
+fi
 [ "$(id -u)" -eq 0 ] || die "run as root"
 [ -r /etc/os-release ] || die "cannot read /etc/os-release"
 . /etc/os-release
@@ -98,11 +133,13 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 LANG=C.UTF-8
 umask 022
-DISABLE_MODULES="[]"
+# idem (Salt's bridge to the idem project, not installed here): its availability check
+# makes the loaders import every utility module, a quarter of a second of every run.
+DISABLE_MODULES="[idem]"
 if [ ! -d /run/systemd/system ]; then
     # systemd is not PID 1 (a container, or systemd installed but not booted):
     # Salt would pick systemd_service and start nothing.
-    DISABLE_MODULES="[systemd_service]"
+    DISABLE_MODULES="[systemd_service, idem]"
 fi
 
 # write_secrets FILE: strong random secrets, root-only, written once and reused
@@ -297,31 +334,7 @@ server_mode() {
         # Secrets: generated once, root-only, outside the served tree.
         install -d -m 0700 "$ETC/pillar" "$ETC/pillar/webstack"
         [ -s "$ETC/pillar/webstack/secrets.sls" ] || write_secrets "$ETC/pillar/webstack/secrets.sls"
-        local repo_re
-        repo_re="$(printf '%s' "$REPO" | sed 's/[.[\*^$()+?{|\\]/\\&/g')"
-        cat > "$conf.tmp" <<EOF
-# Written by bootstrap.sh --master; local changes are overwritten on the next run.
-interface: ${WEBSTACK_MASTER_INTERFACE:-0.0.0.0}
-# keys are accepted by hand, after comparing fingerprints (README: "Many servers")
-auto_accept: False
-open_mode: False
-file_roots:
-  base:
-    - $REPO/salt
-    - $REPO
-pillar_roots:
-  base:
-    - $REPO/pillar
-    - $ETC/pillar
-# Never served to a minion: pillar data, tests, VCS. Salt matches these against
-# paths relative to a root when it lists files and absolute ones when it serves.
-file_ignore_regex:
-  - '^($repo_re/)?(pillar|tests|\\.git|\\.ci|\\.venv|\\.vagrant)(/|\$)'
-  - '(^|/)\\.git(/|\$)'
-timeout: 30
-state_output: mixed
-log_level_logfile: warning
-EOF
+        master_conf > "$conf.tmp"
     else
         echo "$MINION_ID" > /etc/salt/minion_id
         cat > "$conf.tmp" <<EOF
@@ -329,6 +342,7 @@ EOF
 master: $MASTER
 id: $MINION_ID
 disable_modules: $DISABLE_MODULES
+disable_states: [idem]
 acceptance_wait_time: 5
 random_reauth_delay: 5
 state_output: mixed
@@ -416,7 +430,7 @@ fi
 
 # 3. Masterless minion config
 install -d -m 0700 "$SALT_CONF" /var/cache/webstack/salt
-install -d -m 0755 /var/log/webstack
+install -d -m 0750 /var/log/webstack  # as the formula keeps it: logs carry URLs with tokens
 cat > "$SALT_CONF/minion.tmp" <<EOF
 # Written by bootstrap.sh: masterless minion for webstack.
 file_client: local
@@ -428,6 +442,7 @@ pillar_roots:
   base:
     - $PILLAR_DIR
 disable_modules: $DISABLE_MODULES
+disable_states: [idem]
 cachedir: /var/cache/webstack/salt
 pki_dir: $SALT_CONF/pki
 sock_dir: /var/run/webstack-salt

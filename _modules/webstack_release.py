@@ -174,6 +174,14 @@ def prune(base_dir, keep=5):
 
 # ---------------------------------------------------------------- sources
 
+def _check_source(source):
+    """A source as the pillar's grammar takes it (no credentials in a git URL: they would
+    reach release.json, messages and git's arguments), or an error that does not repeat it."""
+    if not __utils__["webstack_schema.valid"]("source", source):
+        raise CommandExecutionError("source " + __utils__["webstack_schema.describe"](source)[len("the string "):]
+                                    + ": expected " + __utils__["webstack_schema.form"]("source"))
+
+
 def _source_kind(source):
     if source.startswith("salt://"):
         return "archive" if source.endswith(_ARCHIVE_SUFFIXES) else "saltdir"
@@ -262,6 +270,7 @@ def resolve_source(base_dir, source, rev="main", saltenv="base", test=False):
         salt-call webstack_release.resolve_source /srv/webapp salt://example
         salt-call webstack_release.resolve_source /srv/webapp https://example.org/app.git rev=v1.2
     """
+    _check_source(source)
     kind = _source_kind(source)
     if kind == "saltdir":
         files = _saltdir_files(source, saltenv)

@@ -14,11 +14,15 @@ Defaults can be set in the minion config:
     webstack_supervisor.supervisorctl: supervisorctl
 """
 
+import configparser
 import hashlib
+import http.client
 import os
 import re
 import shutil
+import socket
 import time
+import xmlrpc.client
 
 import salt.utils.atomicfile
 from salt.exceptions import CommandExecutionError
@@ -29,6 +33,9 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 _STATUS_RE = re.compile(r"^(?P<name>\S+)\s+(?P<state>[A-Z]+)\s*(?P<info>.*)$")
 _PID_RE = re.compile(r"pid (\d+)")
 _UNREACHABLE_RE = re.compile(r"^\S+://\S* (refused connection|no such file)", re.M)
+# where supervisorctl looks for its config when not given one (supervisor 4.x)
+_CTL_CONFS = ("/etc/supervisor/supervisord.conf", "/etc/supervisord.conf", "/etc/supervisor.conf")
+_STATES = ("STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL", "UNKNOWN")
 
 
 def __virtual__():
@@ -250,10 +257,63 @@ def digest(text):
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+class _UnixTransport(xmlrpc.client.Transport):
+    """XML-RPC over supervisord's unix socket."""
+
+    def __init__(self, path):
+        super().__init__()
+        self._path = path
+
+    def make_connection(self, host):
+        conn = http.client.HTTPConnection("localhost", timeout=10)
+        path = self._path
+
+        def connect():
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(10)
+            sock.connect(path)
+            conn.sock = sock
+
+        conn.connect = connect
+        return conn
+
+
+def _rpc_socket(conf_file):
+    """supervisord's unix socket, where supervisorctl's config names one without a user
+    and it exists; else None (supervisorctl is asked instead)."""
+    conf_file = conf_file or _opt("conf_file", "")
+    parser = configparser.RawConfigParser(inline_comment_prefixes=(";",))  # as supervisor reads it
+    try:
+        found = parser.read([conf_file] if conf_file else list(_CTL_CONFS))
+    except configparser.Error:
+        return None
+    if not found or parser.get("supervisorctl", "username", fallback=None):
+        return None
+    url = parser.get("supervisorctl", "serverurl", fallback="")
+    path = url[len("unix://"):] if url.startswith("unix://") else None
+    return path if path and os.path.exists(path) else None
+
+
+def _rpc_status(path):
+    try:
+        proxy = xmlrpc.client.ServerProxy("http://localhost", transport=_UnixTransport(path))
+        infos = proxy.supervisor.getAllProcessInfo()
+    except (OSError, xmlrpc.client.Error, http.client.HTTPException) as exc:
+        raise CommandExecutionError(f"supervisord is not reachable: unix://{path} {exc}") from None
+    result = {}
+    for info in infos:
+        name = info["name"] if info["group"] == info["name"] else f"{info['group']}:{info['name']}"
+        if info["statename"] in _STATES:
+            result[name] = {"state": info["statename"], "pid": info["pid"] or None}
+    return result
+
+
 def status(name=None, conf_file=None):
     """
     Program states as ``{name: {"state": "RUNNING", "pid": 123}}``; a program that
-    supervisord does not know is absent from the result.
+    supervisord does not know is absent from the result. Asked over supervisord's unix
+    socket (XML-RPC, as supervisorctl asks it, without starting one) where its config
+    names one, else through ``supervisorctl status``.
 
     CLI Example:
 
@@ -262,17 +322,18 @@ def status(name=None, conf_file=None):
         salt-call webstack_supervisor.status
         salt-call webstack_supervisor.status webapp-gunicorn
     """
-    args = ["status"]
     if name:
         _check_name(name)
-        args.append(name)
+    path = _rpc_socket(conf_file)
+    if path:
+        found = _rpc_status(path)
+        return {k: v for k, v in found.items() if k == name} if name else found
+    args = ["status"] + ([name] if name else [])
     out = _ctl(args, conf_file=conf_file, check=False)
     result = {}
     for line in out.splitlines():
         match = _STATUS_RE.match(line.strip())
-        if not match or match.group("state") not in (
-            "STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL", "UNKNOWN"
-        ):
+        if not match or match.group("state") not in _STATES:
             continue
         pid = _PID_RE.search(match.group("info"))
         result[match.group("name")] = {

@@ -225,17 +225,12 @@ def mod_watch(name, sfun=None, manager="supervisord", conf_file=None, reload_sig
 
 
 def _observe(mod, name, conf_dir, conf_file):
-    """The program's config text on disk and its state under the manager (None: unknown)."""
+    """The program's config text on disk and its state under the manager: None where the
+    manager does not know it, or does not answer (Supervisord may not be installed yet in
+    test mode, systemd may not be PID 1 here). One question to the manager."""
     old_text = __salt__[mod + "read_program"](name, conf_dir=conf_dir)
-    current = __salt__[mod + "state"](name, conf_file=conf_file) if _manager_up(mod, conf_file) else None
-    return old_text, current
-
-
-def _manager_up(mod, conf_file):
-    """True when the manager answers (Supervisord may not be installed yet in test mode,
-    systemd may not be PID 1 here)."""
     try:
-        __salt__[mod + "status"](conf_file=conf_file)
-        return True
+        current = __salt__[mod + "status"](name, conf_file=conf_file).get(name, {}).get("state")
     except Exception:  # pylint: disable=broad-except
-        return False
+        current = None
+    return old_text, current

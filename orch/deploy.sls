@@ -1,68 +1,13 @@
 {#- salt-run state.orchestrate orch.deploy
 
-    Preflight (every node answers, modules synced, addresses in the mine, pillar
-    valid), the database, the cache, the new release built on every app and
-    worker node, the migrations once on the first app node, then the app nodes
-    one at a time out of and back into the load balancer, the workers (a warm
-    shutdown lets running tasks finish), the load balancer's config and a smoke
-    test through it. The first failure stops the run with a non-zero exit; the
-    failed step's ID names the node and the step. #}
-{%- from 'orch/common.jinja' import ids, all_ids, webstack, preflight, pending_nodes, rolling, smoke_test with context %}
-{%- set pending = pending_nodes(ids.app, {}) | load_json %}
+    The preflight (every node answers, modules synced, addresses in the mine, every
+    pillar valid, the master's own modules synced), then the rollout in
+    orch/deploy_nodes.sls: the database, the cache, the new release built on every
+    app and worker node, the migrations once on the first app node, the app nodes
+    one at a time out of and back into the load balancer, the workers, the load
+    balancer's config and a smoke test through it. The first failure stops the run
+    with a non-zero exit; the failed step's ID names the node and the step. #}
+{%- from 'orch/common.jinja' import preflight, rollout with context %}
 {{ preflight() }}
-{%- if ids.db %}
 
-Set up the database on {{ ids.db | join(', ') }}:
-  salt.state:
-    - tgt: {{ ids.db | join(',') }}
-    - tgt_type: list
-    - sls: webstack.roles.db
-    - failhard: True
-{%- endif %}
-{%- if ids.cache %}
-
-Set up the cache on {{ ids.cache | join(', ') }}:
-  salt.state:
-    - tgt: {{ ids.cache | join(',') }}
-    - tgt_type: list
-    - sls: webstack.roles.cache
-    - failhard: True
-{%- endif %}
-{%- if ids.app or ids.worker %}
-
-Build the release on {{ (ids.app + ids.worker) | unique | join(', ') }}:
-  salt.state:
-    - tgt: {{ (ids.app + ids.worker) | unique | join(',') }}
-    - tgt_type: list
-    - sls: webstack.app.build
-    - failhard: True
-{%- endif %}
-{%- if ids.app %}
-
-Run the migrations once, on {{ ids.app[0] }}:
-  salt.state:
-    - tgt: {{ ids.app[0] }}
-    - sls: webstack.app.migrate
-    - failhard: True
-{%- endif %}
-{{ rolling(pending, {}) }}
-{%- if ids.worker %}
-
-Switch the workers to the release on {{ ids.worker | join(', ') }}:
-  salt.state:
-    - tgt: {{ ids.worker | join(',') }}
-    - tgt_type: list
-    - sls: webstack.roles.worker
-    - failhard: True
-{%- endif %}
-{%- if ids.lb %}
-
-Configure the load balancer on {{ ids.lb | join(', ') }}:
-  salt.state:
-    - tgt: {{ ids.lb | join(',') }}
-    - tgt_type: list
-    - sls: webstack.roles.lb
-    - failhard: True
-
-{{ smoke_test() }}
-{%- endif %}
+{{ rollout('Roll out the release', 'orch.deploy_nodes', {}) }}

@@ -1,32 +1,40 @@
 {#- Roles are assigned here, by minion id, never by grains (a minion sets its own
-    grains; grains must not decide who receives a database password). The
-    cluster's roles live in webstack/nodes.yaml. #}
+    grains; grains must not decide who receives a database password). Every server
+    of this master is named by its literal id in webstack/nodes.yaml: the cluster's
+    nodes with their roles, a single server with [single]. #}
 {%- import_yaml 'webstack/nodes.yaml' as nodes %}
-base:
-  # one server with the whole stack
-  'single*':
-    - webstack.single
-    - webstack.secrets
+{%- set ids = [] %}
 {%- for id, roles in (nodes or {}) | dictsort %}
 {#-   a literal id only: a glob here would hand secrets to every minion it matches #}
-{%-   if id is string and id | regex_match('^([A-Za-z0-9][A-Za-z0-9._-]*)$') %}
-  {{ id | json }}:
-    - webstack.cluster
-{%-   if roles | select('in', ['db', 'cache', 'app', 'worker']) | list %}
-    - webstack.role_secrets
-{%-   endif %}
+{%-   if id is string and id | regex_match('^([A-Za-z0-9][A-Za-z0-9._-]{0,62})\Z')
+         and roles is iterable and roles is not string and roles is not mapping %}
+{%-     do ids.append((id, roles | list)) %}
 {%-   endif %}
 {%- endfor %}
-{#- The certificate and key where TLS ends (role single, the lb nodes), if the
+base:
+{%- for id, roles in ids %}
+  {{ id | json }}:
+{%-   if 'single' in roles %}
+    # the whole stack on one server: every secret
+    - webstack.single
+    - webstack.secrets
+{%-   else %}
+    - webstack.cluster
+{%-     if roles | select('in', ['db', 'cache', 'app', 'worker']) | list %}
+    - webstack.role_secrets
+{%-     endif %}
+{%-   endif %}
+{%- endfor %}
+{#- The certificate and key where TLS ends (single servers, the lb nodes), if the
     operator wrote webstack/tls.sls (root only); without it, a self-signed one. #}
 {%- set tls_ids = [] %}
-{%- for id, roles in (nodes or {}) | dictsort %}
-{%-   if id is string and id | regex_match('^([A-Za-z0-9][A-Za-z0-9._-]*)$') and 'lb' in roles %}{% do tls_ids.append(id) %}{% endif %}
-{%- endfor %}
-  {{ ('single*' ~ (' or L@' ~ tls_ids | join(',') if tls_ids else '')) | json }}:
+{%- for id, roles in ids if 'single' in roles or 'lb' in roles %}{% do tls_ids.append(id) %}{% endfor %}
+{%- if tls_ids %}
+  {{ ('L@' ~ tls_ids | join(',')) | json }}:
     - match: compound
     - webstack.tls
     - ignore_missing: True
+{%- endif %}
   # the master itself (orchestration): the topology, no secret
   '*_master':
     - webstack.cluster

@@ -1,16 +1,20 @@
 {#- Shared by every minion of the cluster and by the master (orchestration):
     the topology and the settings that are not secret. Each minion's roles come
-    from nodes.yaml by its id (opts.id: the id its key was accepted under). #}
+    from nodes.yaml by its id (opts.id: the id its key was accepted under). Single
+    servers ([single]) of the same master are not part of the cluster. #}
 {%- import_yaml 'webstack/nodes.yaml' as nodes %}
-{%- set nodes = nodes or {} %}
+{%- set cluster = {} %}
+{%- for id, roles in (nodes or {}) | dictsort if roles is iterable and roles is not string and 'single' not in roles %}
+{%-   do cluster.update({id: roles}) %}
+{%- endfor %}
 # Every minion publishes its private address; the db, cache and lb configs use them.
 mine_functions:
   webstack_network.private_address: []
 
 webstack:
-  nodes: {{ nodes | json }}
-{%- if opts.id in nodes %}
-  roles: {{ nodes[opts.id] | json }}
+  nodes: {{ cluster | json }}
+{%- if opts.id in cluster %}
+  roles: {{ cluster[opts.id] | json }}
 {%- endif %}
   app:
     name: webapp

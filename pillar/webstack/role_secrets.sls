@@ -1,22 +1,27 @@
-{#- The secrets of webstack/secrets.sls that this minion's roles use, and no
-    other: db nodes get the PostgreSQL password, cache nodes the Redis password,
-    app and worker nodes Django's key, the PostgreSQL password and only their own
-    Redis users' passwords (derived from the Redis password as map.jinja derives
-    them on the cache node), never the Redis admin's. lb nodes get none (see
-    top.sls). #}
+{#- The secrets of webstack/secrets.sls that this minion's roles receive, and no
+    other: the keys that parameters/schema.yaml (linked here as schema.yaml) marks
+    secret, for the roles it names. App and worker nodes also get their own Redis
+    users' passwords, derived from the Redis password as webstack_config derives
+    them on the cache node, never the Redis admin's. lb nodes get none (the TLS key
+    comes from webstack/tls.sls, see top.sls). #}
+{%- import_yaml 'webstack/schema.yaml' as schema %}
 {%- import_yaml 'webstack/secrets.sls' as secrets %}
 {%- import_yaml 'webstack/nodes.yaml' as nodes %}
 {%- set roles = (nodes or {}).get(opts.id) or [] %}
 {%- set all = ((secrets or {}).get('webstack') or {}) if secrets is mapping else {} %}
-{%- set wanted = [] %}
-{%- if 'app' in roles or 'worker' in roles %}{% do wanted.extend(['app:secret_key', 'postgres:password']) %}{% endif %}
-{%- if 'db' in roles %}{% do wanted.append('postgres:password') %}{% endif %}
-{%- if 'cache' in roles %}{% do wanted.append('redis:password') %}{% endif %}
 {%- set mine = {} %}
-{%- for path in wanted | unique %}
-{%-   set section, key = path.split(':') %}
-{%-   if all.get(section) is mapping and key in all[section] %}
-{%-     do mine.setdefault(section, {}).update({key: all[section][key]}) %}
+{%- for path, spec in schema | dictsort if spec.get('secret') and spec.get('roles', []) | select('in', roles) | list %}
+{%-   set parts = path.split(':') %}
+{%-   set found = namespace(src=all, dest=mine, ok=True) %}
+{%-   for part in parts[:-1] %}
+{%-     set found.src = found.src.get(part) if found.src is mapping else none %}
+{%-   endfor %}
+{%-   if found.src is mapping and parts[-1] in found.src %}
+{%-     for part in parts[:-1] %}
+{%-       do found.dest.setdefault(part, {}) %}
+{%-       set found.dest = found.dest[part] %}
+{%-     endfor %}
+{%-     do found.dest.update({parts[-1]: found.src[parts[-1]]}) %}
 {%-   endif %}
 {%- endfor %}
 {%- set redis_pw = all.redis.get('password') if all.get('redis') is mapping else none %}

@@ -5,7 +5,8 @@ loader (``saltfactories.utils.functional.Loaders``), no mocks.
 The minion config comes from ``salt_factories`` (nothing is started): a local
 file client whose ``file_roots`` is a temp dir the tests fill with sources, and
 ``module_dirs`` pointing at the repo root, from which the loader picks up the
-in-tree ``_modules`` and ``_states`` directories.
+in-tree ``_modules``, ``_states`` and ``_utils`` directories. The formula's state
+tree is the second file root, so that ``salt://webstack/parameters`` resolves.
 """
 
 import pathlib
@@ -37,8 +38,9 @@ def minion_config_overrides():
 def minion_opts(salt_factories, state_tree, minion_config_overrides):
     overrides = {
         "file_client": "local",
-        "file_roots": {"base": [str(state_tree)]},
-        # <repo>/_modules and <repo>/_states: the loader looks for "_<type>" in each
+        # the tests' sources, then the formula's state tree (its parameters/schema.yaml)
+        "file_roots": {"base": [str(state_tree), str(REPO / "salt")]},
+        # <repo>/_modules, _states and _utils: the loader looks for "_<type>" in each
         "module_dirs": [str(REPO)],
         # new files under the file root must show at once (TESTBED pitfall 10)
         "fileserver_list_cache_time": 0,

@@ -26,6 +26,7 @@ VALID = {
     "function, module",
     [
         ("webstack_pillar.validate", "webstack_pillar"),
+        ("webstack_config.get", "webstack_config"),
         ("webstack_supervisor.status", "webstack_supervisor"),
         ("webstack_release.list", "webstack_release"),
         ("webstack_health.check", "webstack_health"),
@@ -113,3 +114,13 @@ def test_modules_read_plain_values_where_pillar_get_masks_them(loaders, set_pill
     assert loaders.modules.pillar.get("webstack:postgres:password") != VALID["postgres"]["password"]
     assert loaders.modules.webstack_pillar.public("nginx:port") == 80
     assert loaders.modules.webstack_pillar.validate() == []
+
+
+def test_the_configuration_comes_through_the_real_loader_masked_outside_templates(loaders, set_pillar):
+    set_pillar(dict(VALID, wsgi={"server": "uwsgi"}))
+    config = loaders.modules.webstack_config.get()
+    assert config["wsgi_sls"] == "webstack.uwsgi"
+    assert config["app"]["socket"] == "/srv/webapp/run/uwsgi.sock"
+    assert config["postgres"]["password"] == "**********"
+    assert config["redis"]["users"]["cache"]["password"] == "**********"
+    assert loaders.modules.webstack_pillar.public("app")["secret_key"] == "**********"

@@ -313,3 +313,25 @@ def test_program_that_cannot_start_fails_the_state(states, modules, program):
     assert "not reachable" not in ret.comment
     assert "config" in ret.changes  # the config was written, and is reported
     assert modules.webstack_supervisor.state(program.name) in ("FATAL", "BACKOFF", "STOPPED", "EXITED")
+
+
+def test_status_asks_supervisord_over_its_socket_as_supervisorctl_does(modules, program, supervisord,
+                                                                      monkeypatch):
+    """One XML-RPC call on supervisord's unix socket answers what `supervisorctl status` prints,
+    and needs no supervisorctl process (a no-change apply asks it once per program)."""
+    modules.webstack_supervisor.write_program(program.name, modules.webstack_supervisor.render_program(
+        program.name, program.kwargs["command"], startsecs=1), conf_dir=str(supervisord.conf_dir))
+    _ctl(supervisord, "reread")
+    _ctl(supervisord, "update", program.name)
+    deadline = time.monotonic() + 20
+    while "RUNNING" not in _ctl(supervisord, "status", program.name).stdout:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    printed = _ctl(supervisord, "status", program.name).stdout.split()
+    def no_supervisorctl(*_args, **_kwargs):
+        raise AssertionError("supervisorctl was run")
+
+    monkeypatch.setitem(modules.webstack_supervisor.status.func.__globals__, "_ctl", no_supervisorctl)
+    answer = modules.webstack_supervisor.status(program.name)
+    assert answer == {program.name: {"state": "RUNNING", "pid": int(printed[3].rstrip(","))}}
+    assert modules.webstack_supervisor.status("not-a-program") == {}

@@ -26,7 +26,8 @@ SECRETS = {"app": {"secret_key": "Bad1nput-Suite-Signing-Key_" + "Qm4Tz8Wx" * 5}
            "redis": {"password": "Rd-Bad1nput-3Kv8Nw5"}}
 CLUSTER = {"db1": ["db"], "cache1": ["cache"], "app1": ["app"], "worker1": ["worker"], "lb1": ["lb"]}
 _AUTHORITY = Authority()
-TLS_CERT, _ = _AUTHORITY.issue(["localhost"])
+TLS_CERT, TLS_KEY = _AUTHORITY.issue(["localhost"])
+GIT_TOKEN = "ghp_S3cr3tT0kenOfTheDeployUser"
 _, OTHER_KEY = _AUTHORITY.issue(["localhost"])
 
 # What "the host as it was" means: packages, files under these roots, processes.
@@ -89,7 +90,8 @@ CASES = [
     ("single-roles-conflict", "single", {"roles": ["single", "app"]}, None,
      ["webstack:roles: expected either [single] or a combination"]),
     ("single-role-unknown", "single", {"roles": ["web"]}, None,
-     ["webstack:roles: expected role names from single, db, cache, app, worker, lb, got unknown 'web'"]),
+     ["webstack:roles: expected a list, each item one of single, db, cache, app, worker, lb, "
+      "got the string 'web' among its items"]),
     ("single-app-not-mapping", "single", {"app": "webapp"}, None,
      ["webstack:app: expected a mapping, got the string 'webapp'"]),
     ("single-name-injection", "single", {"app": {"name": "web;rm -rf /"}}, None,
@@ -97,14 +99,14 @@ CASES = [
     ("single-path-traversal", "single", {"app": {"base_dir": "/srv/../etc"}}, None,
      ["webstack:app:base_dir: expected an absolute path", "without '..'"]),
     ("single-server-name-injection", "single", {"nginx": {"server_name": "x; include /etc/shadow"}}, None,
-     ["webstack:nginx:server_name: expected '_' or space-separated host names"]),
+     ["webstack:nginx:server_name: expected '_' or host names separated by single spaces"]),
     ("single-command-two-lines", "single", {"app": {"build_commands": ["true\nrm -rf /srv"]}}, None,
-     ["webstack:app:build_commands: expected a list of single-line command strings"]),
+     ["webstack:app:build_commands: expected a list, each item a single-line command"]),
     ("single-source-command-substitution", "single",
      {"app": {"source": "https://example.org/app.git$(reboot)"}}, None,
      ["webstack:app:source: expected salt://<path>", "got the string 'https://example.org/app.git$(reboot)'"]),
     ("single-env-reserved-key", "single", {"app": {"env": {"SECRET_KEY": "mine"}}}, None,
-     ["webstack:app:env: expected a mapping of UPPER_CASE keys"]),
+     ["webstack:app:env:SECRET_KEY: expected a key that the formula does not write itself"]),
     ("single-db-host-does-not-resolve", "single", {"postgres": {"host": "db.does-not-resolve.invalid"}}, None,
      ["webstack:postgres:host: expected a host name that resolves on this minion, or an IP address, "
       "got the string 'db.does-not-resolve.invalid', which does not resolve"]),
@@ -116,7 +118,7 @@ CASES = [
     ("cache-maxmemory-words", "cache", {"redis": {"maxmemory": "lots"}}, None,
      ["webstack:redis:maxmemory: expected a size such as 256mb, got the string 'lots'"]),
     ("cache-bind-hostname", "cache", {"redis": {"bind": ["localhost"]}}, None,
-     ["webstack:redis:bind: expected a non-empty list of IP addresses"]),
+     ["webstack:redis:bind: expected a non-empty list, each item an IP address"]),
     ("app-without-db-node", "app", {"nodes": {"db1": None}}, None,
      ["webstack:nodes: expected a db node for the app nodes, got none"]),
     ("app-and-lb-on-one-port", "app", {"roles": ["app", "lb"]}, None,
@@ -135,7 +137,37 @@ CASES = [
      None, ["webstack:tls:private_key: expected the key of the first certificate in tls:certificate, "
             "got another key"]),
     ("lb-node-id-glob", "lb", {"nodes": {"app*1": ["app"]}}, None,
-     ["webstack:nodes: expected minion ids of letters, digits, '.', '_' or '-', got the string 'app*1'"]),
+     ["webstack:nodes: expected a minion id of letters, digits, '.', '_' or '-' for each key, "
+      "got the string 'app*1'"]),
+    # a grammar per sink: zone ids, trailing newlines and shell words in what reaches a shell or a
+    # config file (each payload would write /etc/pwned, which the snapshot would show)
+    ("single-allowed-host-zone-id-shell", "single",
+     {"app": {"allowed_hosts": ["localhost", "fe80::1%';touch${IFS}/etc/pwned;'"]}}, None,
+     ["webstack:app:allowed_hosts: expected a non-empty list, each item a host name, '.domain', an IP address"]),
+    ("cache-redis-bind-zone-id-newline", "cache",
+     {"redis": {"bind": ["127.0.0.1", "fe80::1%x\nuser evil on nopass ~* &* +@all"]}}, None,
+     ["webstack:redis:bind: expected a non-empty list, each item an IP address"]),
+    ("single-apache-server-name-zone-id", "single",
+     {"wsgi": {"server": "mod_wsgi"}, "apache": {"server_name": "fe80::1%x\nInclude /etc/shadow"}}, None,
+     ["webstack:apache:server_name: expected a host name or an IPv4 address"]),
+    ("db-listen-addresses-zone-id", "db", {"postgres": {"listen_addresses": "localhost,fe80::1%x'"}}, None,
+     ["webstack:postgres:listen_addresses: expected a comma-separated list of host names or IP addresses"]),
+    ("single-rev-trailing-newline", "single", {"app": {"rev": "main\n"}}, None,
+     ["webstack:app:rev: expected a git branch, tag or commit"]),
+    ("single-fact-service-payload", "single", {"services": {"nginx": "nginx;touch /etc/pwned"}}, None,
+     ["webstack:services:nginx: expected a service name such as nginx, got the string 'nginx;touch /etc/pwned'"]),
+    ("single-fact-package-payload", "single", {"pkgs": {"python": ["python3", "$(touch /etc/pwned)"]}}, None,
+     ["webstack:pkgs:python: expected a non-empty list, each item a package name"]),
+    ("lb-fact-binary-payload", "lb", {"haproxy_bin": "/usr/sbin/haproxy -v;touch /etc/pwned #"}, None,
+     ["webstack:haproxy_bin: expected an absolute path"]),
+    ("single-certificate-with-its-key", "single", {"tls": {"certificate": TLS_CERT + TLS_KEY,
+                                                          "private_key": TLS_KEY}}, None,
+     ["webstack:tls:certificate: expected", "and no private key"]),
+    ("single-git-url-with-credentials", "single",
+     {"app": {"source": f"https://deploy:{GIT_TOKEN}@github.com/acme/app.git"}}, None,
+     ["webstack:app:source: expected", "give the server a deploy key", "https://**********@github.com"]),
+    ("single-unknown-key", "single", {"wsgi": {"worker": 4}}, None,
+     ["webstack:wsgi:worker: expected no such key, the formula does not read it (did you mean wsgi:workers?)"]),
 ]
 
 # (id, command, what the message must contain)
@@ -230,10 +262,20 @@ def test_bad_pillar_stops_with_the_key_named_and_the_host_untouched(host, baseli
         for value in section.values():
             if value:
                 assert value not in out, f"{case_id} echoed a secret"
+    assert GIT_TOKEN not in out, f"{case_id} echoed a git URL's credentials"
     key = (pillar.get("tls") or {}).get("private_key")
     if key:
         assert not [line for line in key.splitlines()[1:-1] if line in out], f"{case_id} echoed the TLS key"
     _assert_untouched(host, baseline, case_id)
+
+
+@pytest.mark.parametrize("command", ["webstack_pillar.public app", "webstack_pillar.public postgres",
+                                     "webstack_pillar.public", "webstack_config.get"])
+def test_no_module_answer_holds_a_secret(host, command):
+    code, out = host.exec(f"webstack-salt-call --out=json {command}", check=False)
+    assert code == 0, out[-2000:]
+    assert "**********" in out
+    assert not [secret for secret in host.secrets if secret in out], f"{command} showed a secret"
 
 
 @pytest.mark.parametrize("case_id, command, expected", ARGUMENT_CASES, ids=[c[0] for c in ARGUMENT_CASES])

@@ -19,6 +19,7 @@ import uuid
 
 import pytest
 import requests
+import yaml
 
 from tests.integration.conftest import KEEP
 from tests.support.cluster import MASTER_DIR, Cluster
@@ -37,12 +38,27 @@ BASE_HTML = f"{MASTER_DIR}/example/entries/templates/entries/base.html"
 
 
 def orch_result(out):
-    """The orchestration's state results ({state key: result}) from `salt-run --out=json`."""
+    """The orchestration's state results ({state key: result}) from `salt-run --out=json`,
+    the rollout's steps (a nested orchestration after the preflight) in line with the
+    preflight's, in the order they ran."""
     start = out.index("\n{\n") + 1 if not out.startswith("{") else 0
     end = out.rindex("\n}") + 2
     data = json.loads(out[start:end])["data"]
     (results,) = data.values()
-    return results
+    return _flatten(results)
+
+
+def _flatten(results, base=0.0, scale=1.0):
+    flat = {}
+    for key, res in results.items():
+        run = base + res.get("__run_num__", 0) * scale
+        changes = res.get("changes") if isinstance(res.get("changes"), dict) else {}
+        nested = (changes.get("return") or {}).get("data") if isinstance(changes.get("return"), dict) else None
+        if isinstance(nested, dict) and len(nested) == 1 and isinstance(next(iter(nested.values())), dict):
+            flat.update(_flatten(next(iter(nested.values())), run, scale / 1000))
+        else:
+            flat[key] = dict(res, __run_num__=run)
+    return flat
 
 
 def minion_changes(results):
@@ -434,6 +450,53 @@ def test_a_node_that_does_not_answer_stops_the_deploy_before_anything_changes(cl
     finally:
         worker1.exec("salt-minion -d")
     wait_until("worker1 back", lambda: pings(cluster, "worker1"), 120, 2)
+
+
+CRAFTED = "10.0.0.99/0 trust\nhost all all 0.0.0.0/0"
+
+
+def _restart_minion(cluster, node):
+    host = cluster.minions[node]
+    host.exec(["pkill", "-f", "bin/salt-minion"])  # argv: no shell whose own command line matches
+    host.exec(["sh", "-c", "while pgrep -f '[b]in/salt-minion' >/dev/null; do sleep 0.2; done"], timeout=30)
+    host.exec("salt-minion -d")
+    wait_until(f"{node}'s minion answers", lambda: pings(cluster, node), 120, 2)
+
+
+def test_a_minion_that_publishes_a_crafted_address_stops_the_deploy_and_changes_nothing(cluster):
+    """A compromised app2 publishes a line of pg_hba.conf as its address in the mine (its own
+    minion config overrides the mine function). orch.deploy fails in its preflight, naming
+    app2 on the nodes that would use it (db1: pg_hba.conf, lb1: haproxy.cfg), and neither file
+    changes."""
+    files = {"db1": "/etc/postgresql/15/main/pg_hba.conf", "lb1": "/etc/haproxy/haproxy.cfg"}
+
+    def digests():
+        return {node: cluster.minions[node].exec(["md5sum", path])[1] for node, path in files.items()}
+
+    before = digests()
+    app2 = cluster.minions["app2"]
+    app2.write_private("/etc/salt/minion.d/zz-crafted.conf", yaml.safe_dump(
+        {"mine_functions": {"webstack_network.private_address": [{"mine_function": "test.echo"}, CRAFTED]}}))
+    try:
+        _restart_minion(cluster, "app2")
+        code, out, _ = cluster.orchestrate("orch.deploy")
+        assert code != 0, out[-6000:]
+        results = orch_result(out)
+        step = "Every node has a valid pillar and can use its peers' addresses"
+        assert failed_steps(results) == [step], failed_steps(results)
+        failed = next(r for r in results.values() if r["__id__"] == step)
+        failed_on = re.search(r"failed on minions: ([\w, .-]+?)(?: Function|$)", failed["comment"])
+        assert failed_on and sorted(failed_on.group(1).split(", ")) == ["db1", "lb1"], failed["comment"]
+        text = json.dumps(failed["changes"])
+        assert "webstack:nodes:app2: expected an IPv4 address" in text and "minion app2" in text, text[-3000:]
+        assert not any(r["__id__"].startswith(("Set up", "Build", "Roll out")) for r in results.values())
+        assert digests() == before
+        for node, path in files.items():
+            assert "0.0.0.0/0" not in cluster.minions[node].exec(["cat", path])[1]
+    finally:
+        app2.exec(["rm", "-f", "/etc/salt/minion.d/zz-crafted.conf"])
+        _restart_minion(cluster, "app2")
+        cluster.master.exec("salt app2 mine.update", timeout=60)
 
 
 def test_a_second_deploy_with_nothing_changed_changes_nothing(cluster, timings):

@@ -9,10 +9,12 @@ invalid pillar stops the run before anything on the host changes.
 import json
 import re
 import shutil
+import subprocess
 import time
 
 import pytest
 import requests
+import yaml
 
 from tests.integration.conftest import KEEP, REPO, SALT_IMAGE
 from tests.support.containers import Host
@@ -57,6 +59,8 @@ def minion_host(testbed):
 def master(salt_factories, minion_host, tmp_path_factory):
     pillar_dir = tmp_path_factory.mktemp("pillar")
     shutil.copytree(REPO / "pillar", pillar_dir, dirs_exist_ok=True)
+    # This master's one server: role single, named by its literal id like any node.
+    (pillar_dir / "webstack" / "nodes.yaml").write_text(f"{MINION_ID}: [single]\n")
     # The operator's secrets for this minion: the one file the repo does not ship.
     (pillar_dir / "webstack" / "secrets.sls").write_text(
         "webstack:\n"
@@ -66,20 +70,20 @@ def master(salt_factories, minion_host, tmp_path_factory):
         "    password: 'test-Pg-Pw-4f9a1c7e2b8d'\n"
         "  redis:\n"
         "    password: 'test-Redis-Pw-8e3b6d0a5f1c'\n")
+    # what `./bootstrap.sh --master` writes for this checkout: the file roots and what
+    # they never serve
+    written = yaml.safe_load(subprocess.run([str(REPO / "bootstrap.sh"), "--print-master-conf"], check=True,
+                                            capture_output=True, text=True).stdout)
     overrides = {
         "interface": _gateway(minion_host),
-        "file_roots": {"base": [str(REPO / "salt"), str(REPO)]},
+        "file_roots": written["file_roots"],
         "pillar_roots": {"base": [str(pillar_dir)]},
-        # Salt matches these against paths relative to a root when it lists files,
-        # but against absolute paths when it serves one: anchor on both.
-        "file_ignore_regex": [
-            rf"^({re.escape(str(REPO))}/)?(pillar|tests|\.git|\.ci|\.venv)(/|$)",
-            r"(^|/)\.git(/|$)",
-        ],
-        "auto_accept": False,
-        "open_mode": False,
-        "timeout": 30,
+        "file_ignore_regex": written["file_ignore_regex"],
+        "auto_accept": written["auto_accept"],
+        "open_mode": written["open_mode"],
+        "timeout": written["timeout"],
     }
+    assert written["file_roots"] == {"base": [str(REPO / "salt"), str(REPO)]}
     factory = salt_factories.salt_master_daemon("webstack-master", overrides=overrides)
     with factory.started(start_timeout=120):
         yield factory

@@ -268,6 +268,18 @@ def test_secrets_are_not_world_readable(single_server):
     assert out.strip() == "700"
 
 
+def test_program_logs_are_not_world_readable(single_server):
+    """Access logs carry URLs, reset tokens among them: another user reads none of them."""
+    host = single_server.host
+    _, out = host.exec(["stat", "-c", "%a %U:%G", "/var/log/webstack"])
+    assert out.split() == ["750", "root:root"]
+    _, logs = host.exec(["sh", "-c", "ls /var/log/webstack/*.log"])
+    assert f"{APP}-celery.log" in logs
+    for log in logs.split():
+        code, out = host.exec(["su", "nobody", "-s", "/bin/sh", "-c", f"cat {log}"], check=False)
+        assert code != 0 and "Permission denied" in out, log
+
+
 def test_second_bootstrap_changes_nothing(single_server, timings):
     code, out, seconds = single_server.run_bootstrap()
     timings[f"bootstrap_second_{single_server.wsgi}"] = seconds

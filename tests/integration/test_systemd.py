@@ -45,7 +45,7 @@ def test_pid_1_is_systemd_and_salt_uses_it(server):
     _, comm = host.exec(["cat", "/proc/1/comm"])
     assert comm.strip() == "systemd"
     _, conf = host.exec(["cat", "/etc/webstack/salt/minion"])
-    assert "disable_modules: []" in conf  # bootstrap.sh leaves systemd_service on
+    assert "disable_modules: [idem]" in conf  # bootstrap.sh leaves systemd_service on
 
 
 def test_the_app_and_the_worker_run_as_units_and_no_supervisord(server):

@@ -12,10 +12,8 @@ from unittest.mock import patch
 import pytest
 from salt.exceptions import CommandExecutionError
 
+from tests.support.config import UTILS
 from tests.support.loader import load as _load
-
-
-
 
 rel = _load("modules", "webstack_release")
 
@@ -29,7 +27,7 @@ UNFINISHED = "20261125T090000Z-5555ffff"
 
 @pytest.fixture
 def configure_loader_modules():
-    return {rel: {"__opts__": {"test": False}, "__salt__": {}}}
+    return {rel: {"__opts__": {"test": False}, "__salt__": {}, "__utils__": UTILS}}
 
 
 def _release(base, release_id, finished=True):
@@ -369,3 +367,14 @@ def test_plan_of_a_pin_that_the_current_release_matches_does_not_switch_to_a_twi
     _point(base, R5)
     planned = rel.plan(str(base), "salt://no-such-source", release="1111bbbb")
     assert (planned["changed"], planned["pinned"]) == (True, twin)  # the newest of the twins
+
+
+@pytest.mark.parametrize("source", ["https://deploy:ghp_S3cr3tT0ken@github.com/acme/app.git",
+                                    "https://ghp_S3cr3tT0ken@github.com/acme/app.git"])
+def test_a_git_url_with_credentials_is_refused_without_repeating_them(tmp_path, source):
+    with pytest.raises(CommandExecutionError) as excinfo:
+        rel.resolve_source(str(tmp_path), source)
+    assert "ghp_S3cr3tT0ken" not in str(excinfo.value)
+    assert "'https://**********@github.com/acme/app.git': expected salt://<path>" in str(excinfo.value)
+    assert "deploy key" in str(excinfo.value)
+    assert not (tmp_path / "cache").exists()

@@ -235,6 +235,8 @@ def _control_mocks(state=None):
                                                           "update", "start", "restart", "signal", "verify",
                                                           "remove_program")}
     mocks["state"].return_value = state
+    mocks["status"].side_effect = lambda name=None, conf_file=None: {name: {"state": state, "pid": None}} \
+        if state and name else {}
     mocks["wait_settled"].return_value = "RUNNING"
     return mocks
 

@@ -23,7 +23,7 @@ webstack-apache-config-wsgi-script-file-managed:
     - user: root
     - group: root
     - mode: '0644'
-    - check_cmd: {{ webstack.pkgs.python[0] }} -m py_compile
+    - check_cmd: {{ (webstack.pkgs.python[0] | quote ~ ' -m py_compile') | json }}
     - require:
       - file: webstack-app-config-{{ app.base_dir }}-file-directory
 
@@ -39,7 +39,7 @@ webstack-apache-config-file-managed:
     - user: root
     - group: root
     - mode: '0644'
-    - check_cmd: {{ webstack.apache_ctl }} -t -f
+    - check_cmd: {{ (webstack.apache_ctl | quote ~ ' -t -f') | json }}
     - require:
       - pkg: webstack-apache-package-pkg-installed
 {%- if webstack.tls.front %}

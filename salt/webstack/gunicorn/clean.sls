@@ -21,8 +21,8 @@ webstack-gunicorn-clean-config-file-absent:
     regular files and directories only). #}
 webstack-gunicorn-clean-socket-cmd-run:
   cmd.run:
-    - name: rm -f {{ app.run_dir }}/gunicorn.sock
-    - onlyif: test -e {{ app.run_dir }}/gunicorn.sock
+    - name: {{ ('rm -f ' ~ (app.run_dir ~ '/gunicorn.sock') | quote) | json }}
+    - onlyif: {{ ('test -e ' ~ (app.run_dir ~ '/gunicorn.sock') | quote) | json }}
     - require:
       - webstack_process: webstack-gunicorn-clean-supervisord-webstack_process-absent
       - webstack_process: webstack-gunicorn-clean-systemd-webstack_process-absent

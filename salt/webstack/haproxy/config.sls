@@ -28,7 +28,7 @@ webstack-haproxy-config-file-managed:
     - user: root
     - group: root
     - mode: '0644'
-    - check_cmd: {{ webstack.haproxy_bin }} -c -q -f
+    - check_cmd: {{ (webstack.haproxy_bin | quote ~ ' -c -q -f') | json }}
     - require:
       - pkg: webstack-haproxy-package-pkg-installed
 {%- if webstack.tls.lb %}

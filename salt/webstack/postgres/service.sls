@@ -4,9 +4,12 @@ include:
   - .config
 
 {#- pg_hba and most settings need a reload; listen_addresses and port a restart (below). #}
+{#- `sig`: the server's process tells whether it runs (the init script's status
+    takes half a second). #}
 webstack-postgres-service-running:
   service.running:
     - name: {{ webstack.services.postgres }}
+    - sig: {{ (webstack.postgres_bin_dir ~ '/postgres ') | json }}
     - enable: True
     - reload: True
     - watch:
@@ -16,15 +19,19 @@ webstack-postgres-service-running:
 {#- A restart only when the running server listens elsewhere than configured
     (a package starts PostgreSQL on localhost before the config is written). A
     server that is not running (not installed yet, or stopped) is started by the
-    state above with the config as written, so it needs none: this is also what
-    test=True predicts on a fresh or stopped server. #}
+    state above with the config as written, so it needs none (the first test): this
+    is also what test=True predicts on a fresh or stopped server. A server that started after
+    the config was last written (its postmaster.pid is newer) reads it as it is:
+    only after a change is it asked where it listens. #}
 {%- set pg = webstack.postgres %}
 {%- set wanted = pg.listen_addresses ~ ':' ~ pg.port %}
+{%- set query = "SELECT current_setting('listen_addresses') || ':' || current_setting('port')" %}
 webstack-postgres-service-restart-for-listen-cmd-run:
   cmd.run:
-    - name: service {{ webstack.services.postgres }} restart
-    - onlyif: pgrep -u postgres -x postgres
-    - unless: >-
-        test "$(runuser -u postgres -- psql -p {{ pg.port }} -XAtc "SELECT current_setting('listen_addresses') || ':' || current_setting('port')")" = {{ wanted | json }}
+    - name: {{ ('service ' ~ webstack.services.postgres | quote ~ ' restart') | json }}
+    - unless: {{ ('! pgrep -u postgres -x postgres >/dev/null || test ' ~ (webstack.postgres_data_dir ~ '/postmaster.pid') | quote ~ ' -nt '
+                  ~ (webstack.postgres_conf_dir ~ '/conf.d/webstack.conf') | quote
+                  ~ ' || test "$(runuser -u postgres -- psql -p ' ~ pg.port ~ ' -XAtc ' ~ query | quote ~ ')" = '
+                  ~ wanted | quote) | json }}
     - require:
       - service: webstack-postgres-service-running

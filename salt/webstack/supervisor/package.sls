@@ -7,9 +7,10 @@ webstack-supervisor-package-pkg-installed:
   pkg.installed:
     - pkgs: {{ webstack.pkgs.supervisor | json }}
 
+{#- Programs' logs carry URLs (password reset tokens among them): root only. #}
 webstack-supervisor-package-logdir-file-directory:
   file.directory:
     - name: {{ webstack.supervisor.log_dir }}
     - user: root
     - group: root
-    - mode: '0755'
+    - mode: '0750'

@@ -32,18 +32,18 @@ webstack-tls-self-signed-certificate-cmd-run:
         tmp=$(mktemp -d)
         trap 'rm -rf "$tmp"' EXIT
         openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 \
-            -days {{ tls.self_signed_days }} -subj '{{ tls.subject }}' \
-            -addext 'subjectAltName={{ tls.san }}' -addext 'extendedKeyUsage=serverAuth' \
+            -days {{ tls.self_signed_days }} -subj {{ tls.subject | quote }} \
+            -addext {{ ('subjectAltName=' ~ tls.san) | quote }} -addext 'extendedKeyUsage=serverAuth' \
             -keyout "$tmp/key" -out "$tmp/crt" 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
         cat "$tmp/crt" "$tmp/key" > "$tmp/pem"
         chmod 0644 "$tmp/crt"
-        mv -f "$tmp/pem" {{ tls.pem }}
-        mv -f "$tmp/crt" {{ tls.crt }}
-        printf '%s\n' '{{ want }}' > {{ tls.spec }}
-        chmod 0644 {{ tls.spec }}
-    - unless: >-
-        test -s {{ tls.pem }} && test "$(cat {{ tls.spec }} 2>/dev/null)" = '{{ want }}'
-        && openssl x509 -in {{ tls.crt }} -noout -checkend 2592000 >/dev/null
+        mv -f "$tmp/pem" {{ tls.pem | quote }}
+        mv -f "$tmp/crt" {{ tls.crt | quote }}
+        printf '%s\n' {{ want | quote }} > {{ tls.spec | quote }}
+        chmod 0644 {{ tls.spec | quote }}
+    - unless: {{ ('test -s ' ~ tls.pem | quote ~ ' && test "$(cat ' ~ tls.spec | quote ~ ' 2>/dev/null)" = '
+                  ~ want | quote ~ ' && openssl x509 -in ' ~ tls.crt | quote
+                  ~ ' -noout -checkend 2592000 >/dev/null') | json }}
     - require:
       - pkg: webstack-tls-package-pkg-installed
       - file: webstack-tls-dir-file-directory
@@ -74,6 +74,7 @@ webstack-tls-crt-file-managed:
     - user: root
     - group: root
     - mode: '0644'
+    - show_changes: False
     - require:
       - file: webstack-tls-dir-file-directory
 

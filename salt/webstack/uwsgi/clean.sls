@@ -23,8 +23,8 @@ webstack-uwsgi-clean-config-file-absent:
 {%- set leftovers = [app.run_dir ~ '/uwsgi.sock', app.uwsgi_fifo, app.uwsgi_stats] %}
 webstack-uwsgi-clean-run-files-cmd-run:
   cmd.run:
-    - name: rm -f {{ leftovers | join(' ') }}
-    - onlyif: test -e {{ leftovers | join(' -o -e ') }}
+    - name: {{ ('rm -f ' ~ leftovers | map('quote') | join(' ')) | json }}
+    - onlyif: {{ ('test -e ' ~ leftovers | map('quote') | join(' -o -e ')) | json }}
     - require:
       - webstack_process: webstack-uwsgi-clean-supervisord-webstack_process-absent
       - webstack_process: webstack-uwsgi-clean-systemd-webstack_process-absent

@@ -1,0 +1,365 @@
+"""
+The formula's configuration, merged and derived once per run.
+
+``salt/webstack/map.jinja`` is one call of :py:func:`get`: the defaults of
+``parameters/schema.yaml``, merged with ``parameters/os_family/<os_family>.yaml``,
+``parameters/osfinger/<osfinger>.yaml`` and the pillar's ``webstack`` (in that
+order; mappings merge, lists replace), every value checked against the schema
+(a faulty one is replaced by its default, so that no template renders it: the
+validation state, first in every role, stops the run and names it), then the
+values derived from them: paths, the WSGI server's SLS and check, the Redis users,
+TLS, and the cluster's addresses from the Salt mine, each checked where it is used.
+
+The result is computed once per run (``__context__``) however many SLS files and
+templates import ``map.jinja``. Outside a template (``salt-call
+webstack_config.get``, a remote call) its secrets are masked, as Salt masks the
+pillar's.
+"""
+
+import copy
+import hashlib
+import hmac
+import ipaddress
+import json
+import os
+
+import salt.utils.yaml
+from salt.exceptions import CommandExecutionError
+
+try:  # Salt 3008 masks pillar values outside templates; the plain ones are needed here
+    from salt.utils.secret import expose as _expose
+    from salt.utils.secret import mask_pillar as _mask_pillar
+except ImportError:  # older Salt: nothing is masked
+    _mask_pillar = None
+
+    def _expose(value):
+        return value
+
+__virtualname__ = "webstack_config"
+
+SYSTEMD_RUN_DIR = "/run/systemd/system"  # exists where systemd is PID 1 (sd_booted)
+MINE_FUNCTION = "webstack_network.private_address"
+CLUSTER_ROLES = ("db", "cache", "app", "worker", "lb")
+# wsgi:server -> the SLS that runs it; its front server (Nginx, or Apache for mod_wsgi)
+WSGI_SLS = {"gunicorn": "gunicorn", "uwsgi": "uwsgi", "mod_wsgi": "apache"}
+CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+           "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
+
+
+def __virtual__():
+    if "webstack_schema.walk" not in __utils__:
+        return (False, "the webstack_schema utility module is not loaded (saltutil.sync_all)")
+    return __virtualname__
+
+
+def _schema_util(name):
+    return __utils__[f"webstack_schema.{name}"]
+
+
+def _yaml_file(tplroot, rel):
+    text = __salt__["cp.get_file_str"](f"salt://{tplroot}/parameters/{rel}")
+    if not text:
+        return {}
+    data = salt.utils.yaml.safe_load(text)
+    return data if isinstance(data, dict) else {}
+
+
+def parameters(tplroot="webstack"):
+    """
+    The schema and the OS files' values for this minion: ``{"schema", "os_family",
+    "osfinger"}``, read from the file server once per run.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_config.parameters
+    """
+    key = f"webstack_config.parameters:{tplroot}"
+    if key not in __context__:
+        schema = _yaml_file(tplroot, "schema.yaml")
+        if not schema:
+            raise CommandExecutionError(f"salt://{tplroot}/parameters/schema.yaml: not found or empty")
+        __context__[key] = {
+            "schema": schema,
+            "os_family": _yaml_file(tplroot, f"os_family/{__grains__.get('os_family', 'unknown')}.yaml")
+            .get("values") or {},
+            "osfinger": _yaml_file(tplroot, f"osfinger/{__grains__.get('osfinger', 'unknown')}.yaml")
+            .get("values") or {},
+        }
+    return __context__[key]
+
+
+def _merge(dest, upd):
+    """``upd`` over ``dest`` (a copy): mappings merge key by key, anything else replaces."""
+    out = dict(dest)
+    for key, value in upd.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _pillar():
+    return _expose(__pillar__.get("webstack", {}))
+
+
+def merged(pillar=None, tplroot="webstack"):
+    """
+    The schema's defaults, merged with the OS files and the pillar's ``webstack`` (or
+    the mapping given as ``pillar``), unchecked. A ``webstack`` that is not a mapping
+    is left out (validation names it).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_config.merged
+    """
+    params = parameters(tplroot)
+    data = _schema_util("defaults")(params["schema"])
+    for layer in (params["os_family"], params["osfinger"]):
+        data = _merge(data, layer)
+    pillar = _pillar() if pillar is None else pillar
+    if isinstance(pillar, dict):
+        data = _merge(data, pillar)
+    return data
+
+
+def _masked():
+    return _mask_pillar is not None and _mask_pillar.get()
+
+
+def get(tplroot="webstack"):
+    """
+    The configuration that the formula's states and templates render from: the
+    merged and checked settings and the values derived from them (see the module's
+    documentation). Computed once per run. Outside a template the secrets are masked.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_config.get
+    """
+    pillar = _pillar()
+    orch = _expose(__pillar__.get("webstack_orch"))
+    key = "webstack_config.get:" + json.dumps([tplroot, pillar, orch, __grains__.get("id")], sort_keys=True,
+                                              default=str)
+    if key not in __context__:
+        params = parameters(tplroot)
+        _, clean = _schema_util("walk")(params["schema"], merged(pillar, tplroot))
+        __context__[key] = _derive(clean, tplroot)
+    config = copy.deepcopy(__context__[key])
+    return _mask(config, parameters(tplroot)["schema"]) if _masked() else config
+
+
+# derived secrets: masked like the schema's
+DERIVED_SECRETS = ("redis:users:cache:password", "redis:users:broker:password")
+
+
+def _mask(config, schema):
+    return _schema_util("without_secrets")(schema, config, extra=DERIVED_SECRETS)
+
+
+# ---------------------------------------------------------------- derived values
+
+def _derive(c, tplroot):
+    c["systemd_booted"] = os.path.isdir(SYSTEMD_RUN_DIR)
+    server = c["wsgi"]["server"]
+    front = "apache" if server == "mod_wsgi" else "nginx"
+    c.update({
+        "wsgi_sls": f"{tplroot}.{WSGI_SLS[server]}",
+        # the other servers' clean SLS: a switch leaves nothing behind
+        "wsgi_clean_sls": [f"{tplroot}.{sls}.clean" for sls in ("gunicorn", "uwsgi", "apache", "nginx")
+                           if sls not in (WSGI_SLS[server], front)],
+        "front": front,
+        "http_port": c["apache"]["port"] if front == "apache" else c["nginx"]["port"],
+        "web_user": c["apache_user"] if front == "apache" else c["nginx_user"],
+    })
+    app = c["app"]
+    app["user"] = app["user"] or app["name"]
+    app["base_dir"] = app["base_dir"] or f"/srv/{app['name']}"
+    app["config_dir"] = app["config_dir"] or f"/etc/webstack/{app['name']}"
+    base = app["base_dir"]
+    app.update({
+        "releases_dir": f"{base}/releases",
+        "current_dir": f"{base}/current",
+        "shared_dir": f"{base}/shared",
+        "media_dir": f"{base}/shared/media",
+        "run_dir": f"{base}/run",
+        "config_file": f"{app['config_dir']}/app.env",
+        "socket": f"{base}/run/{server if server in ('gunicorn', 'uwsgi') else 'wsgi'}.sock",
+        "uwsgi_fifo": f"{base}/run/uwsgi.fifo",
+        "uwsgi_stats": f"{base}/run/uwsgi-stats.sock",
+        "wsgi_script": f"{base}/app.wsgi",
+        "ident": app["name"].replace("-", "_"),  # mod_wsgi's daemon group, Nginx's upstream
+    })
+    _derive_redis_users(c)
+    # the environment of every app process (WSGI server, workers); mod_wsgi gets it
+    # through its script
+    env = {"HOME": base, "USER": app["user"], "WEBSTACK_CONFIG": app["config_file"], "PYTHONUNBUFFERED": "1"}
+    if app["django_settings_module"]:
+        env["DJANGO_SETTINGS_MODULE"] = app["django_settings_module"]
+    c["app_environment"] = env
+    wsgi = c["wsgi"]
+    # a program's stop may take its graceful timeout; a rolling reload waits for each
+    # worker's graceful stop and its replacement's load
+    wsgi["stop_wait"] = wsgi["graceful_timeout"] + 5
+    wsgi["reload_timeout"] = wsgi["graceful_timeout"] * 2 + 60
+    if wsgi["workers"] == "auto":
+        wsgi["workers"] = 2 * (__grains__.get("num_cpus") or 1) + 1
+    version = str(c["postgres_version"])
+    c["postgres_conf_dir"] = c["postgres_conf_dir"].replace("{version}", version)
+    c["postgres_bin_dir"] = c["postgres_bin_dir"].replace("{version}", version)
+    c["postgres_data_dir"] = c["postgres_data_dir"].replace("{version}", version)
+    # the Host header of health checks: the first allowed host that is a name
+    # ('.example.org' allows example.org); it must pass Django's ALLOWED_HOSTS
+    hosts = [h for h in app["allowed_hosts"] if h != "*"] + ["localhost"]
+    c["health_host"] = hosts[0][1:] if hosts[0].startswith(".") else hosts[0]
+    # straight to the WSGI server's socket where it has one; mod_wsgi lives inside
+    # Apache, so its check goes through Apache's port
+    if server == "mod_wsgi":
+        check = {"host": "127.0.0.1", "port": c["http_port"]}
+    else:
+        check = {"unix_socket": app["socket"], "protocol": "uwsgi" if server == "uwsgi" else "http"}
+    check["host_header"] = c["health_host"]
+    c["wsgi_check"] = check
+    _derive_cluster(c)
+    c["serves_http"] = not c["roles"] or "single" in c["roles"] or "app" in c["roles"]
+    _derive_tls(c, hosts, server)
+    return c
+
+
+def _derive_redis_users(c):
+    """One Redis ACL user per consumer of the app (the cache, the Celery broker), each with a
+    password derived from redis:password (HMAC-SHA256), so that a consumer's password
+    neither is nor reveals the admin's. An app or worker node of a cluster holds only the
+    derived ones, as redis:user_passwords (pillar/webstack/role_secrets.sls)."""
+    redis, name = c["redis"], c["app"]["name"]
+    admin = str(redis["password"] or "")
+    given = redis.get("user_passwords") or {}
+    users = {}
+    for user in ("cache", "broker"):
+        password = hmac.new(admin.encode(), user.encode(), hashlib.sha256).hexdigest() if admin \
+            else str(given.get(user) or "")
+        users[user] = {"name": f"{name}-{user}", "password": password}
+    redis["users"] = users
+
+
+def _mine_problem(node, value):
+    """Why a minion's published address cannot be used (None if it can): it goes into
+    pg_hba.conf, haproxy.cfg and app.env, so it must be one plain IPv4 address."""
+    if not _schema_util("is_ip")(value, 4):
+        return f"an IPv4 address, got {_schema_util('describe')(value)}"
+    ip = ipaddress.ip_address(value)
+    if ip.is_unspecified or ip.is_loopback or ip.is_multicast or ip.is_link_local or ip.is_reserved:
+        return f"a unicast IPv4 address of the node, got {value!r}"
+    return None
+
+
+def _derive_cluster(c):
+    """Each role's node ids from webstack:nodes (pillar, by minion id) and the addresses of
+    the peers this minion needs from the Salt mine, each checked before it is used: a value
+    that is not a plain unicast IPv4 address (a compromised minion can publish anything) is
+    left out and reported, naming the minion."""
+    roles = c["roles"]
+    nodes = c["nodes"]
+    ids = {role: sorted(n for n, r in nodes.items() if role in r) for role in CLUSTER_ROLES}
+    addresses, problems = {}, []
+    cluster_node = nodes and roles and "single" not in roles
+    if cluster_node:
+        me = __grains__["id"]
+        needed = []
+        if "db" in roles:
+            needed += [me] + ids["app"] + ids["worker"]
+        if "cache" in roles:
+            needed.append(me)
+        if "app" in roles or "worker" in roles:
+            needed += ids["db"] + ids["cache"]
+        if "lb" in roles:
+            needed += ids["app"]
+        needed = sorted(set(needed))
+        mine = __salt__["mine.get"](",".join(sorted(nodes)), MINE_FUNCTION, tgt_type="list") if needed else {}
+        mine = mine if isinstance(mine, dict) else {}
+        seen = {}
+        for node in needed:
+            value = mine.get(node)
+            if value is None:
+                addresses[node] = None
+                problems.append(f"webstack:nodes:{node}: expected a private address in the Salt mine "
+                                f"(run mine.update on {node}; see {MINE_FUNCTION}), it is missing")
+                continue
+            why = _mine_problem(node, value)
+            if why is None and value in seen:
+                why = f"an address of its own, got {value}, which {seen[value]} publishes too"
+            if why:
+                addresses[node] = None
+                problems.append(f"webstack:nodes:{node}: expected {why} in the Salt mine ({MINE_FUNCTION} "
+                                f"of minion {node}); it is not used, and nothing was changed")
+                continue
+            seen[value] = node
+            addresses[node] = value
+        my_addr = addresses.get(me) or "127.0.0.1"
+        if "db" in roles:
+            c["postgres"]["listen_addresses"] = f"localhost,{my_addr}"
+        if "cache" in roles:
+            c["redis"]["bind"] = ["127.0.0.1", my_addr]
+        if ids["db"]:
+            c["postgres"]["host"] = addresses.get(ids["db"][0]) or "127.0.0.1"
+        if ids["cache"]:
+            c["redis"]["host"] = addresses.get(ids["cache"][0]) or "127.0.0.1"
+        # migrations run on one node only: the first app node (orch.deploy runs them there)
+        c["app"]["migrate"] = c["app"]["migrate"] and ids["app"][:1] == [me]
+    clients = []
+    for node in ids["app"] + ids["worker"]:
+        if addresses.get(node) and addresses[node] not in clients:
+            clients.append(addresses[node])
+    c["cluster"] = {
+        "ids": ids,
+        "addresses": addresses,
+        "problems": problems,
+        "db_clients": clients,
+        "backends": [{"name": n, "address": addresses[n]} for n in ids["app"] if addresses.get(n)],
+    }
+
+
+def _derive_tls(c, hosts, server):
+    """TLS (Mozilla's intermediate profile; its TLS 1.2 ciphers are the ECDHE ones, the DHE
+    ones would need a DH parameters file). It ends where clients connect: the load balancer
+    on an lb node, the web server on role single or on an app node that no load balancer
+    fronts. An app node behind the load balancer serves HTTP on the private network and
+    passes on the balancer's X-Forwarded-Proto; a front that ends TLS sets its own."""
+    tls, app, roles = c["tls"], c["app"], c["roles"]
+    behind_lb = bool(c["cluster"]["ids"]["lb"]) and "single" not in roles
+    names = []
+    for name in hosts + c["nginx"]["server_name"].split(" ") + [__grains__.get("fqdn") or "localhost"]:
+        name = name[1:] if name.startswith(".") else name
+        name = name[2:] if name.startswith("*.") else name
+        if name and name != "_" and name not in names:
+            names.append(name)
+    is_ip = _schema_util("is_ip")
+    dns = [n for n in names if not is_ip(n)]
+    hsts = f"max-age={tls['hsts_max_age']}" + ("; includeSubDomains" if tls["hsts_include_subdomains"] else "") \
+        + ("; preload" if tls["hsts_preload"] else "")
+    tls.update({
+        "front": tls["enabled"] and c["serves_http"] and not behind_lb,
+        "lb": tls["enabled"] and "lb" in roles,
+        "pem": f"{c['tls_dir']}/{app['name']}.pem",
+        "crt": f"{c['tls_dir']}/{app['name']}.crt",
+        "spec": f"{c['tls_dir']}/{app['name']}.self-signed",
+        "self_signed": not tls["certificate"],
+        "requisite": {"file": "webstack-tls-pem-file-managed"} if tls["certificate"]
+        else {"cmd": "webstack-tls-self-signed-certificate-cmd-run"},
+        "subject": "/CN=" + (dns + names)[0],
+        "san": ",".join(("IP:" if is_ip(n) else "DNS:") + n for n in names),
+        "hsts": hsts if tls["hsts_max_age"] > 0 else "",
+        "port_suffix": "" if tls["port"] == 443 else f":{tls['port']}",
+        "ciphers": CIPHERS,
+    })
+    # the scheme an app process is told: the front's own where it ends TLS or no load
+    # balancer fronts it, the balancer's header behind one
+    c["forwarded_proto"] = "$http_x_forwarded_proto" if behind_lb else "$scheme"
+    if server == "mod_wsgi" and tls["front"]:
+        c["wsgi_check"].update({"port": tls["port"], "tls": True})

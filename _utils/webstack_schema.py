@@ -1,0 +1,565 @@
+"""
+The ``webstack`` pillar's schema: the grammars its values are checked against and
+the walk that checks them.
+
+``salt/webstack/parameters/schema.yaml`` names every key the formula reads, the
+distribution facts included, with its type, its grammar or range, its default, the
+roles that read it, whether it is a secret and one line of documentation. This
+module knows nothing of those keys: it holds the grammars the schema names (each
+one the form that the value's sink accepts: a shell word, a line of a config file,
+a URL) and :py:func:`walk`, which checks a merged configuration against the schema
+and gives back one message per faulty key and the configuration with every faulty
+value replaced by its default, so that no template ever renders a value that
+failed its check.
+
+Every pattern is matched whole (``re.fullmatch``): ``$`` would let a trailing
+newline through.
+"""
+
+import difflib
+import ipaddress
+import re
+import shlex
+
+MASK = "**********"
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME_RE = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})*\.?")
+_IP_CHARS_RE = re.compile(r"[0-9A-Fa-f:.]{2,45}")
+_PATH_RE = re.compile(r"/[A-Za-z0-9._/-]*")
+_PRINTABLE_RE = re.compile(r"[^\x00-\x1f\x7f]*")
+# Printable ASCII without whitespace, quotes or backslash: a secret that every sink
+# takes as it is (redis.conf, app.env, a URL once percent-encoded, SQL via Salt).
+_SECRET_RE = re.compile(r"[!#-&(-\[\]-~]+")
+# Parts of the placeholders that people paste into a pillar: never a real secret.
+_WEAK_WORDS = ("changeme", "change-me", "change_me", "password", "secret", "example", "insecure", "xxxxxx",
+               "123456", "qwerty", "letmein")
+# A URL's user and password (https://user:token@host/...): masked in messages.
+_USERINFO_RE = re.compile(r"(://)[^/@\s]+@")
+
+
+def _full(pattern, flags=0):
+    compiled = re.compile(pattern, flags)
+    return lambda v: isinstance(v, str) and compiled.fullmatch(v) is not None
+
+
+def is_hostname(value):
+    """A DNS name of letters, digits and '-' labels (RFC 1123), at most 253 characters."""
+    return isinstance(value, str) and _HOSTNAME_RE.fullmatch(value) is not None
+
+
+def is_ip(value, version=None):
+    """An IPv4 or IPv6 address as text, without a zone (``fe80::1%eth0`` is not one)."""
+    if not isinstance(value, str) or not _IP_CHARS_RE.fullmatch(value):
+        return False
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return version is None or address.version == version
+
+
+def is_host(value):
+    return is_ip(value) or is_hostname(value)
+
+
+def is_abspath(value):
+    return (isinstance(value, str) and _PATH_RE.fullmatch(value) is not None and value != "/"
+            and ".." not in value.split("/") and "//" not in value)
+
+
+def _is_relpath(value):
+    return (isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9._-][A-Za-z0-9._/-]*", value) is not None
+            and ".." not in value.split("/"))
+
+
+def _is_allowed_host(value):
+    if value == "*":
+        return True
+    return isinstance(value, str) and is_host(value[1:] if value.startswith(".") else value)
+
+
+def _is_server_name(value):
+    """Nginx's server_name: '_', or names (a leading '.' or '*.' for subdomains), IPv4 addresses."""
+    if not isinstance(value, str) or not value or value != value.strip():
+        return False
+
+    def name(word):
+        if word.startswith("*."):
+            word = word[2:]
+        elif word.startswith("."):
+            word = word[1:]
+        return is_hostname(word) or is_ip(word, 4)
+
+    return value == "_" or all(name(word) for word in value.split(" "))
+
+
+def _is_listen_addresses(value):
+    return isinstance(value, str) and all(part == "*" or is_host(part) for part in value.split(","))
+
+
+def _is_redis_bind(value):
+    return isinstance(value, str) and is_ip(value[1:] if value.startswith("-") else value)
+
+
+def _is_command(value):
+    """One command line, run as an argument list (never by a shell): printable, one line,
+    words that shlex can split."""
+    if not isinstance(value, str) or not value.strip() or not _PRINTABLE_RE.fullmatch(value):
+        return False
+    try:
+        return bool(shlex.split(value))
+    except ValueError:
+        return False
+
+
+def _is_env_value(value):
+    if not isinstance(value, (str, int, float)):  # bool is an int
+        return False
+    text = str(value)
+    return (_PRINTABLE_RE.fullmatch(text) is not None and text[:1] not in ("'", '"')
+            and text[-1:] not in ("'", '"'))
+
+
+_GIT_URL_CHARS = r"[A-Za-z0-9._~:/?#\[\]@%+,=-]+"
+
+
+def _is_source(value):
+    """salt://<path>, or a git URL without credentials and without a character that a
+    shell or git would read as anything but the URL."""
+    if not isinstance(value, str):
+        return False
+    if value.startswith("salt://"):
+        rest = value[len("salt://"):]
+        return bool(re.fullmatch(r"[A-Za-z0-9._/-]+", rest)) and ".." not in rest.split("/")
+    match = re.fullmatch(r"(https?|ssh|git|file)://(" + _GIT_URL_CHARS + ")", value)
+    if match:
+        scheme, rest = match.groups()
+        authority = rest.split("/", 1)[0]
+        if "@" in authority and (scheme in ("http", "https", "git") or ":" in authority.split("@")[0]):
+            return False  # a user (token) or a password in the URL: credentials
+        return not rest.startswith("-")
+    # scp-like: user@host:path
+    return bool(re.fullmatch(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:" + _GIT_URL_CHARS, value))
+
+
+def _is_git_rev(value):
+    return (isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9._/-]{1,200}", value) is not None
+            and not value.startswith(("-", "/")) and ".." not in value and not value.endswith((".", "/", ".lock")))
+
+
+def _is_cidr(value):
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9A-Fa-f:.]{2,45}/[0-9]{1,3}", value):
+        return False
+    try:
+        ipaddress.ip_network(value, strict=False)
+        return True
+    except ValueError:
+        return False
+
+
+def _is_path_template(value):
+    """An absolute path that may hold the placeholder {version}."""
+    return isinstance(value, str) and is_abspath(value.replace("{version}", "0"))
+
+
+def is_secret(value, min_len, min_distinct):
+    """A secret of ``min_len`` safe characters, ``min_distinct`` of them different, without a
+    placeholder word in it (Django's own check wants 50 characters, 5 distinct)."""
+    return (isinstance(value, str) and len(value) >= min_len and _SECRET_RE.fullmatch(value) is not None
+            and len(set(value)) >= min_distinct and not any(w in value.lower() for w in _WEAK_WORDS)
+            and not value.startswith("django-insecure-"))
+
+
+def pem_blocks(value, kind):
+    """The PEM blocks of ``kind`` (a regex, e.g. ``CERTIFICATE``) in ``value``."""
+    return re.findall(rf"-----BEGIN {kind}-----\r?\n[A-Za-z0-9+/=\r\n]+-----END {kind}-----", value)
+
+
+def _is_certificate(value):
+    """PEM certificates and nothing else: no private key rides along into a 0644 file."""
+    if not isinstance(value, str):
+        return False
+    if value == "":
+        return True
+    rest = re.sub(r"-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----", "", value)
+    return bool(pem_blocks(value, "CERTIFICATE")) and rest.strip() == "" and "PRIVATE KEY" not in value
+
+
+def _is_private_key(value):
+    if not isinstance(value, str):
+        return False
+    if value == "":
+        return True
+    blocks = pem_blocks(value, "(?:RSA |EC )?PRIVATE KEY")
+    return len(blocks) == 1 and value.strip() == blocks[0].strip()
+
+
+# name -> (check, the expected form as a message says it)
+GRAMMARS = {
+    "name": (_full(r"[a-z][a-z0-9_-]{0,31}"), "a lowercase name matching [a-z][a-z0-9_-]{0,31}"),
+    "user": (_full(r"[a-z_][a-z0-9_-]{0,31}"), "a system user name matching [a-z_][a-z0-9_-]{0,31}"),
+    "sql_identifier": (_full(r"[a-z_][a-z0-9_]{0,62}"),
+                       "a lowercase SQL identifier matching [a-z_][a-z0-9_]{0,62}"),
+    "abspath": (is_abspath, "an absolute path of letters, digits, '.', '_', '-' and '/' without '..'"),
+    "path_template": (_is_path_template, "an absolute path (it may hold {version}) without '..'"),
+    "relpath": (_is_relpath, "a path relative to the project root, e.g. requirements.txt, without '..'"),
+    "source": (_is_source,
+               "salt://<path> (a directory or a .tar.gz/.tgz/.tar archive) or a git URL (https://, ssh://, "
+               "git://, file:// or user@host:path) without credentials: give the server a deploy key "
+               "(ssh://git@host/repo.git) instead of user:token@ in the URL"),
+    "git_rev": (_is_git_rev, "a git branch, tag or commit (letters, digits, '.', '_', '-', '/')"),
+    "python": (_full(r"python3(\.[0-9]{1,2})?|/[A-Za-z0-9._/-]+"),
+               "python3, python3.X or an absolute path to an interpreter"),
+    "wsgi_callable": (_full(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_.]*)?"),
+                      "module.path:callable, e.g. myproject.wsgi:application"),
+    "module": (_full(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"),
+               "a dotted Python module path, e.g. myproject.settings"),
+    "host": (is_host, "a host name or an IP address (without a zone)"),
+    "hostname_or_ipv4": (lambda v: is_hostname(v) or is_ip(v, 4), "a host name or an IPv4 address"),
+    "ip": (is_ip, "an IP address (without a zone)"),
+    "ipv4": (lambda v: is_ip(v, 4), "an IPv4 address"),
+    "allowed_host": (_is_allowed_host, "a host name, '.domain', an IP address or '*'"),
+    "server_names": (_is_server_name, "'_' or host names separated by single spaces"),
+    "listen_addresses": (_is_listen_addresses,
+                         "a comma-separated list of host names or IP addresses, or '*', e.g. localhost"),
+    "redis_bind": (_is_redis_bind, "an IP address; a leading '-' marks it optional"),
+    "url_dir": (lambda v: _full(r"/(?:[A-Za-z0-9._~-]+/)+")(v) and ".." not in v.split("/"),
+                "a URL path that starts and ends with '/', e.g. /static/"),
+    "url_path": (lambda v: _full(r"/[A-Za-z0-9._~/-]*")(v) and ".." not in v.split("/"),
+                 "a URL path starting with '/', e.g. /healthz"),
+    "command": (_is_command, "a single-line command of printable characters (run without a shell)"),
+    "env_name": (_full(r"[A-Z_][A-Z0-9_]{0,127}"), "an UPPER_CASE variable name"),
+    "env_value": (_is_env_value, "a single-line value of printable characters that does not start or end "
+                                 "with a quote"),
+    "nginx_size": (_full(r"[0-9]{1,12}[kKmMgG]?"), "a size such as 10m"),
+    "redis_size": (_full(r"[0-9]{1,15}(b|kb|mb|gb)?", re.I), "a size such as 256mb"),
+    "nginx_time": (_full(r"[0-9]{1,9}(ms|s|m|h|d|w|M|y)?"), "an nginx duration such as 30d"),
+    "haproxy_time": (_full(r"[0-9]{1,9}(ms|s|m)"), "a duration such as 5s"),
+    "haproxy_interval": (_full(r"[0-9]{1,9}(ms|s)"), "a check interval such as 1s or 500ms"),
+    "release_pin": (_full(r"([0-9]{8}T[0-9]{6}Z-)?[0-9a-f]{8}"),
+                    "a release id (YYYYmmddTHHMMSSZ-<8 hex>) or its 8 hex digits"),
+    "cidr": (_is_cidr, "a network such as 10.0.0.0/8"),
+    "interface": (_full(r"[A-Za-z0-9_.:@-]{1,15}"), "an interface name such as eth1"),
+    "node_id": (_full(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}"), "a minion id of letters, digits, '.', '_' or '-'"),
+    "package": (_full(r"[A-Za-z0-9][A-Za-z0-9+._-]{0,99}"), "a package name such as python3-venv"),
+    "service": (_full(r"[A-Za-z0-9][A-Za-z0-9@._-]{0,99}"), "a service name such as nginx"),
+    "program": (_full(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}|/[A-Za-z0-9._/+-]+"),
+                "a command name or an absolute path to one"),
+    "uwsgi_plugin": (_full(r"[a-z0-9_]{1,32}"), "a uWSGI plugin name such as python3"),
+    "password": (lambda v: is_secret(v, 16, 8),
+                 "a password of at least 16 printable characters (8 different) without spaces, quotes, "
+                 "backslashes or a placeholder word such as 'changeme' (generate one with: "
+                 "openssl rand -base64 24)"),
+    "secret_key": (lambda v: is_secret(v, 50, 10),
+                   "a secret of at least 50 printable characters (10 different) without spaces, quotes, "
+                   "backslashes or a placeholder word such as 'changeme' (generate one with: "
+                   "openssl rand -base64 48)"),
+    "certificate": (_is_certificate, "'' (a self-signed one) or PEM text: the server's certificate "
+                                     "(-----BEGIN CERTIFICATE-----), then its chain, and no private key"),
+    "private_key": (_is_private_key, "PEM text of one unencrypted private key (-----BEGIN PRIVATE KEY-----)"),
+}
+
+TYPES = ("str", "int", "bool", "scalar", "list", "map")
+
+
+def valid(grammar, value):
+    """Whether ``value`` has the form of ``grammar`` (a name of :py:data:`GRAMMARS`)."""
+    return bool(GRAMMARS[grammar][0](value))
+
+
+def form(grammar):
+    """The form of ``grammar``, as a message says it."""
+    return GRAMMARS[grammar][1]
+
+
+class Missing:
+    def __repr__(self):
+        return "<missing>"
+
+
+MISSING = Missing()
+
+
+def is_missing(value):
+    """Whether :py:func:`get` found nothing (its default)."""
+    return value is MISSING
+
+
+def mask_url(text):
+    """``text`` with a URL's credentials (``https://<user:password>@``) masked."""
+    return _USERINFO_RE.sub(r"\1" + MASK + "@", text)
+
+
+def describe(value):
+    """What a message says it got: the value's type and, for scalars, the value."""
+    if value is MISSING:
+        return "it is missing"
+    if isinstance(value, str):
+        shown = mask_url(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return f"the string {shown!r}"
+    if isinstance(value, bool):
+        return f"the boolean {value}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "null"
+    return f"a {type(value).__name__}"
+
+
+def get(data, path, default=MISSING):
+    """The value at ``path`` (``a:b:c``) in nested mappings, or ``default``."""
+    node = data
+    for part in path.split(":"):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def put(data, path, value):
+    """Set ``path`` in nested mappings, making the mappings on the way."""
+    parts = path.split(":")
+    node = data
+    for part in parts[:-1]:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    node[parts[-1]] = value
+
+
+def defaults(schema):
+    """The nested mapping of every key's default."""
+    out = {}
+    for path, spec in schema.items():
+        put(out, path, _copy(spec.get("default")))
+    return out
+
+
+def _copy(value):
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _is_int(value, low=None, high=None):
+    return (isinstance(value, int) and not isinstance(value, bool)
+            and (low is None or value >= low) and (high is None or value <= high))
+
+
+def _scalar_ok(spec, value):
+    """Whether a scalar (or a list's item, a map's value) fits ``spec``."""
+    kind = spec.get("type", "str")
+    if value in spec.get("also", ()) and not isinstance(value, bool):
+        return True
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return _is_int(value, spec.get("min"), spec.get("max"))
+    if kind == "scalar":  # str, int, float or bool, checked as text by its grammar
+        return isinstance(value, (str, int, float)) and GRAMMARS[spec["grammar"]][0](value)
+    if kind == "str":
+        if not isinstance(value, str):
+            return False
+        if value == "" and (spec.get("empty") or spec.get("required")):
+            return True  # a required secret's absence is checked per role
+        if "enum" in spec:
+            return value in spec["enum"]
+        grammar = spec.get("grammar")
+        return GRAMMARS[grammar][0](value) if grammar else True
+    return False
+
+
+def _problems(path, spec, value):
+    """``[(path, expected, got)]`` for ``value`` against ``spec``: nothing when it fits. A
+    list is named with its faulty items, a mapping's entry by its own path."""
+    kind = spec.get("type", "str")
+    if value is None and None in spec.get("also", ()):
+        return []
+    shown = (lambda v: "got a value that does not match") if spec.get("secret") else (lambda v: f"got {describe(v)}")
+    if kind == "list":
+        if not isinstance(value, list) or (not value and not spec.get("empty")):
+            return [(path, expected(spec), shown(value))]
+        bad = [item for item in value if not _scalar_ok(spec.get("items", {}), item)]
+        if bad:
+            return [(path, expected(spec), ", ".join(shown(item) for item in bad[:3]) + " among its items")]
+        return []
+    if kind == "map":
+        if not isinstance(value, dict) or (not value and spec.get("nonempty")):
+            return [(path, expected(spec), shown(value))]
+        found = []
+        keys = spec.get("keys")
+        for key, item in value.items():
+            if not isinstance(key, str) or (keys and not GRAMMARS[keys][0](key)):
+                found.append((path, f"{GRAMMARS[keys][1] if keys else 'a name'} for each key", f"got {describe(key)}"))
+            else:
+                found.extend(_problems(f"{path}:{key}", spec.get("values", {}), item))
+        return found
+    if not _scalar_ok(spec, value):
+        return [(path, expected(spec), shown(value))]
+    return []
+
+
+def _range(spec):
+    low, high = spec.get("min"), spec.get("max")
+    if low is not None and high is not None:
+        return f"from {low} to {high}"
+    if low is not None:
+        return f">= {low}"
+    if high is not None:
+        return f"<= {high}"
+    return ""
+
+
+def _scalar_form(spec):
+    kind = spec.get("type", "str")
+    also = " or ".join(repr(a) for a in spec.get("also", ()) if isinstance(a, str))
+    if kind == "bool":
+        form = "true or false"
+    elif kind == "int":
+        form = f"{spec.get('what', 'an integer')} {_range(spec)}".strip()
+    elif "enum" in spec:
+        form = "one of " + ", ".join(str(e) for e in spec["enum"])
+    elif spec.get("grammar"):
+        form = GRAMMARS[spec["grammar"]][1]
+    else:
+        form = "a string"
+    if also:
+        form = f"{also} or {form}"
+    if kind == "str" and spec.get("empty"):
+        form = f"{form}, or ''"
+    return form
+
+
+def expected(spec):
+    """The expected form of a key, as a message says it."""
+    if "expected" in spec:
+        return spec["expected"]
+    kind = spec.get("type", "str")
+    if kind == "list":
+        items = _scalar_form(spec.get("items", {}))
+        return f"a {'' if spec.get('empty') else 'non-empty '}list, each item {items}"
+    if kind == "map":
+        keys = GRAMMARS[spec["keys"]][1] if spec.get("keys") else "a name"
+        return f"a mapping of {keys} to {expected(spec.get('values', {}))}"
+    return _scalar_form(spec)
+
+
+def _sections(schema):
+    """Every path that holds keys of the schema (``app`` for ``app:name``)."""
+    found = set()
+    for path in schema:
+        parts = path.split(":")
+        for i in range(1, len(parts)):
+            found.add(":".join(parts[:i]))
+    return found
+
+
+def walk(schema, data, prefix="webstack"):
+    """
+    Check ``data`` (the defaults merged with the pillar) against ``schema``. Returns
+    ``(errors, clean)``: one message per faulty or unknown key, naming it as
+    ``<prefix>:<path>`` with the form it expects (a secret's value is never shown),
+    and a copy of ``data`` where each faulty value is its default.
+    """
+    errors = []
+    if not isinstance(data, dict):
+        return [f"{prefix}: expected a mapping of the formula's settings, got {describe(data)}"], defaults(schema)
+    clean = _copy(data)
+    sections = _sections(schema)
+    for section in sorted(sections):
+        value = get(data, section)
+        if value is not MISSING and not isinstance(value, dict):
+            errors.append(f"{prefix}:{section}: expected a mapping, got {describe(value)}")
+            put(clean, section, {})
+    for path, spec in schema.items():
+        value = get(clean, path)
+        if value is MISSING or (value is None and None in spec.get("also", ())):
+            put(clean, path, _copy(spec.get("default")))  # null where allowed: the default
+            continue
+        found = _problems(path, spec, value)
+        for where, form, got in found:
+            errors.append(f"{prefix}:{where}: expected {form}, {got}")
+        if found:
+            put(clean, path, _copy(spec.get("default")))
+    errors.extend(_unknown(schema, sections, data, prefix))
+    return errors, clean
+
+
+def _unknown(schema, sections, data, prefix, path=""):
+    errors = []
+    if not isinstance(data, dict):
+        return errors
+    for key, value in data.items():
+        full = f"{path}:{key}" if path else str(key)
+        if full in schema:
+            continue
+        if full in sections:
+            errors.extend(_unknown(schema, sections, value, prefix, full))
+            continue
+        siblings = [p.split(":")[-1] for p in list(schema) + list(sections)
+                    if ":".join(p.split(":")[:-1]) == path]
+        near = difflib.get_close_matches(str(key), siblings, n=1)
+        hint = f" (did you mean {(path + ':' if path else '') + near[0]}?)" if near else ""
+        errors.append(f"{prefix}:{full}: expected no such key, the formula does not read it{hint}")
+    return errors
+
+
+def secret_paths(schema):
+    """The paths of the keys that hold secrets."""
+    return [path for path, spec in schema.items() if spec.get("secret")]
+
+
+def without_secrets(schema, data, path="", extra=()):
+    """A copy of ``data`` (the value at ``path``) with every secret of the schema, and
+    every path of ``extra``, masked."""
+    secrets = set(secret_paths(schema)) | set(extra)
+    return _without(secrets, data, path)
+
+
+def _without(secrets, data, path):
+    if path in secrets:
+        return MASK if data not in ("", None, {}) else data
+    if any(s.startswith(path + ":") for s in secrets) or not path:
+        if isinstance(data, dict):
+            return {k: _without(secrets, v, f"{path}:{k}" if path else str(k)) for k, v in data.items()}
+    return _copy(data)
+
+
+def _yaml_value(value):
+    if value == "":
+        return "''"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_yaml_value(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def reference(schema):
+    """The pillar reference as Markdown tables, one per section, from the schema."""
+    out, heading = [], None
+    for path, spec in schema.items():
+        section = path.split(":")[0] if ":" in path else ""
+        this = spec.get("group") or (f"`{section}`" if section else "Top level")
+        if this != heading:
+            heading = this
+            out += ["", f"### {heading}", "",
+                    "| Key | Default | Form | Roles | Meaning |", "|-----|---------|------|-------|---------|"]
+        form = spec.get("form") or expected(spec)
+        meaning = spec.get("doc", "")
+        if spec.get("secret"):
+            meaning = ("**Secret, required.** " if spec.get("required") else "**Secret.** ") + meaning
+        cells = [f"`{path}`", f"`{_yaml_value(spec.get('default'))}`", form,
+                 ", ".join(spec.get("roles", ())), meaning]
+        out.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    return "\n".join(out[1:]) + "\n"

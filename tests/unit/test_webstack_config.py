@@ -1,0 +1,183 @@
+"""
+Unit tests of the merged and derived configuration (``_modules/webstack_config.py``)
+that every SLS and template renders from through ``map.jinja``: the layers (schema
+defaults, OS files, pillar), the values derived once per run, faulty values never
+reaching a template, the mine's addresses checked where they are used, and secrets
+masked outside templates.
+"""
+
+import copy
+
+import pytest
+import salt.utils.hashutils
+import salt.utils.secret
+
+from tests.support.config import config_mod, get_file_str, loader_modules
+
+SECRETS = {"app": {"secret_key": "k3y-Of-Fifty-Plus-Chars_" + "Zq7" * 12},
+           "postgres": {"password": "pg-Pass-W0rd-7654321"},
+           "redis": {"password": "redis-Pass-W0rd-987"}}
+NODES = {"db1": ["db"], "cache1": ["cache"], "app1": ["app"], "app2": ["app"], "worker1": ["worker"],
+         "lb1": ["lb"]}
+CALLS = {"files": 0, "mine": 0}
+MINE = {}
+
+
+def _counted_file(path, saltenv="base"):
+    CALLS["files"] += 1
+    return get_file_str(path, saltenv)
+
+
+def _counted_mine(*_args, **_kwargs):
+    CALLS["mine"] += 1
+    return dict(MINE)
+
+
+@pytest.fixture
+def configure_loader_modules():
+    CALLS.update(files=0, mine=0)
+    MINE.clear()
+    pillar = {"webstack": dict(copy.deepcopy(SECRETS), roles=["single"])}
+    return loader_modules(pillar, salt={"cp.get_file_str": _counted_file, "mine.get": _counted_mine})
+
+
+@pytest.fixture
+def plain():
+    """As inside a template: Salt renders SLS files and templates with the pillar unmasked."""
+    token = salt.utils.secret.mask_pillar.set(False)
+    yield
+    salt.utils.secret.mask_pillar.reset(token)
+
+
+def _pillar(**sections):
+    config_mod.__pillar__["webstack"] = dict(copy.deepcopy(SECRETS), **sections)
+
+
+def test_role_single_derives_paths_servers_and_checks(plain):
+    c = config_mod.get()
+    assert c["app"]["socket"] == "/srv/webapp/run/gunicorn.sock"
+    assert c["app"]["config_file"] == "/etc/webstack/webapp/app.env"
+    assert c["wsgi_sls"] == "webstack.gunicorn"
+    assert c["wsgi_clean_sls"] == ["webstack.uwsgi.clean", "webstack.apache.clean"]
+    assert c["wsgi"]["workers"] == 5  # auto: 2 x 2 cores + 1
+    assert c["wsgi_check"] == {"unix_socket": "/srv/webapp/run/gunicorn.sock", "protocol": "http",
+                               "host_header": "localhost"}
+    assert c["postgres_conf_dir"] == "/etc/postgresql/15/main"
+    assert c["tls"]["front"] is True and c["tls"]["lb"] is False
+    assert c["tls"]["subject"] == "/CN=localhost"
+    assert c["tls"]["san"] == "DNS:localhost,IP:127.0.0.1,DNS:single1"
+    assert c["redis"]["users"]["cache"]["name"] == "webapp-cache"
+    # the same derivation as pillar/webstack/role_secrets.sls's hmac_compute filter
+    assert c["redis"]["users"]["broker"]["password"] == \
+        salt.utils.hashutils.hmac_compute("broker", SECRETS["redis"]["password"])
+
+
+@pytest.mark.parametrize("server, sls, clean, check", [
+    ("uwsgi", "webstack.uwsgi", ["webstack.gunicorn.clean", "webstack.apache.clean"],
+     {"unix_socket": "/srv/webapp/run/uwsgi.sock", "protocol": "uwsgi", "host_header": "localhost"}),
+    ("mod_wsgi", "webstack.apache", ["webstack.gunicorn.clean", "webstack.uwsgi.clean", "webstack.nginx.clean"],
+     {"host": "127.0.0.1", "port": 443, "tls": True, "host_header": "localhost"}),
+])
+def test_each_wsgi_server_has_its_sls_its_clean_ups_and_its_check(plain, server, sls, clean, check):
+    _pillar(roles=["single"], wsgi={"server": server})
+    c = config_mod.get()
+    assert (c["wsgi_sls"], c["wsgi_clean_sls"], c["wsgi_check"]) == (sls, clean, check)
+
+
+def test_computed_once_per_run_and_handed_out_as_copies(plain):
+    first = config_mod.get()
+    first["app"]["name"] = "changed by a template"
+    for _ in range(30):  # every SLS and template of a role imports map.jinja
+        assert config_mod.get()["app"]["name"] == "webapp"
+    assert CALLS["files"] == 3  # schema, os_family, osfinger: once
+    # another pillar (an orchestration's inline pillar) is another configuration
+    _pillar(roles=["single"], app={"release": "0123abcd"})
+    assert config_mod.get()["app"]["release"] == "0123abcd"
+    assert CALLS["files"] == 3
+
+
+def test_a_faulty_value_never_reaches_a_template(plain):
+    """Validation stops the run first; even so, the configuration holds the default in its
+    place, so no template can render it."""
+    _pillar(roles=["single"], app={"allowed_hosts": ["x'$(reboot)'"], "name": "web;rm"},
+            redis={"bind": ["127.0.0.1\nuser evil on nopass +@all"]}, services={"nginx": "nginx; id"})
+    c = config_mod.get()
+    assert c["app"]["allowed_hosts"] == ["localhost", "127.0.0.1"]
+    assert c["app"]["name"] == "webapp"
+    assert c["redis"]["bind"] == ["127.0.0.1", "-::1"]
+    assert c["services"]["nginx"] == "nginx"
+
+
+def test_os_files_are_layered_under_the_pillar(plain):
+    config_mod.__grains__.update(osfinger="Ubuntu-22.04")
+    c = config_mod.get()
+    assert (c["postgres_version"], c["postgres_conf_dir"]) == (14, "/etc/postgresql/14/main")
+    assert c["postgres_bin_dir"] == "/usr/lib/postgresql/14/bin"
+    config_mod.__context__.clear()
+    config_mod.__grains__.update(os_family="RedHat", osfinger="unknown")
+    _pillar(roles=["single"], postgres_conf_dir="/srv/pg/{version}")
+    c = config_mod.get()
+    assert c["services"]["redis"] == "redis" and c["apache_ctl"] == "apachectl"
+    assert c["postgres_conf_dir"] == "/srv/pg/15"  # the pillar over the OS files
+
+
+def test_secrets_are_masked_outside_a_template():
+    _pillar(roles=["single"], redis={"password": SECRETS["redis"]["password"],
+                                     "user_passwords": {"cache": "c4f1a07e" * 8, "broker": ""}})
+    c = config_mod.get()
+    text = repr(c)
+    for secret in ("k3y-Of-Fifty", "pg-Pass-W0rd", "redis-Pass-W0rd", "c4f1a07e"):
+        assert secret not in text
+    assert c["app"]["secret_key"] == c["redis"]["users"]["cache"]["password"] == "**********"
+    assert c["app"]["name"] == "webapp"
+
+
+def _cluster(node, mine):
+    config_mod.__grains__["id"] = node
+    MINE.update(mine)
+    _pillar(roles=NODES[node], nodes=copy.deepcopy(NODES))
+    return config_mod.get()
+
+
+ADDRESSES = {"db1": "10.0.0.10", "cache1": "10.0.0.11", "app1": "10.0.0.21", "app2": "10.0.0.22",
+             "worker1": "10.0.0.30", "lb1": "10.0.0.40"}
+
+
+def test_a_db_node_listens_on_its_address_and_admits_the_app_and_worker_nodes(plain):
+    c = _cluster("db1", ADDRESSES)
+    assert c["postgres"]["listen_addresses"] == "localhost,10.0.0.10"
+    assert c["cluster"]["db_clients"] == ["10.0.0.21", "10.0.0.22", "10.0.0.30"]
+    assert c["cluster"]["problems"] == []
+    assert c["app"]["migrate"] is False  # not an app node
+    assert CALLS["mine"] == 1
+
+
+def test_an_app_node_reaches_the_db_and_cache_nodes_and_the_first_one_migrates(plain):
+    c = _cluster("app1", ADDRESSES)
+    assert (c["postgres"]["host"], c["redis"]["host"]) == ("10.0.0.10", "10.0.0.11")
+    assert c["app"]["migrate"] is True
+    assert c["tls"]["front"] is False  # the load balancer ends TLS
+    assert c["forwarded_proto"] == "$http_x_forwarded_proto"
+    config_mod.__context__.clear()
+    assert _cluster("app2", ADDRESSES)["app"]["migrate"] is False
+
+
+def test_a_crafted_address_is_left_out_of_every_list_and_named(plain):
+    crafted = dict(ADDRESSES, app2="10.0.0.22:80 backup\n    server evil 203.0.113.9", worker1="10.0.0.21")
+    c = _cluster("lb1", crafted)
+    assert c["cluster"]["backends"] == [{"name": "app1", "address": "10.0.0.21"}]
+    assert [p.split(": expected")[0] for p in c["cluster"]["problems"]] == ["webstack:nodes:app2"]
+    config_mod.__context__.clear()
+    c = _cluster("db1", crafted)
+    assert c["cluster"]["db_clients"] == ["10.0.0.21"]
+    assert [p.split(": expected")[0] for p in c["cluster"]["problems"]] == ["webstack:nodes:app2",
+                                                                            "webstack:nodes:worker1"]
+    assert "which app1 publishes too" in c["cluster"]["problems"][1]
+
+
+def test_a_missing_address_is_named_and_falls_back_to_loopback(plain):
+    c = _cluster("app1", {k: v for k, v in ADDRESSES.items() if k != "db1"})
+    assert c["postgres"]["host"] == "127.0.0.1"
+    assert c["cluster"]["problems"] == [
+        "webstack:nodes:db1: expected a private address in the Salt mine (run mine.update on db1; see "
+        "webstack_network.private_address), it is missing"]

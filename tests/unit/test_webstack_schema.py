@@ -1,0 +1,142 @@
+"""
+Unit tests of the schema (``salt/webstack/parameters/schema.yaml``), its grammars
+(``_utils/webstack_schema.py``) and the reference generated from it
+(``docs/pillar.md``): every entry is complete, every default and OS file passes its
+own schema, each grammar takes what its sink takes and nothing else.
+"""
+
+import importlib.util
+
+import pytest
+import yaml
+
+from tests.support.config import schema_util
+from tests.support.loader import REPO
+
+SCHEMA = yaml.safe_load((REPO / "salt/webstack/parameters/schema.yaml").read_text())
+ROLES = {"single", "db", "cache", "app", "worker", "lb"}
+FIELDS = {"type", "grammar", "enum", "min", "max", "also", "empty", "nonempty", "default", "roles", "secret",
+          "required", "doc", "form", "items", "keys", "values", "what", "group", "expected"}
+
+
+@pytest.mark.parametrize("path", list(SCHEMA))
+def test_every_entry_is_complete(path):
+    spec = SCHEMA[path]
+    assert set(spec) <= FIELDS, set(spec) - FIELDS
+    assert spec.get("type", "str") in schema_util.TYPES
+    assert spec.get("doc"), "one line of documentation"
+    assert spec.get("roles") and set(spec["roles"]) <= ROLES
+    assert "default" in spec
+    for grammar in (spec.get("grammar"), spec.get("items", {}).get("grammar"), spec.get("keys"),
+                    spec.get("values", {}).get("grammar")):
+        assert grammar is None or grammar in schema_util.GRAMMARS, grammar
+    if spec.get("type", "str") == "str":
+        assert spec.get("grammar") or spec.get("enum"), "a string without a grammar reaches its sink unchecked"
+    if spec.get("required"):
+        assert spec.get("secret"), "only secrets have no usable default"
+
+
+@pytest.mark.parametrize("os_file", sorted(p.relative_to(REPO / "salt/webstack/parameters").as_posix()
+                                           for p in (REPO / "salt/webstack/parameters").glob("os*/*.yaml")))
+def test_the_defaults_and_each_os_file_pass_the_schema(os_file):
+    values = yaml.safe_load((REPO / "salt/webstack/parameters" / os_file).read_text())["values"] or {}
+    data = schema_util.defaults(SCHEMA)
+    for key, value in values.items():
+        if isinstance(value, dict):
+            data[key] = dict(data.get(key, {}), **value)
+        else:
+            data[key] = value
+    errors, _ = schema_util.walk(SCHEMA, data)
+    assert errors == []
+
+
+def test_secrets_are_the_three_and_their_derived_and_tls_keys():
+    assert sorted(schema_util.secret_paths(SCHEMA)) == [
+        "app:secret_key", "postgres:password", "redis:password", "redis:user_passwords:broker",
+        "redis:user_passwords:cache", "tls:private_key"]
+
+
+GOOD = {
+    "host": ["localhost", "db.example.org", "db.example.org.", "10.0.0.1", "::1", "2001:db8::5", "a-b"],
+    "allowed_host": ["*", ".example.org", "127.0.0.1", "www.example.org"],
+    "server_names": ["_", "www.example.org example.org", ".example.org", "*.example.org 10.0.0.1"],
+    "redis_bind": ["127.0.0.1", "-::1", "10.0.0.5"],
+    "listen_addresses": ["localhost", "localhost,10.0.0.10", "*", "::1"],
+    "abspath": ["/srv/webapp", "/etc/webstack/tls", "/a/b_c-d.e"],
+    "source": ["salt://example", "salt://apps/app-1.2.tar.gz", "https://github.com/acme/app.git",
+               "ssh://git@git.example.org:2222/acme/app.git", "git@github.com:acme/app.git",
+               "file:///srv/git/app.git", "git://git.example.org/app.git"],
+    "git_rev": ["main", "v1.2.3", "release/2026-12", "0123456789abcdef0123456789abcdef01234567"],
+    "command": ["python manage.py collectstatic --noinput", "npm run build -- --mode 'production'",
+                "sh -c 'echo $HOME'"],
+    "package": ["python3-venv", "libapache2-mod-wsgi-py3", "g++", "python3-mod_wsgi"],
+    "service": ["nginx", "postgresql@15-main", "redis-server"],
+    "program": ["apache2ctl", "/usr/sbin/apachectl"],
+    "url_dir": ["/static/", "/assets/v2/"],
+    "url_path": ["/healthz", "/-/health/"],
+    "cidr": ["10.0.0.0/8", "fd00::/64", "192.168.56.7/24"],
+    "wsgi_callable": ["myproject.wsgi:application", "app:create_app", "wsgi"],
+    "env_value": ["production", "https://sentry.example.org/1", 3, 0.5, True, "a=b;c"],
+    "certificate": [""],
+    "private_key": [""],
+}
+BAD = {
+    "host": ["fe80::1%eth0", "fe80::1%x'$(reboot)'", "localhost\n", "a b", "-lead", "x;y", "", "1.2.3.4.5/8",
+             "a" * 64 + ".org"],
+    "allowed_host": ["fe80::1%25x", "*.example.org", "localhost\n", "..example.org", "example.org:8000"],
+    "server_names": ["", " _", "www.example.org  two", "x;", "www.example.org\tevil", "fe80::1%x", "_\n"],
+    "redis_bind": ["localhost", "-fe80::1%x", "127.0.0.1\n", "*", "--::1"],
+    "listen_addresses": ["localhost, 10.0.0.10", "localhost,", "fe80::1%x", "localhost\n"],
+    "abspath": ["/", "relative/path", "/srv/../etc", "/srv//webapp", "/srv/web app", "/srv/$(id)", "/srv\n"],
+    "source": ["https://user:token@github.com/acme/app.git", "https://token@github.com/acme/app.git",
+               "ssh://git:pass@git.example.org/app.git", "https://example.org/app.git$(reboot)",
+               "https://example.org/a b.git", "ftp://example.org/app.tar.gz", "salt://../etc",
+               "https://example.org/app.git\n", "https://-oProxyCommand=x/app.git", "http://user@example.org/a"],
+    "git_rev": ["--upload-pack=x", "main\n", "a..b", "main.lock", "feature/", "x y", "/main"],
+    "command": ["", "   ", "python manage.py check\nrm -rf /", "python -c 'print(1)", "true\x00", "a\tb"],
+    "package": ["-force", "nginx;id", "nginx $(id)", "", "a/b"],
+    "service": ["nginx; touch /tmp/x", "../nginx", "nginx\n", ""],
+    "program": ["apache2ctl -k stop", "apache2ctl;id", "/usr/sbin/apachectl\n"],
+    "url_dir": ["/static", "static/", "/", "//", "/st atic/", "/../"],
+    "url_path": ["healthz", "/healthz\n", "/a b", "/x?y", "/../etc"],
+    "cidr": ["10.0.0.0/33", "lan", "10.0.0.0", "fe80::/64%eth0"],
+    "wsgi_callable": ["wsgi application", "a:b:c", "1app:x"],
+    "env_value": ["one\ntwo", "'quoted'", '"x', None, [1], "\x1b[31m"],
+    "certificate": ["www.example.org.crt"],
+    "private_key": ["secret-key-file-path"],
+}
+
+
+@pytest.mark.parametrize("grammar, value", [(g, v) for g, values in GOOD.items() for v in values])
+def test_each_grammar_takes_what_its_sink_takes(grammar, value):
+    assert schema_util.GRAMMARS[grammar][0](value), (grammar, value)
+
+
+@pytest.mark.parametrize("grammar, value", [(g, v) for g, values in BAD.items() for v in values])
+def test_each_grammar_refuses_what_would_break_its_sink(grammar, value):
+    assert not schema_util.GRAMMARS[grammar][0](value), (grammar, value)
+
+
+def test_a_message_never_shows_a_urls_credentials():
+    assert schema_util.describe("https://deploy:ghp_T0k3n@github.com/a.git") == \
+        "the string 'https://**********@github.com/a.git'"
+    assert schema_util.describe("https://ghp_T0k3n@github.com/a.git") == \
+        "the string 'https://**********@github.com/a.git'"
+
+
+def test_unknown_keys_are_named_with_the_nearest_known_one():
+    errors, clean = schema_util.walk(SCHEMA, dict(schema_util.defaults(SCHEMA), wsgi={"worker": 3}, tsl={}))
+    assert errors == ["webstack:wsgi:worker: expected no such key, the formula does not read it "
+                      "(did you mean wsgi:workers?)",
+                      "webstack:tsl: expected no such key, the formula does not read it (did you mean tls?)"]
+    assert clean["wsgi"]["workers"] == "auto"
+
+
+def test_the_generated_reference_is_the_one_in_docs():
+    spec = importlib.util.spec_from_file_location("docs_reference", REPO / "docs" / "reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = (REPO / "docs" / "pillar.md").read_text()
+    assert module.render(text) == text, "docs/pillar.md differs from the schema: run `make docs`"
+    for path in SCHEMA:
+        assert f"| `{path}` |" in text
