@@ -11,6 +11,8 @@ symlink that is switched atomically::
     <base_dir>/releases/<id>/release.json  fingerprint and metadata, written last
     <base_dir>/releases/<id>/MIGRATED      written once its migrations ran
     <base_dir>/current -> releases/<id>
+    <base_dir>/history                     the activations: one release id per line, the
+                                           current one last (a step back pops it)
     <base_dir>/cache/                      pip cache, git mirrors
 
 A release id is ``<UTC time>-<first 8 hex of the fingerprint>``. The fingerprint
@@ -52,6 +54,12 @@ _SKIP_PARTS = {"__pycache__", ".git", ".pytest_cache", ".mypy_cache"}
 _SKIP_SUFFIXES = (".pyc", ".pyo")
 RELEASE_JSON = "release.json"
 MIGRATED = "MIGRATED"
+HISTORY = "history"
+# Seconds an external command may take: a hung git server or package index fails the
+# deploy, naming the command, instead of holding the run (and the node, drained) forever.
+GIT_TIMEOUT = 600
+PIP_TIMEOUT = 1800
+COMMAND_TIMEOUT = 1800
 _PIN_RE = re.compile(r"^([0-9]{8}T[0-9]{6}Z-)?[0-9a-f]{8}$")
 
 
@@ -122,10 +130,47 @@ def current(base_dir):
     return target if _ID_RE.match(target) else None
 
 
+def _history_path(base_dir):
+    return os.path.join(base_dir, HISTORY)
+
+
+def history(base_dir):
+    """
+    The releases that were made current, in order, the current one last: a deploy adds
+    its release, a step back to the one before (a rollback) removes the last one. On a
+    server from before the history was kept, the current release alone.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_release.history /srv/webapp
+    """
+    try:
+        with open(_history_path(base_dir), encoding="utf-8") as fh:
+            ids = [line.strip() for line in fh if _ID_RE.match(line.strip())]
+    except FileNotFoundError:
+        ids = []
+    cur = current(base_dir)
+    if cur and (not ids or ids[-1] != cur):
+        ids.append(cur)  # switched by hand, or kept from before the history
+    return ids
+
+
+def _write_history(base_dir, ids):
+    path = _history_path(base_dir)
+    tmp = f"{path}.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write("".join(f"{release_id}\n" for release_id in ids[-100:]))
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
 def activate(base_dir, release_id):
     """
     Point ``current`` at a finished release, atomically (a new symlink renamed
-    over the old one). Returns the previous release id.
+    over the old one), and note it in the history (see :py:func:`history`).
+    Returns the previous release id.
 
     CLI Example:
 
@@ -135,6 +180,7 @@ def activate(base_dir, release_id):
     """
     if info(base_dir, release_id) is None:
         raise CommandExecutionError(f"release {release_id} is not a finished release under {base_dir}")
+    ids = history(base_dir)
     previous = current(base_dir)
     link = os.path.join(base_dir, "current")
     tmp = os.path.join(base_dir, f".current.{os.getpid()}")
@@ -142,13 +188,44 @@ def activate(base_dir, release_id):
         os.unlink(tmp)
     os.symlink(os.path.join("releases", release_id), tmp)
     os.replace(tmp, link)
+    if len(ids) >= 2 and ids[-2] == release_id:
+        ids.pop()  # a step back: the release that was current before
+    elif not ids or ids[-1] != release_id:
+        ids.append(release_id)
+    _write_history(base_dir, ids)
     return previous
+
+
+def deactivate(base_dir, previous):
+    """
+    Undo the last :py:func:`activate`: ``current`` back to ``previous`` (or removed when
+    there was none, a first deploy), the history as it was.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_release.deactivate /srv/webapp 20261126T210000Z-0123abcd
+    """
+    if previous:
+        return activate(base_dir, previous)
+    cur = current(base_dir)
+    link = os.path.join(base_dir, "current")
+    if os.path.islink(link):
+        os.unlink(link)
+    ids = history(base_dir)
+    if ids and ids[-1] == cur:
+        ids.pop()
+    _write_history(base_dir, ids)
+    return cur
 
 
 def prune(base_dir, keep=5):
     """
     Remove all but the newest ``keep`` finished releases, and unfinished builds.
-    The current release is never removed. Returns the removed ids.
+    The current release and the one a rollback would go back to (see
+    :py:func:`previous`) are never removed. Returns ``{"removed": [...], "failed":
+    {id: why}}``: what is really gone, and what could not be removed.
 
     CLI Example:
 
@@ -159,17 +236,26 @@ def prune(base_dir, keep=5):
     keep = int(keep)
     if keep < 1:
         raise CommandExecutionError("keep: expected an integer >= 1")
-    cur = current(base_dir)
+    spared = {current(base_dir), _previous_id(base_dir)}
     finished = list_(base_dir)
-    doomed = [r for r in finished[:-keep] if r != cur] if len(finished) > keep else []
+    doomed = [r for r in finished[:-keep] if r not in spared] if len(finished) > keep else []
     try:
         names = os.listdir(_releases_dir(base_dir))
     except FileNotFoundError:
         names = []
-    doomed += [n for n in names if _ID_RE.match(n) and n not in finished and n != cur]
-    for release_id in doomed:
-        shutil.rmtree(_release_path(base_dir, release_id), ignore_errors=True)
-    return sorted(doomed)
+    doomed += [n for n in names if _ID_RE.match(n) and n not in finished and n not in spared]
+    removed, failed = [], {}
+    for release_id in sorted(doomed):
+        path = _release_path(base_dir, release_id)
+        try:
+            shutil.rmtree(path)
+        except OSError as exc:
+            failed[release_id] = str(exc)
+        if not os.path.lexists(path):
+            removed.append(release_id)
+        else:
+            failed.setdefault(release_id, "still there")
+    return {"removed": removed, "failed": failed}
 
 
 # ---------------------------------------------------------------- sources
@@ -222,19 +308,32 @@ def _hash_files(files):
     return "sha256:" + digest.hexdigest()
 
 
-def _git(args, cwd=None):
+def _git(args, cwd=None, timeout=GIT_TIMEOUT):
     env = dict(os.environ, GIT_TERMINAL_PROMPT="0")
-    res = subprocess.run(["git"] + args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    try:
+        res = subprocess.run(["git"] + args, cwd=cwd, env=env, capture_output=True, text=True, check=False,
+                             timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise CommandExecutionError(f"git {' '.join(args)} did not finish within {timeout} s") from None
     if res.returncode != 0:
         raise CommandExecutionError(f"git {' '.join(args)} failed: {res.stderr.strip() or res.stdout.strip()}")
     return res.stdout
 
 
 def _git_mirror(base_dir, url):
+    """The release cache's mirror of ``url``, fetched now. A clone is made beside it and
+    renamed into place only once complete, so an interrupted clone leaves nothing that a
+    later deploy would take for a mirror."""
     mirror = os.path.join(base_dir, "cache", "git", hashlib.sha256(url.encode()).hexdigest()[:16] + ".git")
     if not os.path.isdir(mirror):
         os.makedirs(os.path.dirname(mirror), exist_ok=True)
-        _git(["clone", "--mirror", "--quiet", "--", url, mirror])
+        partial = f"{mirror}.partial-{os.getpid()}"
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            _git(["clone", "--mirror", "--quiet", "--", url, partial])
+            os.rename(partial, mirror)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
     else:
         _git(["remote", "update", "--prune"], cwd=mirror)
     return mirror
@@ -285,27 +384,38 @@ def resolve_source(base_dir, source, rev="main", saltenv="base", test=False):
 
 
 def _export(base_dir, source, resolved, dest):
-    os.makedirs(dest)
+    """The source's files into ``dest``. An archive whose files sit under one top directory
+    (``mysite/`` around ``mysite/manage.py`` and ``mysite/mysite/``, as startproject lays
+    a project out) gives that directory's content."""
     kind = resolved["kind"]
     if kind == "saltdir":
+        os.makedirs(dest)
         for rel, cached in resolved["files"].items():
             target = os.path.join(dest, rel)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copy2(cached, target)
     elif kind == "archive":
+        unpacked = dest + ".unpacked"
+        os.makedirs(unpacked)
         with tarfile.open(resolved["path"]) as tar:
-            tar.extractall(dest, filter="data")
-        entries = os.listdir(dest)
-        if len(entries) == 1 and os.path.isdir(os.path.join(dest, entries[0])):
-            inner = os.path.join(dest, entries[0])
-            for name in os.listdir(inner):
-                os.rename(os.path.join(inner, name), os.path.join(dest, name))
-            os.rmdir(inner)
+            tar.extractall(unpacked, filter="data")
+        entries = os.listdir(unpacked)
+        top = os.path.join(unpacked, entries[0]) if len(entries) == 1 else None
+        os.rename(top if top and os.path.isdir(top) and not os.path.islink(top) else unpacked, dest)
+        shutil.rmtree(unpacked, ignore_errors=True)
     else:
+        os.makedirs(dest)
         mirror = _git_mirror(base_dir, source)
         with tempfile.TemporaryFile() as tmp:
-            subprocess.run(["git", "archive", "--format=tar", resolved["commit"]], cwd=mirror,
-                           stdout=tmp, check=True)
+            try:
+                res = subprocess.run(["git", "archive", "--format=tar", resolved["commit"]], cwd=mirror,
+                                     stdout=tmp, stderr=subprocess.PIPE, check=False, timeout=GIT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                raise CommandExecutionError(f"git archive {resolved['commit']} did not finish within "
+                                            f"{GIT_TIMEOUT} s") from None
+            if res.returncode != 0:
+                raise CommandExecutionError(f"git archive {resolved['commit']} failed: "
+                                            f"{res.stderr.decode(errors='replace').strip()}")
             tmp.seek(0)
             with tarfile.open(fileobj=tmp) as tar:
                 tar.extractall(dest, filter="data")
@@ -340,8 +450,11 @@ def _python_version(python):
     exe = shutil.which(python) if not os.path.isabs(python) else python
     if not exe or not os.path.exists(exe):
         return None
-    res = subprocess.run([exe, "-c", "import sys; print(sys.version.split()[0])"],
-                         capture_output=True, text=True, check=False)
+    try:
+        res = subprocess.run([exe, "-c", "import sys; print(sys.version.split()[0])"],
+                             capture_output=True, text=True, check=False, timeout=60)
+    except subprocess.TimeoutExpired:
+        return None
     return res.stdout.strip() or None
 
 
@@ -367,11 +480,22 @@ def find(base_dir, release):
     return None
 
 
+def _previous_id(base_dir):
+    """The release a step back goes to: the newest one of the history below the current
+    one that is still a finished release, or None."""
+    ids = history(base_dir)
+    for release_id in reversed(ids[:-1]):
+        if release_id != ids[-1] and info(base_dir, release_id):
+            return release_id
+    return None
+
+
 def previous(base_dir):
     """
-    The fingerprint (8 hex digits) of the release built before the newest one:
-    what ``orch.rollback`` switches the app nodes back to. ``None`` when there
-    are fewer than two releases.
+    The fingerprint (8 hex digits) of the release that was current before the current
+    one (:py:func:`history`): what ``orch.rollback`` switches the app nodes back to, and
+    again, one release further back, on its next run. ``None`` when there is none. On a
+    server from before the history was kept: the release built before the newest.
 
     CLI Example:
 
@@ -379,6 +503,9 @@ def previous(base_dir):
 
         salt-call webstack_release.previous /srv/webapp
     """
+    release_id = _previous_id(base_dir)
+    if release_id or os.path.exists(_history_path(base_dir)):
+        return release_id.rsplit("-", 1)[1] if release_id else None
     fingerprints = []
     for release_id in reversed(list_(base_dir)):
         fp = release_id.rsplit("-", 1)[1]
@@ -415,7 +542,7 @@ def plan(base_dir, source, rev="main", settings_file=None, python="python3", bui
     .. code-block:: bash
 
         salt-call webstack_release.plan /srv/webapp salt://example settings_file=/etc/webstack/webapp/app.env build_commands='["python manage.py collectstatic --noinput"]'
-    """
+    """  # noqa: E501 (a CLI example is one line)
     if release:
         return _plan_pinned(base_dir, release)
     resolved = resolve_source(base_dir, source, rev=rev, saltenv=saltenv, test=test)
@@ -453,7 +580,8 @@ def plan(base_dir, source, rev="main", settings_file=None, python="python3", bui
 
 def _command_env(release_dir, settings_file, env):
     out = {
-        "PATH": os.path.join(release_dir, "venv", "bin") + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "PATH": os.path.join(release_dir, "venv", "bin")
+        + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "LANG": os.environ.get("LANG", "C.UTF-8"),
         "VIRTUAL_ENV": os.path.join(release_dir, "venv"),
         "STATIC_ROOT": os.path.join(release_dir, "static"),
@@ -473,7 +601,8 @@ def _argv(command, release_dir):
     return argv
 
 
-def run_commands(base_dir, release_id, commands, settings_file=None, env=None, runas=None, timeout=1800):
+def run_commands(base_dir, release_id, commands, settings_file=None, env=None, runas=None,
+                 timeout=COMMAND_TIMEOUT):
     """
     Run commands in a release's ``src`` directory, with its virtualenv first on
     PATH (a leading ``python`` is the release's interpreter), ``WEBSTACK_CONFIG``
@@ -485,7 +614,7 @@ def run_commands(base_dir, release_id, commands, settings_file=None, env=None, r
     .. code-block:: bash
 
         salt-call webstack_release.run_commands /srv/webapp 20261126T210000Z-0123abcd '["python manage.py check"]' runas=webapp
-    """
+    """  # noqa: E501 (a CLI example is one line)
     release_dir = _release_path(base_dir, release_id)
     cmd_env = _command_env(release_dir, settings_file, env)
     done = []
@@ -521,7 +650,7 @@ def build(base_dir, source, rev="main", settings_file=None, requirements="requir
     """
     planned = planned or plan(base_dir, source, rev=rev, settings_file=settings_file, python=python,
                               build_commands=build_commands, saltenv=saltenv, requirements=requirements)
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     release_id = f"{now}-{planned['fingerprint'][:8]}"
     release_dir = _release_path(base_dir, release_id)
     os.makedirs(_releases_dir(base_dir), mode=0o755, exist_ok=True)
@@ -560,9 +689,13 @@ def build(base_dir, source, rev="main", settings_file=None, requirements="requir
     return release_id
 
 
-def _check_run(argv, what):
-    res = subprocess.run(argv, capture_output=True, text=True, check=False,
-                         env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
+def _check_run(argv, what, timeout=PIP_TIMEOUT):
+    try:
+        res = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=timeout,
+                             env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
+    except subprocess.TimeoutExpired:
+        raise CommandExecutionError(f"could not {what}: `{' '.join(argv)}` did not finish within "
+                                    f"{timeout} s") from None
     if res.returncode != 0:
         output = (res.stdout + "\n" + res.stderr).strip()
         raise CommandExecutionError(f"could not {what}: `{' '.join(argv)}` exited {res.returncode}:\n"
@@ -593,45 +726,60 @@ def run_migrations(base_dir, release_id, migrate_commands, settings_file=None, e
     .. code-block:: bash
 
         salt-call webstack_release.run_migrations /srv/webapp 20261126T210000Z-0123abcd '["python manage.py migrate --noinput"]' user=webapp
-    """
+    """  # noqa: E501 (a CLI example is one line)
     if migrated(base_dir, release_id):
         return False
     run_commands(base_dir, release_id, migrate_commands, settings_file=settings_file, env=env, runas=user)
     with open(os.path.join(_release_path(base_dir, release_id), MIGRATED), "w", encoding="utf-8") as fh:
-        fh.write(datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "\n")
+        fh.write(datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ") + "\n")
     return True
 
 
 def deploy(base_dir, source, rev="main", settings_file=None, requirements="requirements.txt",
            python="python3", build_commands=None, migrate=True, migrate_commands=None,
            post_deploy_commands=None, env=None, user=None, keep=5, saltenv="base", planned=None,
-           release=None):
+           release=None, build_missing=True):
     """
     Deploy when the source, the settings or the build changed: build the new
     release (or reuse a finished one with the same fingerprint), run the
     migrations in it as ``user`` (when ``migrate``), switch ``current`` to it,
-    run the post-deploy commands, and keep the newest ``keep`` releases.
+    run the post-deploy commands, and keep the newest ``keep`` releases. A
+    post-deploy command that fails switches ``current`` back (nothing serves the
+    new release unreloaded) and fails the deploy. ``build_missing=False``: only
+    switch to a release that is already built (``orch.deploy`` built it in its build
+    step, where the migrations ran), never build one.
     ``planned``: the result of :py:func:`plan` for the same arguments, when the
     caller has it (the state does), so the source is not resolved twice.
-    Returns ``{"changed", "old", "new", "pruned"}``.
+    Returns ``{"changed", "old", "new", "pruned", "prune_failed"}``.
 
     CLI Example:
 
     .. code-block:: bash
 
         salt-call webstack_release.deploy /srv/webapp salt://example settings_file=/etc/webstack/webapp/app.env user=webapp
-    """
+    """  # noqa: E501 (a CLI example is one line)
     planned = planned or plan(base_dir, source, rev=rev, settings_file=settings_file, python=python,
                               build_commands=build_commands, saltenv=saltenv, requirements=requirements,
                               release=release)
     if not planned["changed"]:
-        return {"changed": False, "old": planned["current"], "new": planned["current"], "pruned": []}
+        return {"changed": False, "old": planned["current"], "new": planned["current"], "pruned": [],
+                "prune_failed": {}}
+    if not planned["reuse"] and not build_missing:
+        raise CommandExecutionError(
+            f"no finished release with fingerprint {planned['fingerprint'][:8]} here to switch to: the build step "
+            "makes it (did the source or the settings change since it ran?); nothing was switched")
     release_id = planned["reuse"] or build(
         base_dir, source, rev=rev, settings_file=settings_file, requirements=requirements, python=python,
         build_commands=build_commands, env=env, saltenv=saltenv, planned=planned)
     if migrate and not planned.get("pinned"):
         run_migrations(base_dir, release_id, migrate_commands, settings_file=settings_file, env=env, user=user)
     old = activate(base_dir, release_id)
-    run_commands(base_dir, release_id, post_deploy_commands, settings_file=settings_file, env=env, runas=user)
+    try:
+        run_commands(base_dir, release_id, post_deploy_commands, settings_file=settings_file, env=env, runas=user)
+    except CommandExecutionError as exc:
+        deactivate(base_dir, old)
+        raise CommandExecutionError(f"{exc}\n`current` is back on {old or 'nothing (a first deploy)'}: the "
+                                    f"post-deploy commands run after the switch and must all succeed") from None
     pruned = prune(base_dir, keep=keep)
-    return {"changed": True, "old": old, "new": release_id, "reused": bool(planned["reuse"]), "pruned": pruned}
+    return {"changed": True, "old": old, "new": release_id, "reused": bool(planned["reuse"]),
+            "pruned": pruned["removed"], "prune_failed": pruned["failed"]}

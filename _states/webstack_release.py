@@ -42,7 +42,8 @@ def _plan(name, source, args, release=None):
 
 def deployed(name, source, rev="main", settings_file=None, requirements="requirements.txt",
              python="python3", build_commands=None, migrate=True, migrate_commands=None,
-             post_deploy_commands=None, env=None, user=None, keep=5, saltenv="base", release=None):
+             post_deploy_commands=None, env=None, user=None, keep=5, saltenv="base", release=None,
+             build=True):
     """
     Make sure ``<name>/current`` is a release of this source and settings.
 
@@ -63,7 +64,8 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
     migrate, migrate_commands
         Run in the new release before the switch, as ``user``, when ``migrate``.
     post_deploy_commands
-        Run after the switch, as ``user``.
+        Run after the switch, as ``user``; if one fails, ``current`` is switched
+        back and the state fails (the programs that watch it do not reload).
     env
         Extra environment for those commands.
     keep
@@ -72,6 +74,9 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
         Pin an existing release instead of the source's: a release id, or the
         8 hex digits of its fingerprint (``orch.rollback`` passes the previous
         one). Nothing is built and no migration runs.
+    build
+        ``False``: only switch to a release that is built already (``orch.deploy``'s
+        rollout, after its build step); fail, switching nothing, when there is none.
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     args = dict(rev=rev, settings_file=settings_file, python=python, build_commands=build_commands,
@@ -80,6 +85,8 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
     if done:
         return done
     how = f"switched to the finished release {planned['reuse']}" if planned["reuse"] else "a new release built"
+    if not planned["reuse"] and not build and __opts__["test"]:
+        how = "switched to the release that the build step makes"
     if __opts__["test"]:
         ret["result"] = None
         ret["changes"] = {"release": {"old": planned["current"], "new": planned["reuse"] or "(new release)"}}
@@ -89,10 +96,10 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
         res = __salt__["webstack_release.deploy"](
             name, source, migrate=migrate, migrate_commands=migrate_commands,
             post_deploy_commands=post_deploy_commands, env=env, user=user, keep=keep, planned=planned,
-            release=release, **args)
+            release=release, build_missing=build, **args)
     except Exception as exc:  # pylint: disable=broad-except
         ret["result"] = False
-        ret["comment"] = f"Deploy failed, current release {planned['current']} left in place: {exc}"
+        ret["comment"] = f"Deploy failed, current release {planned['current'] or '(none)'} left in place: {exc}"
         return ret
     now = __salt__["webstack_release.current"](name)
     ret["changes"] = {"release": {"old": res["old"], "new": res["new"]}}
@@ -103,6 +110,9 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
         ret["comment"] = f"current points to {now}, expected {res['new']}"
     else:
         ret["comment"] = f"{name}: {how}, current is {now}"
+    if res.get("prune_failed"):
+        ret["comment"] += "; old releases that could not be removed: " + "; ".join(
+            f"{release_id} ({why})" for release_id, why in sorted(res["prune_failed"].items()))
     return ret
 
 
@@ -132,7 +142,7 @@ def built(name, source, rev="main", settings_file=None, requirements="requiremen
         new = __salt__["webstack_release.build"](name, source, env=env, planned=planned, **args)
     except Exception as exc:  # pylint: disable=broad-except
         ret["result"] = False
-        ret["comment"] = f"Build failed, current release {planned['current']} left in place: {exc}"
+        ret["comment"] = f"Build failed, current release {planned['current'] or '(none)'} left in place: {exc}"
         return ret
     ret["changes"] = {"built": {"old": None, "new": new}}
     ret["comment"] = f"{name}: built release {new}, ready for the switch"

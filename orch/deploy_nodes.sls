@@ -2,9 +2,45 @@
     database, the cache, the new release built on every app and worker node, the
     migrations once on the first app node, then the app nodes one at a time out of
     and back into the load balancer, the workers (a warm shutdown lets running
-    tasks finish), the load balancer's config and a smoke test through it. #}
+    tasks finish), the load balancer's config and a smoke test through it.
+
+    One orch.deploy deploys one commit: a git rev (a branch, a tag) is resolved
+    here, once, to its commit id, and every build, the migrations and every node
+    get that id (inline pillar webstack:app:rev), whatever is pushed meanwhile. The
+    rollout then only switches to the release that the build step made and
+    migrated (webstack_orch:switch_only): it never builds one. #}
 {%- from 'orch/rollout.jinja' import ids, webstack, pending_nodes, rolling, smoke_test with context %}
-{%- set pending = pending_nodes(ids.app, {}) | load_json %}
+{%- set app = webstack.app %}
+{%- set builders = (ids.app + ids.worker) | unique | list %}
+{%- set pin = {} %}
+{%- set problem = namespace(text='') %}
+{%- if builders and not app.source.startswith('salt://') and not app.rev | regex_match('^([0-9a-f]{40})\Z') %}
+{%-   set answer = salt['saltutil.cmd'](builders[0], 'webstack_release.resolve_source', arg=[app.base_dir, app.source],
+                                       kwarg={'rev': app.rev, 'test': True}, timeout=180) %}
+{%-   set found = (answer.get(builders[0]) or {}).get('ret') %}
+{%-   set commit = found.get('commit') if found is mapping else none %}
+{%-   if commit is string and commit | regex_match('^([0-9a-f]{40})\Z') %}
+{%-     do pin.update({'webstack': {'app': {'rev': commit}}}) %}
+{%-   else %}
+{%-     set problem.text = (found | string)[:500] %}
+{%-   endif %}
+{%- endif %}
+{%- if problem.text %}
+
+Resolve {{ app.rev }} of the source to one commit, on {{ builders[0] }}:
+  test.fail_without_changes:
+    - name: {{ ('git rev ' ~ app.rev ~ ' could not be resolved on ' ~ builders[0] ~ ': ' ~ problem.text) | json }}
+    - failhard: True
+{%- else %}
+{%- set switch = {'webstack_orch': {'switch_only': True}} %}
+{%- do switch.update(pin) %}
+{%- set pending = pending_nodes(ids.app, switch) | load_json %}
+{%- if pin %}
+
+Deploy commit {{ pin.webstack.app.rev }} ({{ app.rev }}) everywhere:
+  test.succeed_without_changes:
+    - name: {{ app.rev }} is {{ pin.webstack.app.rev }}
+{%- endif %}
 {%- if ids.db %}
 
 Set up the database on {{ ids.db | join(', ') }}:
@@ -23,13 +59,16 @@ Set up the cache on {{ ids.cache | join(', ') }}:
     - sls: webstack.roles.cache
     - failhard: True
 {%- endif %}
-{%- if ids.app or ids.worker %}
+{%- if builders %}
 
-Build the release on {{ (ids.app + ids.worker) | unique | join(', ') }}:
+Build the release on {{ builders | join(', ') }}:
   salt.state:
-    - tgt: {{ (ids.app + ids.worker) | unique | join(',') }}
+    - tgt: {{ builders | join(',') }}
     - tgt_type: list
     - sls: webstack.app.build
+{%-   if pin %}
+    - pillar: {{ pin | json }}
+{%-   endif %}
     - failhard: True
 {%- endif %}
 {%- if ids.app %}
@@ -38,9 +77,12 @@ Run the migrations once, on {{ ids.app[0] }}:
   salt.state:
     - tgt: {{ ids.app[0] }}
     - sls: webstack.app.migrate
+{%-   if pin %}
+    - pillar: {{ pin | json }}
+{%-   endif %}
     - failhard: True
 {%- endif %}
-{{ rolling(pending, {}) }}
+{{ rolling(pending, switch) }}
 {%- if ids.worker %}
 
 Switch the workers to the release on {{ ids.worker | join(', ') }}:
@@ -48,6 +90,7 @@ Switch the workers to the release on {{ ids.worker | join(', ') }}:
     - tgt: {{ ids.worker | join(',') }}
     - tgt_type: list
     - sls: webstack.roles.worker
+    - pillar: {{ switch | json }}
     - failhard: True
 {%- endif %}
 {%- if ids.lb %}
@@ -60,4 +103,5 @@ Configure the load balancer on {{ ids.lb | join(', ') }}:
     - failhard: True
 
 {{ smoke_test() }}
+{%- endif %}
 {%- endif %}

@@ -207,7 +207,7 @@ def test_first_deploy_without_requirements_file_fails_cleanly(states, modules, s
     (directory / "requirements.txt").unlink()
     ret = states.webstack_release.deployed(name=str(base_dir), source=url)
     assert ret.result is False
-    assert "Deploy failed, current release None left in place" in ret.comment
+    assert "Deploy failed, current release (none) left in place" in ret.comment
     assert "requirements file requirements.txt is not in the source" in ret.comment
     assert _current(modules, base_dir) is None
     assert os.listdir(base_dir / "releases") == []
@@ -329,6 +329,81 @@ def test_archive_source(states, modules, state_tree, tmp_path, base_dir):
     assert again.changes == {}
 
 
+def test_a_startproject_archive_deploys(states, modules, state_tree, tmp_path, base_dir):
+    """The layout `django-admin startproject mysite` makes, archived as `tar czf mysite.tar.gz
+    mysite`: one top directory holding manage.py and a package of the same name."""
+    project = tmp_path / "build" / "mysite"
+    _write_app(project, "startproject")
+    (project / "manage.py").write_text("#!/usr/bin/env python\n")
+    (project / "mysite").mkdir()
+    for name in ("__init__.py", "settings.py", "wsgi.py"):
+        (project / "mysite" / name).write_text("")
+    archive = state_tree / "startproject" / "mysite.tar.gz"
+    archive.parent.mkdir(parents=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(project, arcname="mysite")
+    ret = states.webstack_release.deployed(name=str(base_dir), source="salt://startproject/mysite.tar.gz")
+    assert ret.result is True, ret.comment
+    src = base_dir / "current" / "src"
+    assert sorted(os.listdir(src)) == ["hello.py", "manage.py", "mysite", "requirements.txt"]
+    assert sorted(os.listdir(src / "mysite")) == ["__init__.py", "settings.py", "wsgi.py"]
+    assert _call_app(base_dir) == "200 OK hello, version startproject"
+    assert [n for n in os.listdir(base_dir / "releases" / _current(modules, base_dir)) if "unpacked" in n] == []
+
+
+def test_a_failing_post_deploy_command_switches_current_back(states, modules, source, base_dir):
+    """The post-deploy commands run after the switch; one that fails puts `current` back, so
+    nothing is left switched without its reload, and the next run deploys again."""
+    directory, url = source
+    failing = dict(name=str(base_dir), source=url, post_deploy_commands=["python -c 'raise SystemExit(4)'"])
+    first = states.webstack_release.deployed(**failing)
+    assert first.result is False
+    assert "`current` is back on nothing (a first deploy)" in first.comment
+    assert not os.path.lexists(base_dir / "current")
+    assert modules.webstack_release.history(str(base_dir)) == []
+
+    good = states.webstack_release.deployed(name=str(base_dir), source=url)
+    assert good.result is True, good.comment
+    v1 = _current(modules, base_dir)
+    _write_app(directory, 2)
+    ret = states.webstack_release.deployed(**failing)
+    assert ret.result is False
+    assert ret.changes == {}
+    assert ret.comment.startswith(f"Deploy failed, current release {v1} left in place: ")
+    assert "exited 4" in ret.comment and f"`current` is back on {v1}" in ret.comment
+    assert _current(modules, base_dir) == v1
+    assert modules.webstack_release.history(str(base_dir)) == [v1]
+    assert _call_app(base_dir) == "200 OK hello, version 1"
+    # the same release again: it is built already, and switches once its commands pass
+    again = states.webstack_release.deployed(name=str(base_dir), source=url, post_deploy_commands=["true"])
+    assert again.result is True, again.comment
+    assert again.comment.startswith(f"{base_dir}: switched to the finished release ")
+    assert _call_app(base_dir) == "200 OK hello, version 2"
+
+
+def test_switch_only_never_builds(states, modules, source, base_dir, testmode):
+    """orch.deploy's rollout (build=False): a release that its build step did not make is not
+    built on the spot (its migrations never ran); nothing switches."""
+    directory, url = source
+    assert states.webstack_release.deployed(name=str(base_dir), source=url).result is True
+    v1 = _current(modules, base_dir)
+    _write_app(directory, 2)
+    ret = states.webstack_release.deployed(name=str(base_dir), source=url, build=False, test=testmode)
+    if testmode:
+        assert ret.result is None
+        assert ret.comment == f"{base_dir}: would have switched to the release that the build step makes"
+    else:
+        assert ret.result is False
+        assert "the build step makes it (did the source or the settings change since it ran?)" in ret.comment
+        assert "nothing was switched" in ret.comment
+    assert _current(modules, base_dir) == v1
+    assert _releases(modules, base_dir) == [v1]
+    assert states.webstack_release.built(name=str(base_dir), source=url).result is True
+    switched = states.webstack_release.deployed(name=str(base_dir), source=url, build=False)
+    assert switched.result is True, switched.comment
+    assert _call_app(base_dir) == "200 OK hello, version 2"
+
+
 # ---------------------------------------------------------------- built, migrated, pinned releases
 # orch.deploy builds on every app node first (``built``), runs the migrations once
 # on one of them (``migrated``), then switches node by node (``deployed``);
@@ -395,7 +470,7 @@ def test_built_failure_is_reported_and_leaves_nothing(states, modules, source, b
     ret = states.webstack_release.built(name=str(base_dir), source=url, python=str(base_dir / "no-python"))
     assert ret.result is False
     assert ret.changes == {}
-    assert ret.comment.startswith("Build failed, current release None left in place: ")
+    assert ret.comment.startswith("Build failed, current release (none) left in place: ")
     assert "no-python" in ret.comment
     assert os.listdir(base_dir / "releases") == []
     assert _current(modules, base_dir) is None
@@ -482,7 +557,7 @@ def test_deployed_pinned_release_switches_back_without_building_or_migrating(
     assert states.webstack_release.deployed(source=url, **kwargs).result is True
     second = _current(modules, base_dir)
     assert _runs(log) == 1  # version 2's migrations
-    assert modules.webstack_release.previous(str(base_dir)) == first[-8:]
+    assert modules.webstack_release.previous(str(base_dir)) is None  # first was never current here
     assert modules.webstack_release.find(str(base_dir), first[-8:]) == first
 
     # the rollback: the source is not looked at, nothing is built, no migration runs

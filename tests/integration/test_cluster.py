@@ -366,7 +366,7 @@ def test_bootstrap_server_modes_run_again_without_a_change_and_refuse_bad_argume
     _, out = master.exec(f"cd {MASTER_DIR} && ./bootstrap.sh --master")
     assert "firewall: ports 4505/4506 now answer only" in out and "starting" not in out, out
     assert _firewall(master) == rules
-    _, out = app1.exec("cd /root/webstack && ./bootstrap.sh --minion %s --id app1" % master.ip)
+    _, out = app1.exec(f"cd /root/webstack && ./bootstrap.sh --minion {master.ip} --id app1")
     assert "salt-minion app1 is up" in out and "starting" not in out, out
     code, out = app1.exec("cd /root/webstack && ./bootstrap.sh --minion 'm;reboot' --id app1", check=False)
     assert code == 2 and "--minion 'm;reboot': expected the master's host name or IP address" in out
@@ -411,7 +411,11 @@ def test_a_broken_release_stops_at_the_first_node_and_the_old_one_keeps_serving(
         cluster.master.exec(f"cp /root/views.py.good {VIEWS}")
     assert code != 0
     results = orch_result(out)
-    assert failed_steps(results) == ["Deploy on app1"], failed_steps(results)
+    # app1 does not answer its health check: it stays out of the load balancer
+    assert failed_steps(results) == ["Deploy on app1", "After the failed deploy on app1, check it directly",
+                                     "After the failed deploy on app1, put it back in the load balancer, as it "
+                                     "still answers", "Stop the rollout, the deploy on app1 failed"], \
+        failed_steps(results)
     step = next(r for r in results.values() if r["__id__"] == "Deploy on app1")
     assert "app1" in step["comment"]
     assert "this release is broken" in json.dumps(step["changes"])
@@ -432,6 +436,84 @@ def test_rollback_brings_the_first_node_back_the_same_rolling_way(cluster, lb_ip
     for node in ("app1", "app2"):
         assert version(cluster.minions[node])[0].endswith(good)
     assert {version(lb_ip)[1] for _ in range(20)} == {"app1", "app2"}
+
+
+CLUSTER_SLS = f"{MASTER_DIR}/pillar/webstack/cluster.sls"
+
+
+def test_a_failing_post_deploy_command_switches_back_and_the_node_returns_to_the_pool(cluster, lb_ip, timings):
+    """A new revision whose post-deploy command fails on app1: `current` switches back there (no
+    node is left switched without its reload), app1 still answers, so it goes back into the
+    load balancer, the rollout stops before app2, and no request fails."""
+    before = {n: version(cluster.minions[n])[0] for n in ("app1", "app2")}
+    cluster.good = before["app1"][-8:]  # the release the rollbacks below go back to
+    text = cluster.master.exec(["cat", CLUSTER_SLS])[1]
+    cluster.master.exec(f"echo '<!-- release 3 -->' >> {BASE_HTML} && cp {CLUSTER_SLS} /root/cluster.sls.before")
+    cluster.master.write_private(CLUSTER_SLS, text.replace(
+        "\n  app:\n", "\n  app:\n    post_deploy_commands:\n      - python -c 'raise SystemExit(7)'\n", 1))
+    try:
+        assert "SystemExit(7)" in cluster.master.exec(["cat", CLUSTER_SLS])[1]
+        code, out, load = deploy_under_load(cluster, lb_ip, "orch.deploy", timings, "post_deploy_failure")
+    finally:
+        cluster.master.exec(f"cp /root/cluster.sls.before {CLUSTER_SLS}")
+    assert code != 0, out[-6000:]
+    results = orch_result(out)
+    assert failed_steps(results) == ["Deploy on app1", "Stop the rollout, the deploy on app1 failed"], \
+        failed_steps(results)
+    step = json.dumps(next(r for r in results.values() if r["__id__"] == "Deploy on app1"))
+    assert "exited 7" in step and f"`current` is back on {before['app1']}" in step, step[-3000:]
+    assert {n: version(cluster.minions[n])[0] for n in ("app1", "app2")} == before
+    assert _lb_status(cluster, "app1") == "UP"
+    assert {version(lb_ip)[1] for _ in range(20)} == {"app1", "app2"}
+    ok, why = no_failure(load)
+    assert ok, why
+
+
+def test_the_next_deploy_switches_to_the_release_its_build_made(cluster):
+    """The same revision with the command fixed: the build step has nothing to build, the nodes
+    switch to it."""
+    code, out, _ = cluster.orchestrate("orch.deploy")
+    assert code == 0, out[-6000:]
+    changed = minion_changes(orch_result(out))
+    assert "Build the release on app1, app2, worker1" not in changed, changed
+    releases = {n: version(cluster.minions[n])[0] for n in ("app1", "app2")}
+    assert len({r.rsplit("-", 1)[1] for r in releases.values()}) == 1
+    assert "release 3" in requests.get(f"https://{cluster.lb.ip}/", headers=HEADERS, timeout=10).text
+
+
+def test_two_rollbacks_step_back_one_release_each_and_a_missing_release_switches_nothing(cluster):
+    """Releases 3 and 4 after the good one, then orch.rollback twice: to release 3, then to the
+    good one (the activation history; by build order the second would go to release 3 again).
+    Before that, a rollback whose release app2 no longer has fails and switches nothing."""
+    cluster.master.exec(f"cp {BASE_HTML} /root/base.html.3")
+    cluster.master.exec(f"echo '<!-- release 4 -->' >> {BASE_HTML}")
+    app2 = cluster.minions["app2"]
+    try:
+        code, out, _ = cluster.orchestrate("orch.deploy")
+        assert code == 0, out[-6000:]
+        fourth = {n: version(cluster.minions[n])[0] for n in ("app1", "app2")}
+        _, listed = app2.exec(f"ls /srv/{APP}/releases")
+        third = sorted(r for r in listed.split() if r != fourth["app2"])[-1]
+        app2.exec(["mv", f"/srv/{APP}/releases/{third}", f"/srv/{APP}/hidden-{third}"])
+        try:
+            code, out, _ = cluster.orchestrate("orch.rollback")
+        finally:
+            app2.exec(["mv", f"/srv/{APP}/hidden-{third}", f"/srv/{APP}/releases/{third}"])
+        assert code != 0
+        results = orch_result(out)
+        assert failed_steps(results) == [f"Find release {third[-8:]} on every app and worker node"]
+        assert f"release {third[-8:]} is not on app2" in out and "nothing was switched" in out
+        assert {n: version(cluster.minions[n])[0] for n in ("app1", "app2")} == fourth
+        served = []
+        for _ in range(2):
+            code, out, _ = cluster.orchestrate("orch.rollback")
+            assert code == 0, out[-6000:]
+            served.append({version(cluster.minions[n])[0].rsplit("-", 1)[1] for n in ("app1", "app2")})
+        assert served == [{third[-8:]}, {cluster.good}]
+        assert "release 3" not in requests.get(f"https://{cluster.lb.ip}/", headers=HEADERS, timeout=10).text
+    finally:
+        # the source of the release now current, for the tests after
+        cluster.master.exec(f"sed '/release 3/d' /root/base.html.3 > {BASE_HTML}")
 
 
 def test_a_node_that_does_not_answer_stops_the_deploy_before_anything_changes(cluster):
@@ -651,7 +733,7 @@ def test_an_app_node_stopped_mid_deploy_fails_the_deploy_naming_it_and_the_other
     with Load(lb_ip, 443, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=0.1) as load:
         time.sleep(2)
         runner = threading.Thread(target=lambda: result.update(zip(("code", "out", "seconds"),
-                                                                   cluster.orchestrate("orch.deploy"))))
+                                                                   cluster.orchestrate("orch.deploy"), strict=True)))
         runner.start()
         wait_until("app1 out of the load balancer",
                    lambda: _lb_status(cluster, "app1") in ("DRAIN", "MAINT"), 300, 0.2)
@@ -664,7 +746,8 @@ def test_an_app_node_stopped_mid_deploy_fails_the_deploy_naming_it_and_the_other
     timings["fault_node_stopped_failed"] = summary["failed"]
     assert result["code"] != 0, result["out"][-6000:]
     results = orch_result(result["out"])
-    assert failed_steps(results) == ["Deploy on app1"], failed_steps(results)
+    assert failed_steps(results)[0] == "Deploy on app1", failed_steps(results)
+    assert "Stop the rollout, the deploy on app1 failed" in failed_steps(results)
     step = next(r for r in results.values() if r["__id__"] == "Deploy on app1")
     assert "app1" in step["comment"], step["comment"]
     ok, why = no_failure(summary)
@@ -709,3 +792,50 @@ def test_switching_the_app_nodes_to_mod_wsgi_rolls_out_under_load_with_no_failed
     code, out, _ = cluster.orchestrate("orch.deploy")
     assert code == 0, out[-8000:]
     assert minion_changes(orch_result(out)) == {}
+
+
+def _release_json(host):
+    return json.loads(host.exec(["cat", f"/srv/{APP}/current/release.json"])[1])
+
+
+def test_one_deploy_deploys_one_commit_whatever_is_pushed_meanwhile(cluster):
+    """The project from a git repository on the master (served by git daemon): orch.deploy
+    resolves the branch to a commit once, at its start. A commit pushed while the nodes
+    build reaches no node (without that, the rollout would have found another source than
+    the build step's, and stopped); the next orch.deploy deploys it everywhere."""
+    master = cluster.master
+    master.exec("apt-get update -qq && apt-get install -y -qq --no-install-recommends git >/dev/null", timeout=900)
+    master.exec(f"rm -rf /srv/git /root/work && mkdir -p /srv/git && git init -q --bare -b main /srv/git/webapp.git "
+                f"&& cp -a {MASTER_DIR}/example /root/work && cd /root/work && git init -q -b main && git add -A "
+                "&& git -c user.name=ci -c user.email=ci@localhost commit -qm one "
+                "&& git push -q /srv/git/webapp.git main")
+    first = master.exec("cd /root/work && git rev-parse HEAD")[1].strip()
+    master.exec("git daemon --reuseaddr --base-path=/srv/git --export-all --detach /srv/git")
+    text = master.exec(["cat", CLUSTER_SLS])[1]
+    master.write_private(CLUSTER_SLS, text.replace("    source: salt://example\n",
+                                                   f"    source: git://{master.ip}/webapp.git\n    rev: main\n", 1))
+    app1 = cluster.minions["app1"]
+    built_before = int(app1.exec(f"ls /srv/{APP}/releases/*/release.json | wc -l")[1])
+    result = {}
+    runner = threading.Thread(target=lambda: result.update(zip(("code", "out", "seconds"),
+                                                               cluster.orchestrate("orch.deploy"), strict=True)))
+    runner.start()
+    wait_until("the build step's release on app1",
+               lambda: int(app1.exec(f"ls /srv/{APP}/releases/*/release.json | wc -l")[1]) > built_before, 600, 0.5)
+    master.exec("cd /root/work && echo '<!-- pushed during the deploy -->' >> entries/templates/entries/base.html "
+                "&& git -c user.name=ci -c user.email=ci@localhost commit -qam two "
+                "&& git push -q /srv/git/webapp.git main")
+    runner.join(timeout=1200)
+    assert result["code"] == 0, result["out"][-6000:]
+    steps = {r["__id__"] for r in orch_result(result["out"]).values()}
+    assert f"Deploy commit {first} (main) everywhere" in steps
+    for node in ("app1", "app2", "worker1"):
+        meta = _release_json(cluster.minions[node])
+        assert (meta["source_digest"], meta["rev"]) == (f"git:{first}", first), (node, meta)
+    assert "pushed during the deploy" not in requests.get(f"https://{cluster.lb.ip}/", headers=HEADERS, timeout=10).text
+    second = master.exec("cd /root/work && git rev-parse HEAD")[1].strip()
+    code, out, _ = cluster.orchestrate("orch.deploy")
+    assert code == 0, out[-6000:]
+    for node in ("app1", "app2", "worker1"):
+        assert _release_json(cluster.minions[node])["source_digest"] == f"git:{second}", node
+    assert "pushed during the deploy" in requests.get(f"https://{cluster.lb.ip}/", headers=HEADERS, timeout=10).text

@@ -1,5 +1,5 @@
 """
-A local cluster in containers, set up the way the README tells an operator to:
+A local cluster in containers, set up the way docs/operations.md tells an operator to:
 a master bootstrapped with ``./bootstrap.sh --master`` (the checkout in
 /srv/webstack), one container per minion of ``pillar/webstack/nodes.yaml``
 bootstrapped with ``./bootstrap.sh --minion MASTER --id ID``, each key compared
@@ -95,9 +95,13 @@ class Cluster:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"no key from {', '.join(sorted(pending))} within {timeout} s")
                 time.sleep(1)
+        # an accepted minion authenticates again after acceptance_wait_time (5 s, as
+        # bootstrap.sh --minion sets it); a job published before that misses it, and the
+        # master's timeout (30 s) and gather_job_timeout (10 s) would be waited out
+        time.sleep(6)
         deadline = time.monotonic() + timeout
         while True:
-            code, out = self.master.exec(["salt", "--out=json", "--static", "-L", ",".join(self.minions),
+            code, out = self.master.exec(["salt", "--out=json", "--static", "-t", "5", "-L", ",".join(self.minions),
                                           "test.ping"], check=False, timeout=60)
             answered = json.loads(out) if out.strip().startswith("{") else {}
             if all(answered.get(n) is True for n in self.minions):
@@ -123,7 +127,7 @@ class Cluster:
 
     def write_pillar(self, name, data):
         """The operator's pillar file ``webstack/<name>.sls`` on the master (root only), as
-        the README says for secrets and certificates."""
+        docs/operations.md says for secrets and certificates."""
         self.master.write_private(f"/etc/webstack/pillar/webstack/{name}.sls",
                                   yaml.safe_dump(data, default_flow_style=False))
 

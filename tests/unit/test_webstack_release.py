@@ -98,8 +98,9 @@ def test_activate_switches_and_returns_previous(base):
     assert rel.activate(str(base), R4) == R1
     assert rel.current(str(base)) == R4
     assert (base / "current" / "RELEASE").read_text() == R4 + "\n"
-    # no temporary link left behind
-    assert sorted(p.name for p in base.iterdir()) == ["current", "releases"]
+    # no temporary link left behind; the activations noted
+    assert sorted(p.name for p in base.iterdir()) == ["current", "history", "releases"]
+    assert rel.history(str(base)) == [R1, R4]
 
 
 def test_activate_replaces_the_link_by_rename_never_removes_it(base):
@@ -111,8 +112,7 @@ def test_activate_replaces_the_link_by_rename_never_removes_it(base):
             patch.object(rel.os, "replace", wraps=real_replace) as replace:
         rel.activate(str(base), R2)
     assert all(c.args[0] != link for c in unlink.call_args_list + remove.call_args_list)
-    ((src, dst), _), = replace.call_args_list
-    assert dst == link
+    ((src, dst), _), = [c for c in replace.call_args_list if c.args[1] == link]
     assert os.path.dirname(src) == str(base)  # same filesystem: rename(2) is atomic
     assert rel.current(str(base)) == R2
 
@@ -178,7 +178,7 @@ def test_invalid_release_ids_are_rejected(base, release_id):
 def test_prune_keeps_newest_and_removes_unfinished(base):
     _point(base, R5)
     removed = rel.prune(str(base), keep=2)
-    assert removed == sorted([R1, R2, R3, UNFINISHED])
+    assert removed == {"removed": sorted([R1, R2, R3, UNFINISHED]), "failed": {}}
     assert sorted(p.name for p in (base / "releases").iterdir()) == sorted(
         [R4, R5, "not-a-release", "20261126T090000Z-ZZZZ"]
     )
@@ -187,7 +187,7 @@ def test_prune_keeps_newest_and_removes_unfinished(base):
 
 def test_prune_never_removes_the_current_release(base):
     _point(base, R1)  # rolled back to the oldest
-    removed = rel.prune(str(base), keep=1)
+    removed = rel.prune(str(base), keep=1)["removed"]
     assert R1 not in removed
     assert removed == sorted([R2, R3, R4, UNFINISHED])
     assert rel.list_(str(base)) == [R1, R5]
@@ -196,12 +196,36 @@ def test_prune_never_removes_the_current_release(base):
 
 def test_prune_with_fewer_releases_than_keep_only_drops_unfinished(base):
     _point(base, R3)
-    assert rel.prune(str(base), keep=10) == [UNFINISHED]
+    assert rel.prune(str(base), keep=10) == {"removed": [UNFINISHED], "failed": {}}
     assert rel.list_(str(base)) == [R1, R2, R3, R4, R5]
 
 
 def test_prune_of_missing_base_dir_is_empty(tmp_path):
-    assert rel.prune(str(tmp_path / "nowhere"), keep=3) == []
+    assert rel.prune(str(tmp_path / "nowhere"), keep=3) == {"removed": [], "failed": {}}
+
+
+def test_prune_spares_the_release_a_rollback_goes_back_to(base):
+    for release_id in (R1, R2, R5):
+        rel.activate(str(base), release_id)
+    assert rel.prune(str(base), keep=1)["removed"] == sorted([R1, R3, R4, UNFINISHED])
+    assert rel.list_(str(base)) == [R2, R5]
+    assert rel.previous(str(base)) == R2[-8:]
+
+
+def test_prune_reports_what_it_could_not_remove(base):
+    _point(base, R5)
+    real = rel.shutil.rmtree
+
+    def rmtree(path, *args, **kwargs):
+        if path.endswith(R2):
+            raise PermissionError(13, "Permission denied", path)
+        return real(path, *args, **kwargs)
+
+    with patch.object(rel.shutil, "rmtree", rmtree):
+        result = rel.prune(str(base), keep=2)
+    assert result["removed"] == sorted([R1, R3, UNFINISHED])
+    assert list(result["failed"]) == [R2] and "Permission denied" in result["failed"][R2]
+    assert R2 in rel.list_(str(base))
 
 
 @pytest.mark.parametrize("keep", [0, -1])
@@ -378,3 +402,71 @@ def test_a_git_url_with_credentials_is_refused_without_repeating_them(tmp_path, 
     assert "'https://**********@github.com/acme/app.git': expected salt://<path>" in str(excinfo.value)
     assert "deploy key" in str(excinfo.value)
     assert not (tmp_path / "cache").exists()
+
+
+# ---------------------------------------------------------------- the activation history
+
+def test_a_step_back_pops_the_history_and_previous_goes_one_further_back(base):
+    for release_id in (R1, R2, R3):
+        rel.activate(str(base), release_id)
+    assert rel.history(str(base)) == [R1, R2, R3]
+    assert rel.previous(str(base)) == R2[-8:]
+    rel.activate(str(base), R2)  # orch.rollback
+    assert rel.history(str(base)) == [R1, R2]
+    assert rel.previous(str(base)) == R1[-8:]  # a second rollback: one further back, not R3
+    rel.activate(str(base), R1)
+    assert rel.previous(str(base)) is None
+    rel.activate(str(base), R4)  # a deploy after it
+    assert rel.history(str(base)) == [R1, R4]
+
+
+def test_previous_skips_a_release_that_is_gone(base):
+    for release_id in (R1, R2, R3):
+        rel.activate(str(base), release_id)
+    import shutil  # pylint: disable=import-outside-toplevel
+    shutil.rmtree(base / "releases" / R2)
+    assert rel.previous(str(base)) == R1[-8:]
+
+
+def test_without_a_history_previous_is_the_release_built_before_the_newest(base):
+    _point(base, R5)  # a server from before the history was kept
+    assert rel.previous(str(base)) == R4[-8:]
+
+
+def test_deactivate_undoes_the_last_activation(base):
+    rel.activate(str(base), R1)
+    rel.activate(str(base), R2)
+    rel.deactivate(str(base), R1)
+    assert (rel.current(str(base)), rel.history(str(base))) == (R1, [R1])
+    rel.deactivate(str(base), None)  # a first deploy's: nothing current afterwards
+    assert rel.current(str(base)) is None and not os.path.lexists(base / "current")
+    assert rel.history(str(base)) == []
+
+
+# ---------------------------------------------------------------- external commands
+
+def test_an_interrupted_clone_leaves_no_mirror_behind(tmp_path):
+    calls = []
+
+    def git(args, cwd=None, timeout=None):  # pylint: disable=unused-argument
+        calls.append(args)
+        os.makedirs(args[-1], exist_ok=True)  # git created the directory, then was cut off
+        raise CommandExecutionError("git clone --mirror ... did not finish within 600 s")
+
+    with patch.object(rel, "_git", git), pytest.raises(CommandExecutionError, match="did not finish"):
+        rel._git_mirror(str(tmp_path), "https://git.example.org/app.git")  # pylint: disable=protected-access
+    assert calls and calls[0][:2] == ["clone", "--mirror"]
+    assert os.listdir(tmp_path / "cache" / "git") == []  # neither the mirror nor the partial clone
+
+
+@pytest.mark.parametrize("call", [
+    lambda: rel._git(["ls-remote", "https://git.example.org/app.git"]),  # pylint: disable=protected-access
+    lambda: rel._check_run(["python3", "-m", "pip", "install", "x"], "install the requirements"),  # pylint: disable=protected-access
+])
+def test_a_command_that_hangs_fails_naming_it_after_its_timeout(call):
+    def hang(argv, **kwargs):
+        raise rel.subprocess.TimeoutExpired(argv, kwargs["timeout"])
+
+    with patch.object(rel.subprocess, "run", hang), pytest.raises(CommandExecutionError) as excinfo:
+        call()
+    assert "did not finish within" in str(excinfo.value)
