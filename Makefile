@@ -23,8 +23,8 @@ testbed:
 	bash tests/testbed/docker.sh ensure
 	bash tests/testbed/images.sh
 
-# All three tiers. dockerd is stopped afterwards only if this run started it.
-test: venv host-deps testbed
+# The linters, then all three tiers. dockerd is stopped afterwards only if this run started it.
+test: lint venv host-deps testbed
 	$(PY) -m pytest tests/unit tests/functional tests/integration -v $(PYTEST_ARGS); \
 	rc=$$?; bash tests/testbed/docker.sh stop; exit $$rc
 
@@ -56,9 +56,22 @@ $(VENV)/.bench-installed: tests/bench/requirements.txt $(VENV)/.installed
 	$(VENV)/bin/pip install -q --disable-pip-version-check -c requirements.txt -r tests/bench/requirements.txt
 	touch $@
 
-lint: venv
+# ruff, shellcheck, yamllint and salt-lint (configured in tests/lint/, each choice with
+# its reason), the generated pillar reference against the schema, and a syntax check.
+lint: venv $(VENV)/.lint-installed
+	bash tests/testbed/host-deps.sh shellcheck
+	shellcheck bootstrap.sh tests/testbed/*.sh .ci/run
+	$(VENV)/bin/ruff check --config tests/lint/ruff.toml .
+	$(VENV)/bin/yamllint -c tests/lint/yamllint.yaml salt/webstack/parameters pillar/webstack/nodes.yaml \
+		pillar/webstack/secrets.sls.example pillar/webstack/tls.sls.example
+	find salt orch -name '*.sls' -print0 | xargs -0 $(VENV)/bin/salt-lint -c tests/lint/salt-lint.yaml
+	$(PY) docs/reference.py --check
 	bash -n bootstrap.sh tests/testbed/*.sh .ci/run
 	$(PY) -m compileall -q _modules _states _utils tests example docs
+
+$(VENV)/.lint-installed: tests/lint/requirements.txt $(VENV)/.installed
+	$(VENV)/bin/pip install -q --disable-pip-version-check -c requirements.txt -r tests/lint/requirements.txt
+	touch $@
 
 # The pillar reference in docs/pillar.md, from salt/webstack/parameters/schema.yaml.
 docs: venv

@@ -38,11 +38,12 @@ usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 # master_conf: the salt-master config that --master writes (--print-master-conf prints it)
 master_conf() {
     local repo_re
+    # shellcheck disable=SC2016  # a sed expression: every regex metacharacter escaped
     repo_re="$(printf '%s' "$REPO" | sed 's/[.[\*^$()+?{|\\]/\\&/g')"
     cat <<EOF
 # Written by bootstrap.sh --master; local changes are overwritten on the next run.
 interface: ${WEBSTACK_MASTER_INTERFACE:-0.0.0.0}
-# keys are accepted by hand, after comparing fingerprints (README: "Many servers")
+# keys are accepted by hand, after comparing fingerprints (docs/operations.md: "Many servers")
 auto_accept: False
 open_mode: False
 file_roots:
@@ -87,6 +88,7 @@ if [ "$MODE" = print-master-conf ]; then  # what --master writes (its tests read
 fi
 [ "$(id -u)" -eq 0 ] || die "run as root"
 [ -r /etc/os-release ] || die "cannot read /etc/os-release"
+# shellcheck source=/dev/null  # the host's own
 . /etc/os-release
 case "${ID:-}:${VERSION_ID:-}" in
     debian:12|ubuntu:22.04|ubuntu:24.04) ;;
@@ -240,7 +242,9 @@ fw_rules() {
     for family in 4 6; do
         local -n nets="ALLOW$family"
         printf '\tset minions%s {\n\t\ttype ipv%s_addr; flags interval\n' "$family" "$family"
-        [ ${#nets[@]} -eq 0 ] || printf '\t\telements = { %s }\n' "$(IFS=,; echo "${nets[*]}" | sed 's/,/, /g')"
+        local joined
+        joined="$(IFS=,; echo "${nets[*]}")"
+        [ ${#nets[@]} -eq 0 ] || printf '\t\telements = { %s }\n' "${joined//,/, }"
         printf '\t}\n'
     done
     printf '\tchain input {\n\t\ttype filter hook input priority filter - 10; policy accept;\n'
@@ -353,7 +357,7 @@ EOF
     if [ "$MODE" = master ]; then
         master_firewall  # before salt-master listens
     fi
-    hash="$(cat "$conf" | sha256sum | cut -c1-16)"
+    hash="$(sha256sum < "$conf" | cut -c1-16)"
     start_daemon "$MODE" "$hash"
     if [ "$MODE" = master ]; then
         say "salt-master is up, serving $REPO (pillar from $REPO/pillar and $ETC/pillar)"
@@ -416,7 +420,7 @@ if [ -z "$PILLAR_DIR" ]; then
     if [ ! -e "$PILLAR_DIR/local.sls" ]; then
         # the operator's own settings: written once, never overwritten
         cat > "$PILLAR_DIR/local.sls" <<'EOF'
-# Your settings for this server (README: pillar reference); kept across runs and
+# Your settings for this server (docs/pillar.md: every key); kept across runs and
 # merged over host.sls. For example, another WSGI server:
 #   webstack:
 #     wsgi:

@@ -134,7 +134,7 @@ def _runtime(command, socket=None):
                 if not data:
                     break
                 chunks.append(data)
-        except socketlib.timeout:
+        except TimeoutError:
             raise CommandExecutionError(
                 f"HAProxy did not finish answering {command!r} on {path} within {timeout:g} s"
             ) from None
@@ -172,7 +172,7 @@ def _servers_state(backend, socket):
         fields = line.split()
         if not fields or header is None:
             continue
-        row = dict(zip(header, fields))
+        row = dict(zip(header, fields, strict=False))  # a row may have fewer fields than its header
         try:
             bits = int(row["srv_admin_state"])
         except (KeyError, ValueError):

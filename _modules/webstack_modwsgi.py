@@ -12,6 +12,7 @@ throughout. Apache's own ``graceful`` would instead restart every daemon at
 once and close its clients' idle keep-alive connections.
 """
 
+import contextlib
 import os
 import signal
 import time
@@ -93,10 +94,8 @@ def rolling_restart(group, processes, timeout=120, interval=0.2):
     processes = int(processes)
     before = sorted(_wait(group, processes, deadline, interval))
     for pid in before:
-        try:
+        with contextlib.suppress(ProcessLookupError):  # gone on its own (maximum-requests): replaced too
             os.kill(pid, signal.SIGUSR1)
-        except ProcessLookupError:
-            pass  # gone on its own (maximum-requests): Apache replaces it as well
         _wait(group, processes, deadline, interval, gone=[pid])
     after = daemons(group)
     return {"old": before, "new": sorted(after), "seconds": round(time.monotonic() - start, 2)}

@@ -527,9 +527,8 @@ def without_secrets(schema, data, path="", extra=()):
 def _without(secrets, data, path):
     if path in secrets:
         return MASK if data not in ("", None, {}) else data
-    if any(s.startswith(path + ":") for s in secrets) or not path:
-        if isinstance(data, dict):
-            return {k: _without(secrets, v, f"{path}:{k}" if path else str(k)) for k, v in data.items()}
+    if isinstance(data, dict) and (not path or any(s.startswith(path + ":") for s in secrets)):
+        return {k: _without(secrets, v, f"{path}:{k}" if path else str(k)) for k, v in data.items()}
     return _copy(data)
 
 

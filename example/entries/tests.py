@@ -8,7 +8,6 @@ from unittest import mock
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, SimpleTestCase, TestCase, override_settings
-
 from exampleproject.celery import app as celery_app
 from exampleproject.settings import database_from_url, read_config
 

@@ -7,7 +7,6 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
-
 from exampleproject.celery import app as celery_app
 
 from .forms import EntryForm, UploadForm

@@ -1,6 +1,6 @@
-# Example pillar for role single. Every key and its default is in the README's
-# pillar reference; secrets do not belong in git: put them in
-# pillar/webstack/secrets.sls on the master (see secrets.sls.example).
+# Example pillar for role single. Every key and its default is in docs/pillar.md;
+# secrets do not belong in git: put them in pillar/webstack/secrets.sls on the
+# master (see secrets.sls.example).
 webstack:
   roles:
     - single

@@ -222,7 +222,7 @@ def servers_tables(rows):
            "| server | view | default settings | best settings of each |", "| --- | --- | ---: | ---: |"]
     for server in ("gunicorn", "uwsgi"):
         for view in VIEWS:
-            def pick(via, default=True):
+            def pick(via, default=True, server=server, view=view):
                 sel = _select(rows, server, view, via)
                 return next(r for r in sel if r["default"]) if default else max(sel, key=lambda r: r["rps"])
             d = 1 - pick("front")["rps"] / pick("direct")["rps"]
@@ -256,7 +256,7 @@ def chart(rows, path):
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=False)
-    for ax, view in zip(axes, VIEWS):
+    for ax, view in zip(axes, VIEWS, strict=True):
         labels, default, best = [], [], []
         for server in SERVERS:
             for via in ("front", "direct"):
@@ -356,8 +356,9 @@ def main():
             chart(rows, RESULTS / "wsgi.png")
             md += ["## WSGI servers", "",
                    f"wrk inside each server's container, {CONNECTIONS} connections, {args.duration} s per run after "
-                   f"a 1 s warm-up, each setting {PASSES} times; plain view `/version` (no database), db view `/` (20 rows from PostgreSQL "
-                   f"rendered by a template). Default settings: {2 * CORES + 1} workers (2 x cores + 1) of 1 thread. "
+                   f"a 1 s warm-up, each setting {PASSES} times; plain view `/version` (no database), db view `/` "
+                   f"(20 rows from PostgreSQL rendered by a template). Default settings: {2 * CORES + 1} workers "
+                   "(2 x cores + 1) of 1 thread. "
                    "Chart: `wsgi.png`.", ""]
             md += servers_tables(rows) + [""]
         if "apply" in parts or "rolling" in parts:

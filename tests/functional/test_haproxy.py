@@ -50,10 +50,9 @@ class _AppHandler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def handle(self):
-        try:
+        # HAProxy closes a health check's connection once it has the status line
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
             super().handle()
-        except (ConnectionResetError, BrokenPipeError):
-            pass  # HAProxy closes a health check's connection once it has the status line
 
     def log_message(self, *args):  # keep the test output clean
         pass
@@ -541,7 +540,8 @@ def _saved_admin(path):
     """{server: srv_admin_state} of backend app, read from a saved state file."""
     lines = path.read_text().splitlines()
     header = lines[1][2:].split()
-    rows = [dict(zip(header, line.split())) for line in lines[2:] if line.strip() and not line.startswith("#")]
+    rows = [dict(zip(header, line.split(), strict=False)) for line in lines[2:]
+            if line.strip() and not line.startswith("#")]
     return {row["srv_name"]: int(row["srv_admin_state"]) for row in rows if row["be_name"] == "app"}
 
 

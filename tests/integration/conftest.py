@@ -57,7 +57,7 @@ def pytest_terminal_summary(terminalreporter):
 
 
 class Bootstrapped:
-    """A fresh container after `./bootstrap.sh` ran in it, as the README says."""
+    """A fresh container after `./bootstrap.sh` ran in it, as docs/operations.md says."""
 
     def __init__(self, host, first_output, first_seconds, first_code=0, test_output="", test_code=0):
         self.host = host

@@ -1,6 +1,6 @@
 """
 Role single on a fresh Debian 12 container, set up by `./bootstrap.sh` exactly as
-the README says, once per WSGI server (`wsgi:server` gunicorn, uwsgi, mod_wsgi in
+docs/operations.md says, once per WSGI server (`wsgi:server` gunicorn, uwsgi, mod_wsgi in
 /etc/webstack/pillar/local.sls); everything is checked from outside the
 container, through the web server (Nginx, or Apache for mod_wsgi) on a published
 loopback port.
@@ -16,8 +16,16 @@ import warnings
 
 import requests
 
-from tests.support.single import (APP, assert_predicted_exactly, csrf_session, generated_secrets, pids, psql,
-                                  reload_under_load, summary_changed)
+from tests.support.single import (
+    APP,
+    assert_predicted_exactly,
+    csrf_session,
+    generated_secrets,
+    pids,
+    psql,
+    reload_under_load,
+    summary_changed,
+)
 
 # What each setup looks like from outside: the web server's Server header, the
 # processes that serve the app, the app server's log.
@@ -48,9 +56,8 @@ def _handshake(port, version, ciphers="DEFAULT:@SECLEVEL=0"):
         context.minimum_version = context.maximum_version = version
     context.set_ciphers(ciphers)
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            with context.wrap_socket(sock) as tls:
-                return tls.version(), tls.cipher()[0]
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock, context.wrap_socket(sock) as tls:
+            return tls.version(), tls.cipher()[0]
     except ssl.SSLError as exc:
         return str(exc)
 

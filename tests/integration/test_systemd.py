@@ -17,8 +17,15 @@ import requests
 
 from tests.integration.conftest import write_local_pillar
 from tests.support.containers import tcp_reaches
-from tests.support.single import (APP, assert_predicted_exactly, csrf_session, pids, psql, reload_under_load,
-                                  summary_changed)
+from tests.support.single import (
+    APP,
+    assert_predicted_exactly,
+    csrf_session,
+    pids,
+    psql,
+    reload_under_load,
+    summary_changed,
+)
 
 UNITS = "/etc/systemd/system"
 
@@ -57,7 +64,7 @@ def test_the_app_and_the_worker_run_as_units_and_no_supervisord(server):
         _, user = host.exec(["systemctl", "show", "-p", "User", "--value", unit])
         assert user.strip() == APP
     assert pids(host, r"supervisord") == {}
-    assert not host.exec(["test", "-e", "/etc/supervisor/conf.d/webapp-uwsgi.conf"], check=False)[0] == 0
+    assert host.exec(["test", "-e", "/etc/supervisor/conf.d/webapp-uwsgi.conf"], check=False)[0] != 0
 
 
 def test_every_rendered_unit_passes_systemd_analyze_verify(server):
@@ -100,7 +107,7 @@ def test_gunicorn_unit_reloads_a_new_release_under_load(server, timings):
     code, out, _ = server.run_bootstrap()
     assert code == 0, out[-4000:]
     assert _active(host, f"{APP}-gunicorn") == "active"
-    assert not host.exec(["test", "-e", f"{UNITS}/{APP}-uwsgi.service"], check=False)[0] == 0
+    assert host.exec(["test", "-e", f"{UNITS}/{APP}-uwsgi.service"], check=False)[0] != 0
     assert _active(host, f"{APP}-uwsgi") in ("inactive", "unknown")
     _, reload_cmd = host.exec(["systemctl", "show", "-p", "ExecReload", "--value", f"{APP}-gunicorn"])
     assert "kill -s HUP" in reload_cmd  # `systemctl reload` is the same graceful reload

@@ -6,6 +6,7 @@ leftovers of an interrupted run can be removed with :func:`remove_all`, and its 
 published on 127.0.0.1 only.
 """
 
+import contextlib
 import io
 import os
 import shlex
@@ -187,10 +188,8 @@ class Host:
         return self.container.logs().decode("utf-8", errors="replace")
 
     def remove(self):
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             self.container.remove(force=True, v=True)
-        except docker.errors.NotFound:
-            pass
 
 
 def remove_all(prefix=PREFIX):

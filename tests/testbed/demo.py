@@ -1,6 +1,6 @@
 """
 `make demo`: a local cluster in containers (master, db1, cache1, app1, app2,
-worker1, lb1), set up as the README tells an operator to, then
+worker1, lb1), set up as docs/operations.md tells an operator to, then
 `salt-run state.orchestrate orch.deploy` on the master; prints the load
 balancer's URL on this host. `make demo-down` removes everything it made.
 WEBSTACK_DEMO_TLS_PORT and WEBSTACK_DEMO_PORT pick the host ports for lb1's HTTPS

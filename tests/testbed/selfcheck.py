@@ -10,7 +10,6 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "support"))
 import containers  # noqa: E402
 
-
 last = time.monotonic()
 
 

@@ -15,9 +15,6 @@ from supervisor.options import ServerOptions
 
 from tests.support.loader import load as _load
 
-
-
-
 sup = _load("modules", "webstack_supervisor")
 sup_state = _load("states", "webstack_process")
 

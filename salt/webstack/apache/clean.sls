@@ -12,7 +12,8 @@ webstack-apache-clean-service-dead:
     - enable: False
 {%- endif %}
     - init_delay: 1
-    - onlyif: {{ ('test -e ' ~ ('/etc/init.d/' ~ webstack.services.apache) | quote ~ ' -o -e ' ~ ('/lib/systemd/system/' ~ webstack.services.apache ~ '.service') | quote) | json }}
+    - onlyif: {{ ('test -e ' ~ ('/etc/init.d/' ~ webstack.services.apache) | quote ~ ' -o -e '
+                  ~ ('/lib/systemd/system/' ~ webstack.services.apache ~ '.service') | quote) | json }}
 
 {{ boot_links('webstack-apache-clean', webstack, webstack.services.apache, False,
                {'service': 'webstack-apache-clean-service-dead'}) }}

@@ -11,7 +11,8 @@ webstack-nginx-clean-service-dead:
     - enable: False
 {%- endif %}
     - init_delay: 1
-    - onlyif: {{ ('test -e ' ~ ('/etc/init.d/' ~ webstack.services.nginx) | quote ~ ' -o -e ' ~ ('/lib/systemd/system/' ~ webstack.services.nginx ~ '.service') | quote) | json }}
+    - onlyif: {{ ('test -e ' ~ ('/etc/init.d/' ~ webstack.services.nginx) | quote ~ ' -o -e '
+                  ~ ('/lib/systemd/system/' ~ webstack.services.nginx ~ '.service') | quote) | json }}
 
 {{ boot_links('webstack-nginx-clean', webstack, webstack.services.nginx, False,
                {'service': 'webstack-nginx-clean-service-dead'}) }}
