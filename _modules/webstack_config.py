@@ -42,6 +42,8 @@ MINE_FUNCTION = "webstack_network.private_address"
 CLUSTER_ROLES = ("db", "cache", "app", "worker", "lb")
 # wsgi:server -> the SLS that runs it; its front server (Nginx, or Apache for mod_wsgi)
 WSGI_SLS = {"gunicorn": "gunicorn", "uwsgi": "uwsgi", "mod_wsgi": "apache"}
+# secrets that the configuration derives (not pillar keys): masked like the schema's
+DERIVED_SECRETS = ("redis:users:cache:password", "redis:users:broker:password")
 CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
            "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
 
@@ -153,10 +155,6 @@ def get(tplroot="webstack"):
         __context__[key] = _derive(clean, tplroot)
     config = copy.deepcopy(__context__[key])
     return _mask(config, parameters(tplroot)["schema"]) if _masked() else config
-
-
-# derived secrets: masked like the schema's
-DERIVED_SECRETS = ("redis:users:cache:password", "redis:users:broker:password")
 
 
 def _mask(config, schema):

@@ -383,6 +383,37 @@ def resolve_source(base_dir, source, rev="main", saltenv="base", test=False):
     return {"kind": kind, "digest": "git:" + commit, "commit": commit}
 
 
+def _extract(tar, dest):
+    """Extract a tar archive into ``dest``, root-owned, refusing what would land outside it
+    (an absolute path, ``..``, a link out of it): tarfile's ``data`` filter where this
+    Python has it (3.11.4 and later), the same checks here before (Debian 12's 3.11.2)."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    root = os.path.realpath(dest)
+
+    def inside(path):
+        path = os.path.realpath(path)
+        return path == root or path.startswith(root + os.sep)
+
+    members = []
+    for member in tar.getmembers():
+        target = os.path.join(dest, member.name)
+        if os.path.isabs(member.name) or not inside(target):
+            raise CommandExecutionError(f"archive member {member.name!r} would land outside the release")
+        if member.issym() or member.islnk():
+            link = os.path.join(os.path.dirname(target) if member.issym() else dest, member.linkname)
+            if os.path.isabs(member.linkname) or not inside(link):
+                raise CommandExecutionError(f"archive member {member.name!r} links outside the release")
+        elif not (member.isfile() or member.isdir()):
+            continue  # devices and FIFOs are not code
+        member.uid = member.gid = 0
+        member.uname = member.gname = "root"
+        member.mode &= 0o755  # no setuid, setgid or sticky bit, no write for others
+        members.append(member)
+    tar.extractall(dest, members=members)  # every member checked above
+
+
 def _export(base_dir, source, resolved, dest):
     """The source's files into ``dest``. An archive whose files sit under one top directory
     (``mysite/`` around ``mysite/manage.py`` and ``mysite/mysite/``, as startproject lays
@@ -398,7 +429,7 @@ def _export(base_dir, source, resolved, dest):
         unpacked = dest + ".unpacked"
         os.makedirs(unpacked)
         with tarfile.open(resolved["path"]) as tar:
-            tar.extractall(unpacked, filter="data")
+            _extract(tar, unpacked)
         entries = os.listdir(unpacked)
         top = os.path.join(unpacked, entries[0]) if len(entries) == 1 else None
         os.rename(top if top and os.path.isdir(top) and not os.path.islink(top) else unpacked, dest)
@@ -418,7 +449,7 @@ def _export(base_dir, source, resolved, dest):
                                             f"{res.stderr.decode(errors='replace').strip()}")
             tmp.seek(0)
             with tarfile.open(fileobj=tmp) as tar:
-                tar.extractall(dest, filter="data")
+                _extract(tar, dest)
     _normalize_modes(dest)
 
 

@@ -820,8 +820,10 @@ def test_one_deploy_deploys_one_commit_whatever_is_pushed_meanwhile(cluster):
     runner = threading.Thread(target=lambda: result.update(zip(("code", "out", "seconds"),
                                                                cluster.orchestrate("orch.deploy"), strict=True)))
     runner.start()
-    wait_until("the build step's release on app1",
-               lambda: int(app1.exec(f"ls /srv/{APP}/releases/*/release.json | wc -l")[1]) > built_before, 600, 0.5)
+    wait_until("the build step's release on app1 (or the end of orch.deploy)",
+               lambda: result or int(app1.exec(f"ls /srv/{APP}/releases/*/release.json | wc -l")[1]) > built_before,
+               600, 0.5)
+    assert not result, f"orch.deploy ended before its build step made a release:\n{result['out'][-6000:]}"
     master.exec("cd /root/work && echo '<!-- pushed during the deploy -->' >> entries/templates/entries/base.html "
                 "&& git -c user.name=ci -c user.email=ci@localhost commit -qam two "
                 "&& git push -q /srv/git/webapp.git main")
