@@ -12,7 +12,7 @@
 {%- set mine = {} %}
 {%- for path, spec in schema | dictsort if spec.get('secret') and spec.get('roles', []) | select('in', roles) | list %}
 {%-   set parts = path.split(':') %}
-{%-   set found = namespace(src=all, dest=mine, ok=True) %}
+{%-   set found = namespace(src=all, dest=mine) %}
 {%-   for part in parts[:-1] %}
 {%-     set found.src = found.src.get(part) if found.src is mapping else none %}
 {%-   endfor %}

@@ -331,6 +331,18 @@ def bench_cluster(runs=3, clients=50):
     return figures, rows, rolling
 
 
+def _sections(path):
+    """The ``## `` sections of an earlier bench.md: {title: its lines}."""
+    found, title = {}, None
+    for line in path.read_text().splitlines() if path.exists() else []:
+        if line.startswith("## "):
+            title = line[3:]
+            found[title] = []
+        if title:
+            found[title].append(line)
+    return found
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", default="wsgi,apply,rolling")
@@ -338,9 +350,11 @@ def main():
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     RESULTS.mkdir(parents=True, exist_ok=True)
+    earlier = _sections(RESULTS / "bench.md")
     md = ["# webstack benchmark", "",
-          f"One run of `make bench` on {time.strftime('%Y-%m-%d')}, on this machine ({CORES} cores). "
-          "Figures from one machine and one run: compare them with each other, not with other machines.", ""]
+          f"One run of `tests/bench/bench.py --parts {','.join(sorted(parts))}` on {time.strftime('%Y-%m-%d')}, "
+          f"on this machine ({CORES} cores); a part not run keeps its section of the run before. Figures from one "
+          "machine: compare them with each other, not with other machines.", ""]
     hosts = {}
     try:
         if parts & {"wsgi", "apply"}:
@@ -361,6 +375,8 @@ def main():
                    "(2 x cores + 1) of 1 thread. "
                    "Chart: `wsgi.png`.", ""]
             md += servers_tables(rows) + [""]
+        elif "WSGI servers" in earlier:
+            md += earlier["WSGI servers"]
         if "apply" in parts or "rolling" in parts:
             apply_rows = bench_single_apply(hosts) if hosts else []
             for host in hosts.values():
