@@ -7,7 +7,7 @@ PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 export WEBSTACK_TESTBED_DIR ?= /var/tmp/webstack-testbed
 
-.PHONY: test unit functional integration venv host-deps testbed demo demo-down bench lint docs clean
+.PHONY: test unit functional integration venv host-deps testbed testbed-services demo demo-down bench lint docs clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
@@ -19,14 +19,21 @@ $(VENV)/.installed: requirements.txt
 host-deps:
 	bash tests/testbed/host-deps.sh
 
-testbed:
+# dockerd and the Debian package cache for the containers (apt-cacher-ng); with the images
+testbed-services:
 	bash tests/testbed/docker.sh ensure
+	bash tests/testbed/aptcache.sh start
+
+testbed: testbed-services
 	bash tests/testbed/images.sh
 
-# The linters, then all three tiers. dockerd is stopped afterwards only if this run started it.
-test: lint venv host-deps testbed
+# The linters, then all three tiers. The images build in the background while the unit
+# and functional tiers run (the integration tier's fixture waits for them: images.sh holds
+# a lock). The package cache is stopped afterwards, and dockerd only if this run started it.
+test: lint venv host-deps testbed-services
+	bash tests/testbed/images.sh & \
 	$(PY) -m pytest tests/unit tests/functional tests/integration -v $(PYTEST_ARGS); \
-	rc=$$?; bash tests/testbed/docker.sh stop; exit $$rc
+	rc=$$?; wait; bash tests/testbed/aptcache.sh stop; bash tests/testbed/docker.sh stop; exit $$rc
 
 unit: venv
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
@@ -39,7 +46,8 @@ integration: venv testbed
 
 # The cluster in containers (master, db1, cache1, app1, app2, worker1, lb1), deployed
 # by orch.deploy; prints the load balancer's URL.
-demo: venv testbed
+demo: venv testbed-services
+	bash tests/testbed/images.sh $${WEBSTACK_DEMO_RELEASE:-trixie}:base,salt
 	$(PY) tests/testbed/demo.py up
 
 demo-down: venv

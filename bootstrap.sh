@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# webstack bootstrap: turn a fresh Debian 12 or Ubuntu 22.04/24.04 server into a
+# webstack bootstrap: turn a fresh Debian 13 or 12, or Ubuntu 22.04/24.04 server into a
 # complete single server (masterless), a Salt master or a Salt minion. Safe to run
 # again: a second run changes nothing.
 #
@@ -91,8 +91,8 @@ fi
 # shellcheck source=/dev/null  # the host's own
 . /etc/os-release
 case "${ID:-}:${VERSION_ID:-}" in
-    debian:12|ubuntu:22.04|ubuntu:24.04) ;;
-    *) die "supported: Debian 12, Ubuntu 22.04 and 24.04; this is ${PRETTY_NAME:-unknown}" ;;
+    debian:13|debian:12|ubuntu:22.04|ubuntu:24.04) ;;
+    *) die "supported: Debian 13 and 12, Ubuntu 22.04 and 24.04; this is ${PRETTY_NAME:-unknown}" ;;
 esac
 case "$MODE" in
     minion)
@@ -466,11 +466,12 @@ mv /usr/local/sbin/webstack-salt-call.tmp /usr/local/sbin/webstack-salt-call
 
 # 4. Apply role single
 salt_call=(/usr/local/sbin/webstack-salt-call)
-"${salt_call[@]}" --log-level=quiet saltutil.sync_all >/dev/null
 say "applying role single${TEST_MODE:+ (test mode: nothing changes)}"
 set +e
+# sync_mods: the formula's modules are synced from the checkout by the same salt-call,
+# before the states load them (one Salt start-up fewer than a saltutil.sync_all first)
 "${salt_call[@]}" --retcode-passthrough --state-verbose=False \
-    state.apply webstack.roles.single ${TEST_MODE:+test=True}
+    state.apply webstack.roles.single sync_mods=all ${TEST_MODE:+test=True}
 rc=$?
 set -e
 if [ $rc -ne 0 ]; then

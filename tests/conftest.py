@@ -1,5 +1,7 @@
 """Shared fixtures for every tier."""
 
+import time
+
 import pytest
 
 from tests.support import tls
@@ -26,3 +28,36 @@ def _salt_temp_log_handler_flushed():
     import salt._logging.impl  # pylint: disable=import-outside-toplevel
 
     salt._logging.impl.shutdown_temp_handler()
+
+
+# Wall time per tier (setup, call and teardown of its tests, fixtures included), shown at
+# the end of the run: what docs/testing.md and the CI budget speak of.
+TIER_SECONDS = {}
+
+
+_START = time.monotonic()
+_SETUP_SECONDS = {}
+
+
+def pytest_runtest_logreport(report):
+    parts = report.nodeid.split("/")
+    tier = parts[1] if len(parts) > 2 and parts[0] == "tests" else "other"
+    TIER_SECONDS[tier] = TIER_SECONDS.get(tier, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if TIER_SECONDS:
+        terminalreporter.write_line("webstack tiers: " + ", ".join(
+            f"{tier} {seconds / 60:.1f} min" for tier, seconds in sorted(TIER_SECONDS.items())))
+
+
+def pytest_report_teststatus(report, config):
+    """A passed test's line says how long it took (its fixtures' setup included) and when
+    it ended in the run, so a run cut short by CI's limit still shows where time went."""
+    if report.when == "setup":
+        _SETUP_SECONDS[report.nodeid] = report.duration
+    elif report.when == "call" and report.passed and config.option.verbose > 0:
+        seconds = _SETUP_SECONDS.pop(report.nodeid, 0.0) + report.duration
+        ended = (time.monotonic() - _START) / 60
+        return "passed", ".", f"PASSED ({seconds:.0f} s, at {ended:.1f} min)"
+    return None

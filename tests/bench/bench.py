@@ -361,7 +361,7 @@ def main():
             log("starting one container per WSGI server")
             hosts, first = start_servers()
             md += ["## First bootstrap", "", "| server | first `./bootstrap.sh` s |", "| --- | ---: |"]
-            md += [f"| {s} ({'fresh Debian 12, Salt included' if s == 'gunicorn' else 'Salt preinstalled'}) | "
+            md += [f"| {s} ({'fresh Debian 13, Salt included' if s == 'gunicorn' else 'Salt preinstalled'}) | "
                    f"{first[s]:.0f} |" for s in SERVERS] + [""]
         if "wsgi" in parts:
             runs = bench_servers(hosts, args.duration, PASSES)

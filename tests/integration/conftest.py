@@ -14,31 +14,60 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.containers import Host, remove_all
+from tests.support.containers import OTHER_RELEASE, Host, image, remove_all
 from tests.support.tls import trust_host
 
 REPO = Path(__file__).resolve().parents[2]
-BASE_IMAGE = "webstack-base:bookworm"
-SALT_IMAGE = "webstack-salt:bookworm"
-SYSTEMD_IMAGE = "webstack-systemd:bookworm"
+BASE_IMAGE = image("base")
+SALT_IMAGE = image("salt")
+SYSTEMD_IMAGE = image("systemd")
 KEEP = os.environ.get("WEBSTACK_KEEP_CONTAINERS") == "1"
+
+
+# The tier's modules in this order: the fresh servers (fixture fresh_servers) bootstrap in
+# the background from the start of the tier, while the bad-input cases (one salt-call at a
+# time) leave a core free; their tests follow; the clusters come last, when nothing else is
+# being installed beside their tests under load. A module keeps its tests' order.
+MODULE_ORDER = ("test_bad_input", "test_master_minion", "test_single", "test_switch", "test_systemd",
+                "test_debian12", "test_cluster")
+
+
+def _module_rank(item):
+    if "/integration/" not in str(item.fspath):
+        return (0, 0)
+    name = Path(str(item.fspath)).stem
+    return (1, MODULE_ORDER.index(name) if name in MODULE_ORDER else len(MODULE_ORDER))
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
         if "/integration/" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+    items.sort(key=_module_rank)  # stable: each module's own order stays
+
+
+_FRESH_FUTURES = {}  # setup -> Future of _bootstrap_fresh, started by the testbed fixture
 
 
 @pytest.fixture(scope="session")
-def testbed():
-    """dockerd running and both images built (idempotent, cheap when done)."""
+def testbed(request):
+    """dockerd and the package cache running, the images built (idempotent, cheap when done);
+    the fresh servers bootstrapping in the background if a selected test needs them."""
     subprocess.run(["bash", str(REPO / "tests/testbed/docker.sh"), "ensure"], check=True)
+    subprocess.run(["bash", str(REPO / "tests/testbed/aptcache.sh"), "start"], check=True)
     subprocess.run(["bash", str(REPO / "tests/testbed/images.sh")], check=True)
     remove_all("webstack-test-")
-    yield
-    if not KEEP:
-        remove_all("webstack-test-")
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(FRESH_SERVERS))
+    if any("fresh_servers" in item.fixturenames for item in request.session.items):
+        _FRESH_FUTURES.update({name: pool.submit(_bootstrap_fresh, name, spec)
+                               for name, spec in FRESH_SERVERS.items()})
+    try:
+        yield
+    finally:
+        # a bootstrap still running ends before its container goes; one not started never starts
+        pool.shutdown(wait=True, cancel_futures=True)
+        if not KEEP:
+            remove_all("webstack-test-")
 
 
 TIMINGS = {}
@@ -97,6 +126,10 @@ FRESH_SERVERS = {
     "mod_wsgi": {"image": SALT_IMAGE, "settings": {"wsgi": {"server": "mod_wsgi"}}},
     "systemd": {"image": SYSTEMD_IMAGE, "systemd": True, "cap_add": ["NET_ADMIN"],  # its master's firewall
                 "settings": {"process_manager": "systemd", "wsgi": {"server": "uwsgi"}}},
+    # the other release: the default setup (test_debian12.py), from its image with Salt
+    # (built by `bootstrap.sh --salt-only`: Salt's install from a bare image is shown there
+    # on Debian 12, and by the gunicorn server on Debian 13)
+    OTHER_RELEASE: {"image": image("salt", OTHER_RELEASE), "settings": None},
 }
 
 
@@ -118,17 +151,16 @@ def _bootstrap_fresh(name, spec):
 
 @pytest.fixture(scope="session")
 def fresh_servers(testbed, timings):
-    """{setup: Bootstrapped} for every setup of FRESH_SERVERS."""
+    """{setup: Bootstrapped} for every setup of FRESH_SERVERS (started by the testbed fixture)."""
+    assert _FRESH_FUTURES, "the testbed fixture started no fresh server"
     servers = {}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(FRESH_SERVERS)) as pool:
-        futures = {name: pool.submit(_bootstrap_fresh, name, spec) for name, spec in FRESH_SERVERS.items()}
-        errors = []
-        for name, future in futures.items():
-            try:
-                servers[name] = future.result()
-                timings[f"bootstrap_first_{name}"] = servers[name].first_seconds
-            except Exception as exc:  # pylint: disable=broad-except
-                errors.append(f"{name}: {exc}")
+    errors = []
+    for name, future in _FRESH_FUTURES.items():
+        try:
+            servers[name] = future.result()
+            timings[f"bootstrap_first_{name}"] = servers[name].first_seconds
+        except Exception as exc:  # pylint: disable=broad-except
+            errors.append(f"{name}: {exc}")
     try:
         assert not errors, "starting the fresh servers failed:\n" + "\n".join(errors)
         yield servers

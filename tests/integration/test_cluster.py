@@ -22,62 +22,25 @@ import requests
 import yaml
 
 from tests.integration.conftest import KEEP
-from tests.support.cluster import MASTER_DIR, Cluster
+from tests.support.cluster import (
+    APP_HEADERS,
+    HEADERS,
+    MASTER_DIR,
+    deployed_cluster,
+    failed_steps,
+    lb_config_changes_under_load,
+    minion_changes,
+    orch_result,
+    version,
+)
 from tests.support.containers import tcp_reaches, wait_http, wait_until
-from tests.support.load import Load, no_failure
+from tests.support.load import DEPLOY_PAUSE, Load, no_failure
 from tests.support.single import APP, CSRF_TOKEN, pids, psql, serving_pids
-from tests.support.tls import Authority, trust
 
 PREFIX = "webstack-test-c-"
-HEADERS = {"Host": "localhost"}
-# straight to an app node, as the load balancer asks it (TLS ended there)
-APP_HEADERS = dict(HEADERS, **{"X-Forwarded-Proto": "https"})
 CLIENTS = 50
 VIEWS = f"{MASTER_DIR}/example/entries/views.py"
 BASE_HTML = f"{MASTER_DIR}/example/entries/templates/entries/base.html"
-
-
-def orch_result(out):
-    """The orchestration's state results ({state key: result}) from `salt-run --out=json`,
-    the rollout's steps (a nested orchestration after the preflight) in line with the
-    preflight's, in the order they ran."""
-    start = out.index("\n{\n") + 1 if not out.startswith("{") else 0
-    end = out.rindex("\n}") + 2
-    data = json.loads(out[start:end])["data"]
-    (results,) = data.values()
-    return _flatten(results)
-
-
-def _flatten(results, base=0.0, scale=1.0):
-    flat = {}
-    for key, res in results.items():
-        run = base + res.get("__run_num__", 0) * scale
-        changes = res.get("changes") if isinstance(res.get("changes"), dict) else {}
-        nested = (changes.get("return") or {}).get("data") if isinstance(changes.get("return"), dict) else None
-        if isinstance(nested, dict) and len(nested) == 1 and isinstance(next(iter(nested.values())), dict):
-            flat.update(_flatten(next(iter(nested.values())), run, scale / 1000))
-        else:
-            flat[key] = dict(res, __run_num__=run)
-    return flat
-
-
-def minion_changes(results):
-    """{step id: {minion: [changed state ids]}} for the salt.state steps that changed something."""
-    changed = {}
-    for res in results.values():
-        ret = (res.get("changes") or {}).get("ret") if isinstance(res.get("changes"), dict) else None
-        if (res.get("changes") or {}).get("out") != "highstate" or not ret:
-            continue
-        for minion, states in ret.items():
-            ids = [s.get("__id__", key) for key, s in states.items() if s.get("changes")] \
-                if isinstance(states, dict) else [str(states)]
-            if ids:
-                changed.setdefault(res["__id__"], {})[minion] = ids
-    return changed
-
-
-def failed_steps(results):
-    return [res["__id__"] for res in results.values() if res.get("result") is False]
 
 
 def post_entry(session, base, text):
@@ -96,37 +59,10 @@ def pings(cluster, node):
                                                     check=False)[1]
 
 
-def version(where):
-    """(release id, X-Served-By) of GET /version: through the load balancer (``where`` is its
-    address: HTTPS, verified) or straight from an app node (a Host: HTTP, as lb1 asks it)."""
-    if isinstance(where, str):
-        resp = requests.get(f"https://{where}/version", headers=HEADERS, timeout=10)
-    else:
-        resp = requests.get(f"http://{where.ip}/version", headers=APP_HEADERS, timeout=10)
-    assert resp.status_code == 200, resp.text[:300]
-    return resp.text.strip(), resp.headers.get("X-Served-By")
-
-
 @pytest.fixture(scope="module")
 def cluster(testbed, timings):
-    c = Cluster(PREFIX)
-    try:
-        start = time.monotonic()
-        c.up(log=lambda *_: None)
-        timings["cluster_bootstrap"] = time.monotonic() - start
-        # lb1's certificate and key from the pillar, as an operator hands over a CA's
-        c.authority = Authority()
-        certificate, c.tls_key = c.authority.issue(["localhost", "127.0.0.1", "lb1", c.lb.ip])
-        c.write_pillar("tls", {"webstack": {"tls": {"certificate": certificate, "private_key": c.tls_key}}})
-        trust(c.authority.pem)
-        code, out, seconds = c.orchestrate("orch.deploy")
-        timings["orch_deploy_from_scratch"] = seconds
-        assert code == 0, f"orch.deploy from scratch exited {code}:\n{out[-8000:]}"
-        c.first, c.first_out = orch_result(out), out
+    with deployed_cluster(PREFIX, timings, keep=KEEP) as c:
         yield c
-    finally:
-        if not KEEP:
-            c.down()
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +77,7 @@ def lb_url(lb_ip):
 
 
 def deploy_under_load(cluster, lb_ip, sls, timings, key, pillar=None):
-    with Load(lb_ip, 443, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=0.1) as load:
+    with Load(lb_ip, 443, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=DEPLOY_PAUSE) as load:
         time.sleep(2)  # the clients are all running before the deploy starts
         code, out, seconds = cluster.orchestrate(sls, pillar=pillar)
         time.sleep(2)
@@ -231,13 +167,19 @@ print(kind.decode(), body.decode("latin-1").replace("\0", " "))
 """
 
 
+def _pg_hba(db):
+    """The path of pg_hba.conf of the PostgreSQL cluster on ``db`` (its version is the release's)."""
+    version = db.exec(["pg_lsclusters", "-h"])[1].split()[0]
+    return f"/etc/postgresql/{version}/main/pg_hba.conf"
+
+
 def test_postgresql_refuses_lb1_and_admits_the_app_nodes(cluster):
     db_ip = cluster.minions["db1"].ip
     _, out = cluster.lb.exec(["python3", "-c", PG_STARTUP, db_ip])
     assert out.startswith("E") and "no pg_hba.conf entry" in out, out
     _, out = cluster.minions["app1"].exec(["python3", "-c", PG_STARTUP, db_ip])
     assert out.startswith("R"), out  # an authentication request: scram-sha-256 follows
-    _, hba = cluster.minions["db1"].exec("grep -v '^#' /etc/postgresql/15/main/pg_hba.conf")
+    _, hba = cluster.minions["db1"].exec(["grep", "-v", "^#", _pg_hba(cluster.minions["db1"])])
     for node in ("app1", "app2", "worker1"):
         assert re.search(rf"host\s+webapp\s+webapp\s+{re.escape(cluster.minions[node].ip)}/32\s+scram-sha-256", hba)
     assert cluster.lb.ip not in hba and "md5" not in hba and "trust" not in hba
@@ -550,7 +492,7 @@ def test_a_minion_that_publishes_a_crafted_address_stops_the_deploy_and_changes_
     minion config overrides the mine function). orch.deploy fails in its preflight, naming
     app2 on the nodes that would use it (db1: pg_hba.conf, lb1: haproxy.cfg), and neither file
     changes."""
-    files = {"db1": "/etc/postgresql/15/main/pg_hba.conf", "lb1": "/etc/haproxy/haproxy.cfg"}
+    files = {"db1": _pg_hba(cluster.minions["db1"]), "lb1": "/etc/haproxy/haproxy.cfg"}
 
     def digests():
         return {node: cluster.minions[node].exec(["md5sum", path])[1] for node, path in files.items()}
@@ -579,6 +521,19 @@ def test_a_minion_that_publishes_a_crafted_address_stops_the_deploy_and_changes_
         app2.exec(["rm", "-f", "/etc/salt/minion.d/zz-crafted.conf"])
         _restart_minion(cluster, "app2")
         cluster.master.exec("salt app2 mine.update", timeout=60)
+
+
+def test_changes_of_haproxys_config_under_load_fail_no_request(cluster, timings):
+    """HAProxy 3.0 (Debian 13): four changes of an lb:* key, each a reload of HAProxy while 50
+    keep-alive clients that retry nothing send GETs over HTTPS. The old workers answer a
+    request on an idle connection (with Connection: close) instead of closing it
+    (idle-close-on-response), the new ones take over the listening sockets: none fails."""
+    assert "option idle-close-on-response" in cluster.lb.exec(["cat", "/etc/haproxy/haproxy.cfg"])[1]
+    summary = lb_config_changes_under_load(cluster)
+    timings["haproxy_config_changes_requests"] = summary["requests"]
+    timings["haproxy_config_changes_failed"] = summary["failed"]
+    ok, why = no_failure(summary)
+    assert ok, why
 
 
 def test_a_second_deploy_with_nothing_changed_changes_nothing(cluster, timings):
@@ -730,7 +685,7 @@ def test_an_app_node_stopped_mid_deploy_fails_the_deploy_naming_it_and_the_other
     old = version(cluster.minions["app2"])[0]
     cluster.master.exec(f"echo '<!-- revision 3 -->' >> {BASE_HTML}")
     result = {}
-    with Load(lb_ip, 443, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=0.1) as load:
+    with Load(lb_ip, 443, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=DEPLOY_PAUSE) as load:
         time.sleep(2)
         runner = threading.Thread(target=lambda: result.update(zip(("code", "out", "seconds"),
                                                                    cluster.orchestrate("orch.deploy"), strict=True)))

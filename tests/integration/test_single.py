@@ -1,5 +1,5 @@
 """
-Role single on a fresh Debian 12 container, set up by `./bootstrap.sh` exactly as
+Role single on a fresh Debian 13 container, set up by `./bootstrap.sh` exactly as
 docs/operations.md says, once per WSGI server (`wsgi:server` gunicorn, uwsgi, mod_wsgi in
 /etc/webstack/pillar/local.sls); everything is checked from outside the
 container, through the web server (Nginx, or Apache for mod_wsgi) on a published

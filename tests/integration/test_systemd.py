@@ -1,6 +1,6 @@
 """
 `process_manager: systemd` on a server whose PID 1 is systemd (the container boots
-webstack-systemd:bookworm's systemd), set up from scratch by `./bootstrap.sh` with
+webstack-systemd:trixie's systemd), set up from scratch by `./bootstrap.sh` with
 /etc/webstack/pillar/local.sls asking for systemd and uWSGI: units instead of
 Supervisord programs, each passing `systemd-analyze verify`; reloads under load
 with uWSGI and with Gunicorn; and a switch back to Supervisord that leaves no unit.

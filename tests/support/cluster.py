@@ -8,6 +8,7 @@ with the minion's own fingerprint and accepted by hand (``auto_accept`` is off).
 """
 
 import concurrent.futures
+import contextlib
 import json
 import re
 import time
@@ -15,14 +16,19 @@ import uuid
 from pathlib import Path
 
 import docker.errors
+import requests
 import yaml
 
-from tests.support.containers import Host, client
+from tests.support.containers import RELEASE, Host, client, image
+from tests.support.load import Load
+from tests.support.tls import Authority, trust
 
 REPO = Path(__file__).resolve().parents[2]
-IMAGE = "webstack-salt:bookworm"
 MASTER_DIR = "/srv/webstack"
 MINION_DIR = "/root/webstack"
+HEADERS = {"Host": "localhost"}
+# straight to an app node, as the load balancer asks it (TLS ended there)
+APP_HEADERS = dict(HEADERS, **{"X-Forwarded-Proto": "https"})
 
 
 def nodes():
@@ -32,10 +38,12 @@ def nodes():
 
 class Cluster:
     """``prefix``: container and network names; ``lb_port`` and ``tls_port``: host ports for
-    lb1's ports 80 and 443 (None: a random one), published on 127.0.0.1 only."""
+    lb1's ports 80 and 443 (None: a random one), published on 127.0.0.1 only; ``release``:
+    the Debian release of every node (the test bed's salt image of it)."""
 
-    def __init__(self, prefix, lb_port=None, tls_port=None):
+    def __init__(self, prefix, lb_port=None, tls_port=None, release=RELEASE):
         self.prefix = prefix
+        self.image = image("salt", release)
         self.network = prefix + "net"
         self.lb_port = lb_port
         self.tls_port = tls_port
@@ -47,11 +55,11 @@ class Cluster:
         self.down()
         client().networks.create(self.network, driver="bridge")
         # NET_ADMIN: the master keeps its ports for the minions (WEBSTACK_MASTER_ALLOW)
-        self.master = Host.start(IMAGE, name=self.prefix + "master", publish=(), hostname="master",
+        self.master = Host.start(self.image, name=self.prefix + "master", publish=(), hostname="master",
                                  network=self.network, cap_add=["NET_ADMIN"])
         for node_id, roles in nodes().items():
             publish = {80: self.lb_port, 443: self.tls_port} if "lb" in roles else ()
-            self.minions[node_id] = Host.start(IMAGE, name=self.prefix + node_id, publish=publish,
+            self.minions[node_id] = Host.start(self.image, name=self.prefix + node_id, publish=publish,
                                                hostname=node_id, network=self.network)
         log(f"cluster: {1 + len(self.minions)} containers on network {self.network}")
         self.master.put_dir(str(REPO), MASTER_DIR)
@@ -152,3 +160,122 @@ class Cluster:
     @property
     def lb(self):
         return self.minions[next(n for n, r in nodes().items() if "lb" in r)]
+
+
+@contextlib.contextmanager
+def deployed_cluster(prefix, timings, keep=False, release=RELEASE):
+    """The cluster up, lb1's certificate and key in the pillar from a test authority (as an
+    operator hands over a CA's; trusted by this process), and a first ``orch.deploy`` that
+    succeeded; removed afterwards unless ``keep``. ``timings`` gets its wall times (their keys
+    end in ``_<release>`` for another release than the tier's). The cluster has
+    ``authority``, ``tls_key``, ``first`` (the deploy's results) and ``first_out``."""
+    c = Cluster(prefix, release=release)
+    suffix = "" if release == RELEASE else "_" + release
+    try:
+        start = time.monotonic()
+        c.up(log=lambda *_: None)
+        timings["cluster_bootstrap" + suffix] = time.monotonic() - start
+        c.authority = Authority()
+        certificate, c.tls_key = c.authority.issue(["localhost", "127.0.0.1", "lb1", c.lb.ip])
+        c.write_pillar("tls", {"webstack": {"tls": {"certificate": certificate, "private_key": c.tls_key}}})
+        trust(c.authority.pem)
+        code, out, seconds = c.orchestrate("orch.deploy")
+        timings["orch_deploy_from_scratch" + suffix] = seconds
+        assert code == 0, f"orch.deploy from scratch exited {code}:\n{out[-8000:]}"
+        c.first, c.first_out = orch_result(out), out
+        yield c
+    finally:
+        if not keep:
+            c.down()
+
+
+def orch_result(out):
+    """The orchestration's state results ({state key: result}) from `salt-run --out=json`,
+    the rollout's steps (a nested orchestration after the preflight) in line with the
+    preflight's, in the order they ran."""
+    start = out.index("\n{\n") + 1 if not out.startswith("{") else 0
+    end = out.rindex("\n}") + 2
+    data = json.loads(out[start:end])["data"]
+    (results,) = data.values()
+    return _flatten(results)
+
+
+def _flatten(results, base=0.0, scale=1.0):
+    flat = {}
+    for key, res in results.items():
+        run = base + res.get("__run_num__", 0) * scale
+        changes = res.get("changes") if isinstance(res.get("changes"), dict) else {}
+        nested = (changes.get("return") or {}).get("data") if isinstance(changes.get("return"), dict) else None
+        if isinstance(nested, dict) and len(nested) == 1 and isinstance(next(iter(nested.values())), dict):
+            flat.update(_flatten(next(iter(nested.values())), run, scale / 1000))
+        else:
+            flat[key] = dict(res, __run_num__=run)
+    return flat
+
+
+def minion_changes(results):
+    """{step id: {minion: [changed state ids]}} for the salt.state steps that changed something."""
+    changed = {}
+    for res in results.values():
+        ret = (res.get("changes") or {}).get("ret") if isinstance(res.get("changes"), dict) else None
+        if (res.get("changes") or {}).get("out") != "highstate" or not ret:
+            continue
+        for minion, states in ret.items():
+            ids = [s.get("__id__", key) for key, s in states.items() if s.get("changes")] \
+                if isinstance(states, dict) else [str(states)]
+            if ids:
+                changed.setdefault(res["__id__"], {})[minion] = ids
+    return changed
+
+
+def failed_steps(results):
+    return [res["__id__"] for res in results.values() if res.get("result") is False]
+
+
+def version(where):
+    """(release id, X-Served-By) of GET /version: through the load balancer (``where`` is its
+    address: HTTPS, verified) or straight from an app node (a Host: HTTP, as lb1 asks it)."""
+    if isinstance(where, str):
+        resp = requests.get(f"https://{where}/version", headers=HEADERS, timeout=10)
+    else:
+        resp = requests.get(f"http://{where.ip}/version", headers=APP_HEADERS, timeout=10)
+    assert resp.status_code == 200, resp.text[:300]
+    return resp.text.strip(), resp.headers.get("X-Served-By")
+
+
+def _haproxy_processes(lb):
+    """(master pid, {worker pids}) of HAProxy on ``lb``: the master is the one whose parent
+    is not HAProxy."""
+    _, out = lb.exec(["ps", "-eo", "pid=,ppid=,args="])
+    procs = {int(pid): int(ppid) for pid, ppid, args in (line.split(None, 2) for line in out.splitlines())
+             if args.startswith("/usr/sbin/haproxy ")}
+    (master,) = [pid for pid, ppid in procs.items() if ppid not in procs]
+    return master, {pid for pid, ppid in procs.items() if ppid == master}
+
+
+def lb_config_changes_under_load(cluster, changes=4, clients=50):
+    """``changes`` changes of HAProxy's config on lb1 (``lb:timeout_server``, 61s then back to
+    the pillar's, and so on: it ends where it began), each applied with
+    ``salt lb1 state.apply webstack.roles.lb`` while ``clients`` keep-alive clients send GETs
+    through HAProxy over HTTPS and retry nothing. Checks that each change reloaded HAProxy
+    (same master, new workers) and returns the load's summary."""
+    lb = cluster.minions["lb1"]
+    before = lb.exec(["cat", "/etc/haproxy/haproxy.cfg"])[1]
+    master, workers = _haproxy_processes(lb)
+    with Load(lb.ip, 443, paths=("/", "/version"), clients=clients, pause=0.05) as load:
+        time.sleep(2)
+        for n in range(changes):
+            pillar = {"webstack": {"lb": {"timeout_server": "61s"}}} if n % 2 == 0 else None
+            cmd = ["salt", "--out=json", "--static", "lb1", "state.apply", "webstack.roles.lb"]
+            code, out = cluster.master.exec(cmd + ([f"pillar={json.dumps(pillar)}"] if pillar else []),
+                                            check=False, timeout=300)
+            assert code == 0, out[-4000:]
+            expected = "timeout server 61s" if pillar else "timeout server 60s"
+            assert expected in lb.exec(["cat", "/etc/haproxy/haproxy.cfg"])[1], f"change {n + 1}: {expected}"
+            now_master, now_workers = _haproxy_processes(lb)
+            assert now_master == master and now_workers - workers, \
+                f"change {n + 1}: HAProxy was not reloaded ({master}, {workers} -> {now_master}, {now_workers})"
+            workers = now_workers
+            time.sleep(3)  # the old workers finish their connections under load
+    assert lb.exec(["cat", "/etc/haproxy/haproxy.cfg"])[1] == before
+    return load.summary()

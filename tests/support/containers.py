@@ -1,6 +1,6 @@
 """Containers that stand in for servers in the integration tests.
 
-The images come from tests/testbed/images.sh (webstack-base:bookworm, webstack-salt:bookworm),
+The images come from tests/testbed/images.sh (``webstack-{base,salt,systemd}:<release>``),
 the daemon from tests/testbed/docker.sh. Every container is named ``webstack-test-*`` so that
 leftovers of an interrupted run can be removed with :func:`remove_all`, and its ports are
 published on 127.0.0.1 only.
@@ -21,8 +21,24 @@ import docker
 import docker.errors
 
 PREFIX = "webstack-test-"
+# The Debian releases of the test bed: the integration tier runs on RELEASE, Debian 13
+# (trixie), the current stable release; OTHER_RELEASE, Debian 12 (bookworm), keeps a fresh
+# role single and one cluster deployed by orch.deploy (tests/integration/test_debian12.py)
+RELEASE = "trixie"
+OTHER_RELEASE = "bookworm"
+
+
+def image(kind, release=RELEASE):
+    """The test bed's image ``kind`` (base, salt or systemd) of ``release``."""
+    return f"webstack-{kind}:{release}"
+
+
 # pip inside a container needs the host's CA bundle and pip config (TESTBED pitfall 7)
 HOST_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pip.conf")
+# apt in a container goes through the test bed's package cache where it runs
+# (tests/testbed/aptcache.sh writes this file while it does)
+APT_PROXY = os.path.join(os.environ.get("WEBSTACK_TESTBED_DIR", "/var/tmp/webstack-testbed"), "apt-proxy.conf")
+APT_PROXY_IN_CONTAINER = "/etc/apt/apt.conf.d/00webstack-testbed-proxy"
 EXCLUDE_NAMES = {".git", "__pycache__", ".venv", ".pytest_cache"}
 EXCLUDE_SUFFIXES = (".pyc",)
 
@@ -59,8 +75,12 @@ class Host:
 
     @staticmethod
     def host_file_volumes():
-        """The host files that every container gets read-only (those that exist here)."""
-        return {f: {"bind": f, "mode": "ro"} for f in HOST_FILES if os.path.isfile(f)}
+        """The host files that every container gets read-only (those that exist here), and
+        the package cache's apt setting."""
+        volumes = {f: {"bind": f, "mode": "ro"} for f in HOST_FILES if os.path.isfile(f)}
+        if os.path.isfile(APT_PROXY):
+            volumes[APT_PROXY] = {"bind": APT_PROXY_IN_CONTAINER, "mode": "ro"}
+        return volumes
 
     @staticmethod
     def container_environment():
@@ -70,7 +90,7 @@ class Host:
     def start(cls, image, name=None, publish=(80, 443), hostname=None, network=None, systemd=False,
               cap_add=()):
         """Run ``image`` detached with tini as PID 1 (``--init``; TESTBED pitfall 6), or, with
-        ``systemd``, with systemd as PID 1 (webstack-systemd:bookworm): /run on a tmpfs and the
+        ``systemd``, with systemd as PID 1 (webstack-systemd:<release>): /run on a tmpfs and the
         host's cgroup tree writable, as systemd needs; returns once systemd has booted.
 
         ``publish``: container ports, each published on 127.0.0.1 at a random host port,

@@ -7,7 +7,7 @@ import time
 import requests
 import yaml
 
-from tests.support.load import Load, no_failure
+from tests.support.load import DEPLOY_PAUSE, Load, no_failure
 
 APP = "webapp"
 CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -105,14 +105,15 @@ def versions(url, n=10):
 
 def deploy_under_load(server, wsgi, timings, key, clients=50):
     """A code change, deployed by `./bootstrap.sh` while ``clients`` send GETs through the web
-    server. Returns (bootstrap exit code, its output, the load summary, the old and the new
-    release id); fails unless every worker serves the new release within 30 s after it."""
+    server, each on its keep-alive connection with DEPLOY_PAUSE seconds between two requests.
+    Returns (bootstrap exit code, its output, the load summary, the old and the new release
+    id); fails unless every worker serves the new release within 30 s after it."""
     host = server.host
     url = host.url()
     before = requests.get(url + "/version", timeout=10).text.strip()
     host.exec(f"echo '# release of {key} {time.time()}' >> /root/webstack/example/exampleproject/urls.py")
     with Load("127.0.0.1", int(url.rsplit(":", 1)[1]), paths=("/", "/version", "/healthz"), clients=clients,
-              pause=0.1, tls=url.startswith("https:")) as load:
+              pause=DEPLOY_PAUSE, tls=url.startswith("https:")) as load:
         time.sleep(2)
         code, out, seconds = server.run_bootstrap()
         time.sleep(2)

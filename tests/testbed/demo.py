@@ -6,6 +6,7 @@ balancer's URL on this host. `make demo-down` removes everything it made.
 WEBSTACK_DEMO_TLS_PORT and WEBSTACK_DEMO_PORT pick the host ports for lb1's HTTPS
 and HTTP (default 8443 and 8080, on 127.0.0.1 only). lb1's certificate is the
 self-signed one the formula made; the demo copies it to ./webstack-demo.crt.
+The nodes run Debian 13 (WEBSTACK_DEMO_RELEASE=bookworm: Debian 12).
 """
 
 import os
@@ -30,7 +31,10 @@ def up():
     tls_port = int(os.environ.get("WEBSTACK_DEMO_TLS_PORT", "8443"))
     down(quiet=True)
     start = time.monotonic()
-    cluster = Cluster(PREFIX, lb_port=port, tls_port=tls_port).up()
+    release = os.environ.get("WEBSTACK_DEMO_RELEASE", "trixie")
+    if release not in ("trixie", "bookworm"):
+        sys.exit(f"demo: WEBSTACK_DEMO_RELEASE={release!r}: expected trixie (Debian 13) or bookworm (Debian 12)")
+    cluster = Cluster(PREFIX, lb_port=port, tls_port=tls_port, release=release).up()
     print("demo: salt-run state.orchestrate orch.deploy (first run: a few minutes)", flush=True)
     code, out, seconds = cluster.orchestrate("orch.deploy")
     if code != 0:

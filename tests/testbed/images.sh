@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Build the three local test-bed images (no registry exists here: nothing can be pulled).
-#   webstack-base:bookworm     a fresh Debian 12 server: debootstrap minbase, no python3, no Salt
-#   webstack-salt:bookworm     base + Salt as `bootstrap.sh --salt-only` installs it; `python` imports salt
-#   webstack-systemd:bookworm  base + systemd, booted as PID 1 (tests/support/containers.py), no Salt
+# Build the local test-bed images (no registry exists here: nothing can be pulled), per
+# Debian release (trixie: Debian 13, bookworm: Debian 12):
+#   webstack-base:RELEASE     a fresh server: debootstrap minbase, no python3, no Salt
+#   webstack-salt:RELEASE     base + Salt as `bootstrap.sh --salt-only` installs it; `python` imports salt
+#   webstack-systemd:RELEASE  base + systemd, booted as PID 1 (tests/support/containers.py), no Salt
+# Usage: images.sh [RELEASE[:KIND,...] ...]; default: $WEBSTACK_IMAGES, else what the test
+# tiers use: all three on trixie, base and salt on bookworm (`make demo` asks for trixie:base,salt).
 # A build is skipped when the image's label webstack.recipe matches this file's sha256
-# (for the salt and systemd images: also the base image's ID). Needs root and a running
-# dockerd (tests/testbed/docker.sh ensure).
+# (for the salt and systemd images: also the base image's ID). Packages come through the
+# test bed's package cache where it runs (tests/testbed/aptcache.sh). Needs root and a
+# running dockerd (tests/testbed/docker.sh ensure).
 set -euo pipefail
 
 dir=${WEBSTACK_TESTBED_DIR:-/var/tmp/webstack-testbed}
-base=webstack-base:bookworm
-salt=webstack-salt:bookworm
-sysd=webstack-systemd:bookworm
 mirror=http://deb.debian.org/debian
+proxy=
+[ ! -f "$dir/apt-proxy.conf" ] || proxy=http://127.0.0.1:3142  # aptcache.sh's, seen from here
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 recipe=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
 # the salt image also changes with the Salt install step and its pins
@@ -36,7 +39,7 @@ step() {  # step NAME COMMAND...: run it with its output appended to $log, print
 }
 
 rootfs=
-builder=webstack-build-salt  # the container that the salt image is committed from
+builder=webstack-build  # the container that the salt or systemd image is committed from
 cleanup() {
     docker rm -f "$builder" >/dev/null 2>&1 || true
     [ -n "$rootfs" ] && [ -d "$rootfs" ] || return 0
@@ -49,32 +52,33 @@ trap cleanup EXIT
 
 build_base() {
     rootfs=$(mktemp -d "$dir/rootfs.XXXXXX")
-    step debootstrap debootstrap --variant=minbase --include=iproute2,procps,curl,ca-certificates \
-        bookworm "$rootfs" "$mirror"
+    step "debootstrap $release" env http_proxy="$proxy" debootstrap --variant=minbase \
+        --include=iproute2,procps,curl,ca-certificates "$release" "$rootfs" "$mirror"
     # Debian's service module calls `runlevel`, which minbase lacks (TESTBED pitfall 3)
     printf '#!/bin/sh\necho N 2\n' >"$rootfs/sbin/runlevel"
     chmod 755 "$rootfs/sbin/runlevel"
     cat >"$rootfs/etc/apt/sources.list" <<SOURCES
-deb $mirror bookworm main
-deb $mirror bookworm-updates main
-deb http://deb.debian.org/debian-security bookworm-security main
+deb $mirror $release main
+deb $mirror $release-updates main
+deb http://deb.debian.org/debian-security $release-security main
 SOURCES
-    step "apt-get update in rootfs" chroot "$rootfs" sh -c 'apt-get update -q && apt-get clean'
-    step "docker import" import_rootfs
+    step "apt-get update in rootfs" chroot "$rootfs" env http_proxy="$proxy" sh -c 'apt-get update -q && apt-get clean'
+    step "docker import" import_rootfs "$1"
     cleanup
 }
 import_rootfs() {
     tar --numeric-owner -C "$rootfs" -c . |
-        docker import -c 'CMD ["/bin/bash"]' -c "LABEL webstack.recipe=$recipe" - "$base"
+        docker import -c 'CMD ["/bin/bash"]' -c "LABEL webstack.recipe=$1" - "$base"
 }
 
 # shellcheck disable=SC2016  # expands inside the container
 # Runs inside the base image: Salt exactly as `bootstrap.sh --salt-only` installs it on a
 # server (/opt/webstack/salt, pinned by requirements.txt, salt-* linked into /usr/local/bin),
-# so that bootstrap.sh finds it done. $1: PIP_DEFAULT_TIMEOUT (an argument, not
-# `docker run -e`, because `docker commit` would bake -e variables into the image).
+# so that bootstrap.sh finds it done. $1: PIP_DEFAULT_TIMEOUT, $2: the package cache's URL
+# (arguments, not `docker run -e`, because `docker commit` would bake -e variables into the image).
 salt_script='set -euo pipefail
 [ -z "$1" ] || export PIP_DEFAULT_TIMEOUT=$1
+[ -z "$2" ] || export http_proxy=$2
 [ ! -f /tmp/host-pip.conf ] || export PIP_CONFIG_FILE=/tmp/host-pip.conf
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
@@ -97,16 +101,18 @@ build_salt() {
     [ ! -f /etc/pip.conf ] || mounts+=(-v /etc/pip.conf:/tmp/host-pip.conf:ro)
     docker rm -f "$builder" >/dev/null 2>&1 || true
     step "salt install (docker run)" docker run --name "$builder" "${mounts[@]}" "$base" \
-        bash -c "$salt_script" build "${PIP_DEFAULT_TIMEOUT:-}"
+        bash -c "$salt_script" build "${PIP_DEFAULT_TIMEOUT:-}" "$(container_proxy)"
     step "docker commit" docker commit -c 'CMD ["/bin/bash"]' -c "LABEL webstack.recipe=$1" \
         "$builder" "$salt"
     cleanup
 }
 
+# shellcheck disable=SC2016  # expands inside the container
 # Runs inside the base image: systemd as init, as on a real server. The container is not
 # privileged, so units cannot set up user namespaces: Debian's redis-server.service asks for
 # PrivateUsers=true, which a drop-in turns off (a test-bed shim, like `runlevel` above).
 systemd_script='set -euo pipefail
+[ -z "$1" ] || export http_proxy=$1
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends systemd systemd-sysv dbus
@@ -117,10 +123,14 @@ apt-get clean'
 
 build_systemd() {
     docker rm -f "$builder" >/dev/null 2>&1 || true
-    step "systemd install (docker run)" docker run --name "$builder" "$base" bash -c "$systemd_script"
+    step "systemd install (docker run)" docker run --name "$builder" "$base" bash -c "$systemd_script" build "$(container_proxy)"
     step "docker commit" docker commit -c 'CMD ["/lib/systemd/systemd"]' \
         -c "LABEL webstack.recipe=$1" "$builder" "$sysd"
     cleanup
+}
+
+container_proxy() {  # the package cache's URL as a container reaches it (apt-proxy.conf's)
+    [ -z "$proxy" ] || sed -n 's/.*Proxy "\(.*\)";/\1/p' "$dir/apt-proxy.conf"
 }
 
 ensure() {  # ensure IMAGE RECIPE BUILD: runs `BUILD RECIPE` unless IMAGE is labelled RECIPE
@@ -136,8 +146,25 @@ ensure() {  # ensure IMAGE RECIPE BUILD: runs `BUILD RECIPE` unless IMAGE is lab
 }
 
 mkdir -p "$dir"
+exec 9>"$dir/images.lock"
+flock 9  # one build at a time: a second caller waits, then finds the images up to date
 t0=$SECONDS
-ensure "$base" "$recipe" build_base
-ensure "$salt" "$recipe-$salt_inputs-$(image_id "$base" | cut -c8-19)" build_salt
-ensure "$sysd" "$recipe-$(image_id "$base" | cut -c8-19)" build_systemd
+[ $# -gt 0 ] || read -r -a specs <<<"${WEBSTACK_IMAGES:-trixie bookworm:base,salt}"
+[ $# -eq 0 ] || specs=("$@")
+for spec in "${specs[@]}"; do
+    release=${spec%%:*}
+    kinds=,${spec#*:},
+    [ "$spec" != "$release" ] || kinds=,base,salt,systemd,
+    case "$release" in
+        bookworm | trixie) ;;
+        *) echo "images.sh: unknown release '$release' (bookworm or trixie)" >&2; exit 2 ;;
+    esac
+    base=webstack-base:$release salt=webstack-salt:$release sysd=webstack-systemd:$release
+    builder=webstack-build-$release
+    ensure "$base" "$recipe-$release" build_base
+    [[ $kinds != *,salt,* ]] ||
+        ensure "$salt" "$recipe-$salt_inputs-$(image_id "$base" | cut -c8-19)" build_salt
+    [[ $kinds != *,systemd,* ]] ||
+        ensure "$sysd" "$recipe-$(image_id "$base" | cut -c8-19)" build_systemd
+done
 echo "images.sh: done in $((SECONDS - t0)) s"

@@ -26,15 +26,16 @@ MINE = containers.PREFIX + "selfcheck-"  # other runs may share this dockerd: le
 def main():
     print("removed leftovers:", containers.remove_all(MINE) or "none")
     step("start")
-    with containers.Host.start("webstack-base:bookworm", name="selfcheck-base") as base:
+    release = containers.RELEASE
+    with containers.Host.start(containers.image("base"), name="selfcheck-base") as base:
         _, out = base.exec("cat /etc/os-release")
-        assert 'VERSION_CODENAME=bookworm' in out, out
+        assert f"VERSION_CODENAME={release}" in out, out
         code, out = base.exec("command -v python3 python salt-call", check=False)
         assert code != 0 and not out.strip(), f"the base image is not fresh: {out}"
         assert base.exec(["runlevel"])[1].strip() == "N 2"
-        step(f"base image: bookworm, no python3/salt, runlevel shim, ip {base.ip}")
+        step(f"base image: {release}, no python3/salt, runlevel shim, ip {base.ip}")
 
-    with containers.Host.start("webstack-salt:bookworm", name="selfcheck-salt") as salt:
+    with containers.Host.start(containers.image("salt"), name="selfcheck-salt") as salt:
         _, out = salt.exec(["python", "-c", "import salt.version; print(salt.version.__version__)"])
         assert out.strip() == "3008.4", out
         assert "3008.4" in salt.exec("salt-call --version")[1]

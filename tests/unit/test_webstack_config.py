@@ -121,6 +121,19 @@ def test_os_files_are_layered_under_the_pillar(plain):
     assert c["postgres_conf_dir"] == "/srv/pg/15"  # the pillar over the OS files
 
 
+def test_each_debian_release_gets_its_own_facts(plain):
+    """Debian 13 (the first target) and Debian 12: PostgreSQL's version and paths, and
+    HAProxy's idle-close-on-response only where HAProxy has it (2.7 and newer)."""
+    seen = {}
+    for osfinger in ("Debian-13", "Debian-12"):
+        config_mod.__context__.clear()
+        config_mod.__grains__.update(osfinger=osfinger)
+        c = config_mod.get()
+        seen[osfinger] = (c["postgres_version"], c["postgres_bin_dir"], c["haproxy_idle_close_on_response"])
+    assert seen == {"Debian-13": (17, "/usr/lib/postgresql/17/bin", True),
+                    "Debian-12": (15, "/usr/lib/postgresql/15/bin", False)}
+
+
 def test_secrets_are_masked_outside_a_template():
     _pillar(roles=["single"], redis={"password": SECRETS["redis"]["password"],
                                      "user_passwords": {"cache": "c4f1a07e" * 8, "broker": ""}})
