@@ -32,6 +32,7 @@ from tests.support.cluster import (
     minion_changes,
     orch_result,
     version,
+    why_failed,
 )
 from tests.support.containers import tcp_reaches, wait_http, wait_until
 from tests.support.load import DEPLOY_PAUSE, Load, no_failure
@@ -324,7 +325,7 @@ def test_a_new_release_rolls_out_under_load_with_no_failed_request(cluster, lb_i
     before = {version(cluster.minions[n])[0] for n in ("app1", "app2")}
     cluster.master.exec(f"echo '<!-- revision 2 -->' >> {BASE_HTML}")
     code, out, load = deploy_under_load(cluster, lb_ip, "orch.deploy", timings, "rolling_deploy")
-    assert code == 0, out[-8000:]
+    assert code == 0, why_failed(out)
     assert load["requests"] > 200
     ok, why = no_failure(load)
     assert ok, why
@@ -372,7 +373,7 @@ def test_a_broken_release_stops_at_the_first_node_and_the_old_one_keeps_serving(
 def test_rollback_brings_the_first_node_back_the_same_rolling_way(cluster, lb_ip, timings):
     good = version(cluster.minions["app2"])[0].rsplit("-", 1)[1]
     code, out, load = deploy_under_load(cluster, lb_ip, "orch.rollback", timings, "rollback")
-    assert code == 0, out[-8000:]
+    assert code == 0, why_failed(out)
     ok, why = no_failure(load)
     assert ok, why
     for node in ("app1", "app2"):
@@ -415,7 +416,7 @@ def test_the_next_deploy_switches_to_the_release_its_build_made(cluster):
     """The same revision with the command fixed: the build step has nothing to build, the nodes
     switch to it."""
     code, out, _ = cluster.orchestrate("orch.deploy")
-    assert code == 0, out[-6000:]
+    assert code == 0, why_failed(out)
     changed = minion_changes(orch_result(out))
     assert "Build the release on app1, app2, worker1" not in changed, changed
     releases = {n: version(cluster.minions[n])[0] for n in ("app1", "app2")}
@@ -432,7 +433,7 @@ def test_two_rollbacks_step_back_one_release_each_and_a_missing_release_switches
     app2 = cluster.minions["app2"]
     try:
         code, out, _ = cluster.orchestrate("orch.deploy")
-        assert code == 0, out[-6000:]
+        assert code == 0, why_failed(out)
         fourth = {n: version(cluster.minions[n])[0] for n in ("app1", "app2")}
         _, listed = app2.exec(f"ls /srv/{APP}/releases")
         third = sorted(r for r in listed.split() if r != fourth["app2"])[-1]
@@ -449,7 +450,7 @@ def test_two_rollbacks_step_back_one_release_each_and_a_missing_release_switches
         served = []
         for _ in range(2):
             code, out, _ = cluster.orchestrate("orch.rollback")
-            assert code == 0, out[-6000:]
+            assert code == 0, why_failed(out)
             served.append({version(cluster.minions[n])[0].rsplit("-", 1)[1] for n in ("app1", "app2")})
         assert served == [{third[-8:]}, {cluster.good}]
         assert "release 3" not in requests.get(f"https://{cluster.lb.ip}/", headers=HEADERS, timeout=10).text
@@ -539,7 +540,7 @@ def test_changes_of_haproxys_config_under_load_fail_no_request(cluster, timings)
 def test_a_second_deploy_with_nothing_changed_changes_nothing(cluster, timings):
     code, out, seconds = cluster.orchestrate("orch.deploy")
     timings["orch_deploy_no_change"] = seconds
-    assert code == 0, out[-8000:]
+    assert code == 0, why_failed(out)
     results = orch_result(out)
     assert minion_changes(results) == {}
     assert not any(r["__id__"].startswith(("Take ", "Deploy on ")) for r in results.values())
@@ -716,7 +717,7 @@ def test_an_app_node_stopped_mid_deploy_fails_the_deploy_naming_it_and_the_other
     assert code == 0, out[-3000:]
     wait_until("app1's minion answers", lambda: pings(cluster, "app1"), 120, 2)
     code, out, _ = cluster.orchestrate("orch.deploy")
-    assert code == 0, out[-8000:]
+    assert code == 0, why_failed(out)
     # the same build (fingerprint) on both, a new one
     new = {n: version(cluster.minions[n])[0].rsplit("-", 1)[1] for n in ("app1", "app2")}
     assert len(set(new.values())) == 1 and old.rsplit("-", 1)[1] not in new.values(), (old, new)
@@ -731,7 +732,7 @@ def test_switching_the_app_nodes_to_mod_wsgi_rolls_out_under_load_with_no_failed
     cluster.master.exec(f"cd {MASTER_DIR}/pillar/webstack && cp cluster.sls /root/cluster.sls.before && "
                         "printf '  wsgi:\\n    server: mod_wsgi\\n' >> cluster.sls")
     code, out, load = deploy_under_load(cluster, lb_ip, "orch.deploy", timings, "cluster_switch_to_mod_wsgi")
-    assert code == 0, out[-8000:]
+    assert code == 0, why_failed(out)
     ok, why = no_failure(load)
     assert ok, why
     steps = {res["__id__"] for res in orch_result(out).values()}
@@ -745,7 +746,7 @@ def test_switching_the_app_nodes_to_mod_wsgi_rolls_out_under_load_with_no_failed
             assert code != 0, f"{gone} still runs on {node}"
     assert {version(lb_ip)[1] for _ in range(20)} == {"app1", "app2"}
     code, out, _ = cluster.orchestrate("orch.deploy")
-    assert code == 0, out[-8000:]
+    assert code == 0, why_failed(out)
     assert minion_changes(orch_result(out)) == {}
 
 
@@ -783,7 +784,7 @@ def test_one_deploy_deploys_one_commit_whatever_is_pushed_meanwhile(cluster):
                 "&& git -c user.name=ci -c user.email=ci@localhost commit -qam two "
                 "&& git push -q /srv/git/webapp.git main")
     runner.join(timeout=1200)
-    assert result["code"] == 0, result["out"][-6000:]
+    assert result["code"] == 0, why_failed(result["out"])
     steps = {r["__id__"] for r in orch_result(result["out"]).values()}
     assert f"Deploy commit {first} (main) everywhere" in steps
     for node in ("app1", "app2", "worker1"):
@@ -792,7 +793,7 @@ def test_one_deploy_deploys_one_commit_whatever_is_pushed_meanwhile(cluster):
     assert "pushed during the deploy" not in requests.get(f"https://{cluster.lb.ip}/", headers=HEADERS, timeout=10).text
     second = master.exec("cd /root/work && git rev-parse HEAD")[1].strip()
     code, out, _ = cluster.orchestrate("orch.deploy")
-    assert code == 0, out[-6000:]
+    assert code == 0, why_failed(out)
     for node in ("app1", "app2", "worker1"):
         assert _release_json(cluster.minions[node])["source_digest"] == f"git:{second}", node
     assert "pushed during the deploy" in requests.get(f"https://{cluster.lb.ip}/", headers=HEADERS, timeout=10).text

@@ -181,7 +181,7 @@ def deployed_cluster(prefix, timings, keep=False, release=RELEASE):
         trust(c.authority.pem)
         code, out, seconds = c.orchestrate("orch.deploy")
         timings["orch_deploy_from_scratch" + suffix] = seconds
-        assert code == 0, f"orch.deploy from scratch exited {code}:\n{out[-8000:]}"
+        assert code == 0, f"orch.deploy from scratch exited {code}:\n{why_failed(out)}"
         c.first, c.first_out = orch_result(out), out
         yield c
     finally:
@@ -230,6 +230,41 @@ def minion_changes(results):
 
 def failed_steps(results):
     return [res["__id__"] for res in results.values() if res.get("result") is False]
+
+
+def why_failed(out, limit=6000):
+    """The states that failed on their own in an orchestration's output (not for a failed
+    requisite), each with its minion and comment, for an assertion's message; else the end
+    of the output."""
+    try:
+        start = out.index("\n{\n") + 1 if not out.startswith("{") else 0
+        data = json.loads(out[start:out.rindex("\n}") + 2])
+    except ValueError:
+        return out[-limit:]
+    found = []
+
+    def walk(node, where):
+        if not isinstance(node, dict):
+            return
+        comment = node.get("comment")
+        if node.get("result") is False and isinstance(comment, str) and "__id__" in node \
+                and not comment.startswith(("One or more requisite failed", "Run failed on minions")):
+            found.append(f"{where}: {node['__id__']}: {comment[:1500]}")
+        for key, value in node.items():
+            walk(value, key if isinstance(value, dict) and key in ret_minions else where)
+
+    ret_minions = set()
+
+    def minions(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("ret"), dict):
+                ret_minions.update(node["ret"])
+            for value in node.values():
+                minions(value)
+
+    minions(data)
+    walk(data, "master")
+    return "\n".join(found)[-limit:] if found else out[-limit:]
 
 
 def version(where):
