@@ -54,6 +54,7 @@ _SKIP_PARTS = {"__pycache__", ".git", ".pytest_cache", ".mypy_cache"}
 _SKIP_SUFFIXES = (".pyc", ".pyo")
 RELEASE_JSON = "release.json"
 MIGRATED = "MIGRATED"
+PROC = "/proc"
 HISTORY = "history"
 # Seconds an external command may take: a hung git server or package index fails the
 # deploy, naming the command, instead of holding the run (and the node, drained) forever.
@@ -220,11 +221,34 @@ def deactivate(base_dir, previous):
     return cur
 
 
+def _in_use(base_dir):
+    """The releases that a running process works in (its current directory): a Gunicorn
+    master stays in the release that was current at its last start or reload, and on its
+    next reload (SIGHUP) it looks up that directory before it moves to the new `current`;
+    if the directory is gone, the master exits. A build in progress works in its release
+    too."""
+    releases = os.path.realpath(_releases_dir(base_dir)) + os.sep
+    used = set()
+    try:
+        pids = [entry for entry in os.listdir(PROC) if entry.isdigit()]
+    except OSError:
+        return used
+    for pid in pids:
+        try:
+            cwd = os.readlink(os.path.join(PROC, pid, "cwd"))
+        except OSError:
+            continue  # gone meanwhile, or a kernel thread
+        if cwd.startswith(releases):
+            used.add(cwd[len(releases):].split(os.sep, 1)[0])
+    return used
+
+
 def prune(base_dir, keep=5):
     """
     Remove all but the newest ``keep`` finished releases, and unfinished builds.
-    The current release and the one a rollback would go back to (see
-    :py:func:`previous`) are never removed. Returns ``{"removed": [...], "failed":
+    The current release, the one a rollback would go back to (see
+    :py:func:`previous`) and any release a running process works in (a WSGI
+    server's master until its next reload, a build) are never removed. Returns ``{"removed": [...], "failed":
     {id: why}}``: what is really gone, and what could not be removed.
 
     CLI Example:
@@ -236,7 +260,7 @@ def prune(base_dir, keep=5):
     keep = int(keep)
     if keep < 1:
         raise CommandExecutionError("keep: expected an integer >= 1")
-    spared = {current(base_dir), _previous_id(base_dir)}
+    spared = {current(base_dir), _previous_id(base_dir)} | _in_use(base_dir)
     finished = list_(base_dir)
     doomed = [r for r in finished[:-keep] if r not in spared] if len(finished) > keep else []
     try:

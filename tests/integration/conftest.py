@@ -28,7 +28,7 @@ KEEP = os.environ.get("WEBSTACK_KEEP_CONTAINERS") == "1"
 # the background from the start of the tier, while the bad-input cases (one salt-call at a
 # time) leave a core free; their tests follow; the clusters come last, when nothing else is
 # being installed beside their tests under load. A module keeps its tests' order.
-MODULE_ORDER = ("test_bad_input", "test_single", "test_switch", "test_systemd",
+MODULE_ORDER = ("test_bad_input", "test_master_minion", "test_single", "test_switch", "test_systemd",
                 "test_debian12", "test_cluster")
 
 

@@ -292,24 +292,3 @@ def test_bad_argument_stops_with_a_message_and_the_host_untouched(host, baseline
     assert expected in out, f"{case_id}: {expected!r} not in:\n{out[-3000:]}"
     assert not [secret for secret in host.secrets if secret in out], f"{case_id} echoed a secret"
     _assert_untouched(host, baseline, shlex.split(command)[0])
-
-
-def test_the_redhat_family_renders(host):
-    """Role single renders for a RedHat-family minion (its package and group names from
-    parameters/), in a config of its own under /tmp: last, as it writes Salt's cache."""
-    host.exec("mkdir -p /tmp/rh/conf /tmp/rh/pillar && "
-              "printf 'base:\\n  \"*\":\\n    - webstack\\n' > /tmp/rh/pillar/top.sls && "
-              "printf 'webstack:\\n  roles: [single]\\n' > /tmp/rh/pillar/webstack.sls")
-    host.exec("printf 'file_client: local\\nfile_roots:\\n  base:\\n    - /root/webstack/salt\\n"
-              "    - /root/webstack\\npillar_roots:\\n  base:\\n    - /tmp/rh/pillar\\n"
-              "cachedir: /tmp/rh/cache\\npki_dir: /tmp/rh/pki\\nlog_file: /tmp/rh/log\\n"
-              "grains:\\n  os_family: RedHat\\n  osfinger: Rocky Linux-9\\n' > /tmp/rh/conf/minion")
-    host.exec("salt-call -c /tmp/rh/conf --local saltutil.sync_all", timeout=300)
-    _, out = host.exec("salt-call -c /tmp/rh/conf --local state.show_sls webstack.roles.single "
-                       "--out=json --log-level=quiet 2>/dev/null", timeout=300)
-    states = json.loads(out[out.index("{"):])["local"]
-    assert isinstance(states, dict), states
-    redis_pkgs = states["webstack-redis-package-pkg-installed"]["pkg"]
-    assert {"pkgs": ["redis"]} in redis_pkgs
-    media = states["webstack-app-config-media-file-directory"]["file"]
-    assert {"group": "nginx"} in media

@@ -292,33 +292,6 @@ def test_only_the_minions_reach_the_masters_ports(cluster):
     assert re.search(r"counter packets [1-9]\d* bytes \d+ drop", counted), counted
 
 
-def test_the_master_pushes_highstate_and_a_minion_pulls_it_both_without_a_change(cluster, timings):
-    """After orch.deploy, `salt '*' state.apply` on the master (highstate: each minion applies
-    the roles its pillar gives it) changes nothing on any minion: highstate and orch.deploy
-    agree. app1 pulling the same with `salt-call state.apply` changes nothing either."""
-    start = time.monotonic()
-    _, out = cluster.master.exec("salt --out=json --static -t 600 '*' state.apply", check=False, timeout=900)
-    timings["master_push_highstate_no_change"] = time.monotonic() - start
-    results = json.loads(out[out.index("{"):])
-    assert set(results) == set(cluster.minions), sorted(results)
-    for node, states in results.items():
-        assert isinstance(states, dict), (node, str(states)[:2000])
-        # the roles of its pillar ran: each starts with the validation of the pillar
-        assert [key for key in states if key.startswith("webstack_pillar_|-")], (node, sorted(states))
-        not_quiet = {key: (res["result"], res["comment"][:300], res["changes"]) for key, res in states.items()
-                     if res["result"] is not True or res["changes"]}
-        assert not_quiet == {}, (node, not_quiet)
-    assert [key for key in results["app1"] if key.startswith("webstack_release_|-")], "no release on app1"
-    start = time.monotonic()
-    code, out = cluster.minions["app1"].exec("salt-call --out=json --log-level=quiet state.apply 2>/dev/null",
-                                             check=False, timeout=900)
-    timings["minion_pull_no_change"] = time.monotonic() - start
-    assert code == 0, out[-3000:]
-    pulled = json.loads(out[out.index("{"):])["local"]
-    assert {key: res["changes"] for key, res in pulled.items() if res["changes"] or res["result"] is not True} == {}
-    assert set(pulled) == set(results["app1"])
-
-
 def test_bootstrap_server_modes_run_again_without_a_change_and_refuse_bad_arguments(cluster):
     master, app1 = cluster.master, cluster.minions["app1"]
     rules = _firewall(master)

@@ -6,6 +6,7 @@ with release directories fabricated the way ``build`` leaves them.
 
 import json
 import os
+import subprocess
 import threading
 from unittest.mock import patch
 
@@ -210,6 +211,20 @@ def test_prune_spares_the_release_a_rollback_goes_back_to(base):
     assert rel.prune(str(base), keep=1)["removed"] == sorted([R1, R3, R4, UNFINISHED])
     assert rel.list_(str(base)) == [R2, R5]
     assert rel.previous(str(base)) == R2[-8:]
+
+
+def test_prune_spares_a_release_that_a_running_process_works_in(base):
+    """A Gunicorn master started (or last reloaded) in an old release looks that directory
+    up on its next SIGHUP and exits if it is gone: prune keeps it while the process runs."""
+    _point(base, R5)
+    proc = subprocess.Popen(["sleep", "60"], cwd=base / "releases" / R1 / "src")
+    try:
+        assert rel.prune(str(base), keep=1)["removed"] == sorted([R2, R3, R4, UNFINISHED])
+        assert rel.list_(str(base)) == [R1, R5]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert rel.prune(str(base), keep=1)["removed"] == [R1]
 
 
 def test_prune_reports_what_it_could_not_remove(base):
