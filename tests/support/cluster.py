@@ -189,13 +189,17 @@ def deployed_cluster(prefix, timings, keep=False, release=RELEASE):
             c.down()
 
 
+def _orch_json(out):
+    """The JSON document at the end of `salt-run --out=json` output (after its log lines)."""
+    start = out.index("\n{\n") + 1 if not out.startswith("{") else 0
+    return json.loads(out[start:out.rindex("\n}") + 2])
+
+
 def orch_result(out):
     """The orchestration's state results ({state key: result}) from `salt-run --out=json`,
     the rollout's steps (a nested orchestration after the preflight) in line with the
     preflight's, in the order they ran."""
-    start = out.index("\n{\n") + 1 if not out.startswith("{") else 0
-    end = out.rindex("\n}") + 2
-    data = json.loads(out[start:end])["data"]
+    data = _orch_json(out)["data"]
     (results,) = data.values()
     return _flatten(results)
 
@@ -237,8 +241,7 @@ def why_failed(out, limit=6000):
     requisite), each with its minion and comment, for an assertion's message; else the end
     of the output."""
     try:
-        start = out.index("\n{\n") + 1 if not out.startswith("{") else 0
-        data = json.loads(out[start:out.rindex("\n}") + 2])
+        data = _orch_json(out)
     except ValueError:
         return out[-limit:]
     found = []
