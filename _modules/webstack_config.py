@@ -22,6 +22,7 @@ import hmac
 import ipaddress
 import json
 import os
+import urllib.parse
 
 import salt.utils.yaml
 from salt.exceptions import CommandExecutionError
@@ -43,7 +44,7 @@ CLUSTER_ROLES = ("db", "cache", "app", "worker", "lb")
 # wsgi:server -> the SLS that runs it; its front server (Nginx, or Apache for mod_wsgi)
 WSGI_SLS = {"gunicorn": "gunicorn", "uwsgi": "uwsgi", "mod_wsgi": "apache"}
 # secrets that the configuration derives (not pillar keys): masked like the schema's
-DERIVED_SECRETS = ("redis:users:cache:password", "redis:users:broker:password")
+DERIVED_SECRETS = ("redis:users:cache:password", "redis:users:broker:password", "app_settings")
 CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
            "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
 
@@ -191,12 +192,24 @@ def _derive(c, tplroot):
         "socket": f"{base}/run/{server if server in ('gunicorn', 'uwsgi') else 'wsgi'}.sock",
         "uwsgi_fifo": f"{base}/run/uwsgi.fifo",
         "uwsgi_stats": f"{base}/run/uwsgi-stats.sock",
-        "wsgi_script": f"{base}/app.wsgi",
+        # the app's entry (salt/webstack/app/files/entry.py.jinja): the WSGI callable with the
+        # settings in its environment, and the launcher of the other programs
+        "entry_dir": f"{base}/entry",
+        "entry": f"{base}/entry/webstack_app.py",
+        "entry_module": "webstack_app",
+        "wsgi_script": f"{base}/entry/webstack_app.py",
+        # where the project's static files and uploads are, seen from a release (`{release}`)
+        "static_rel": f"src/{app['static_root']}" if app["static_root"] else "static",
+        "media_link": app["media_root"],
         "ident": app["name"].replace("-", "_"),  # mod_wsgi's daemon group, Nginx's upstream
     })
+    app["static_dir"] = f"{app['current_dir']}/{app['static_rel']}"
+    # a static file's name with a content hash (Django's ManifestStaticFilesStorage: 12 hex digits)
+    c["hashed_name_re"] = r"\.[0-9a-f]{12}\.[A-Za-z0-9]+$"
     _derive_redis_users(c)
-    # the environment of every app process (WSGI server, workers); mod_wsgi gets it
-    # through its script
+    # the environment that every app process (WSGI server, workers) starts with, no secret
+    # in it: the process manager (or mod_wsgi's entry) sets it; the settings follow from
+    # the config file (the app's entry loads them)
     env = {"HOME": base, "USER": app["user"], "WEBSTACK_CONFIG": app["config_file"], "PYTHONUNBUFFERED": "1"}
     if app["django_settings_module"]:
         env["DJANGO_SETTINGS_MODULE"] = app["django_settings_module"]
@@ -227,7 +240,85 @@ def _derive(c, tplroot):
     _derive_cluster(c)
     c["serves_http"] = not c["roles"] or "single" in c["roles"] or "app" in c["roles"]
     _derive_tls(c, hosts, server)
+    _derive_settings(c)
+    _derive_beat(c)
     return c
+
+
+def _list(values, fmt):
+    if fmt == "json":
+        return json.dumps(list(values))
+    return (" " if fmt == "space" else ",").join(values)
+
+
+def _derive_settings(c):
+    """The settings of the app's config file and environment, by the project's names
+    (app:env_names), then app:env and the project's secrets (app:secrets): ``app_settings``,
+    a secret as a whole. ``release_settings``: the names of those that point into a
+    release (the build's commands get their own release's)."""
+    app, pg, redis, tls = c["app"], c["postgres"], c["redis"], c["tls"]
+
+    def q(value):
+        return urllib.parse.quote(str(value), safe="")
+
+    cache, broker = redis["users"]["cache"], redis["users"]["broker"]
+    values = {
+        "SECRET_KEY": str(app["secret_key"]),
+        "DEBUG": "1" if app["debug"] else "0",
+        "ALLOWED_HOSTS": _list(app["allowed_hosts"], app["list_format"]),
+        "DATABASE_URL": f"postgresql://{q(pg['user'])}:{q(pg['password'])}@{pg['host']}:{pg['port']}/{pg['name']}",
+        "CACHE_URL": f"redis://{cache['name']}:{cache['password']}@{redis['host']}:{redis['port']}/"
+                     f"{redis['cache_db']}",
+        "CELERY_BROKER_URL": f"redis://{broker['name']}:{broker['password']}@{redis['host']}:{redis['port']}/"
+                             f"{redis['broker_db']}",
+        "CELERY_TASK_ACKS_LATE": "1",
+        "STATIC_URL": app["static_url"],
+        "STATIC_ROOT": app["static_dir"],
+        "MEDIA_URL": app["media_url"],
+        "MEDIA_ROOT": app["media_dir"],
+        "RELEASE_FILE": f"{app['current_dir']}/RELEASE",
+    }
+    if tls["enabled"] is True:
+        silenced = []
+        if not tls["hsts_max_age"]:
+            silenced.append("security.W004")
+        else:
+            silenced += [] if tls["hsts_include_subdomains"] else ["security.W005"]
+            silenced += [] if tls["hsts_preload"] else ["security.W021"]
+        values.update({
+            # TLS ends at the web server or the load balancer, which says so in X-Forwarded-Proto
+            # (so do the health checks)
+            "SECURE_SSL_REDIRECT": "1",
+            "SESSION_COOKIE_SECURE": "1",
+            "CSRF_COOKIE_SECURE": "1",
+            "SECURE_HSTS_SECONDS": str(tls["hsts_max_age"]),
+            "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1" if tls["hsts_include_subdomains"] else "0",
+            "SECURE_HSTS_PRELOAD": "1" if tls["hsts_preload"] else "0",
+            # off by the pillar's choice (tls:hsts_*), not by omission: not warned about
+            "SILENCED_SYSTEM_CHECKS": _list(silenced, app["list_format"]),
+        })
+    names = app["env_names"]
+    out = {}
+    for key, value in values.items():
+        name = names.get(key, key)
+        if name:
+            out[name] = value
+    if app["django_settings_module"]:
+        out["DJANGO_SETTINGS_MODULE"] = app["django_settings_module"]
+    for key, value in list(app["env"].items()) + list(app["secrets"].items()):
+        out[str(key)] = str(value)
+    c["app_settings"] = out
+    c["release_settings"] = {names.get(key, key): rel for key, rel in
+                             (("STATIC_ROOT", app["static_rel"]), ("RELEASE_FILE", "RELEASE"))
+                             if names.get(key, key)}
+
+
+def _derive_beat(c):
+    """Celery beat runs on one host: role single's, or the cluster's first worker node."""
+    celery, roles = c["celery"], c["roles"]
+    workers = c["cluster"]["ids"]["worker"]
+    here = not roles or "single" in roles or ("worker" in roles and workers[:1] == [__grains__.get("id")])
+    celery["beat_here"] = bool(celery["enabled"] and celery["beat"] and c["app"]["celery_app"] and here)
 
 
 def _derive_redis_users(c):
@@ -361,3 +452,6 @@ def _derive_tls(c, hosts, server):
     c["forwarded_proto"] = "$http_x_forwarded_proto" if behind_lb else "$scheme"
     if server == "mod_wsgi" and tls["front"]:
         c["wsgi_check"].update({"port": tls["port"], "tls": True})
+    # the checks send what the front sends the app: the scheme its clients use
+    c["health_proto"] = "https" if tls["enabled"] is True else "http"
+    c["wsgi_check"]["forwarded_proto"] = c["health_proto"]

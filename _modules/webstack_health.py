@@ -31,15 +31,26 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def _uwsgi_packet(path, host_header):
-    """A uwsgi-protocol request (modifier 0: a WSGI request) for GET ``path``."""
+def _headers(host_header, forwarded_proto):
+    """What the front server sends the app: the Host, the client's address, and the scheme
+    the client used where TLS ends in front of it."""
+    headers = {"Host": host_header, "User-Agent": "webstack-health", "X-Forwarded-For": "127.0.0.1"}
+    if forwarded_proto:
+        headers["X-Forwarded-Proto"] = forwarded_proto
+    return headers
+
+
+def _uwsgi_packet(path, host_header, forwarded_proto=None):
+    """A uwsgi-protocol request (modifier 0: a WSGI request) for GET ``path``, with the
+    variables that Nginx's uwsgi_param lines send."""
     path_info, _, query = path.partition("?")
     env = {
         "REQUEST_METHOD": "GET", "REQUEST_URI": path, "PATH_INFO": path_info, "QUERY_STRING": query,
         "SERVER_PROTOCOL": "HTTP/1.1", "SERVER_NAME": host_header, "SERVER_PORT": "80",
-        "HTTP_HOST": host_header, "HTTP_USER_AGENT": "webstack-health", "REMOTE_ADDR": "127.0.0.1",
-        "UWSGI_SCHEME": "http",
+        "REMOTE_ADDR": "127.0.0.1", "UWSGI_SCHEME": "http",
     }
+    for key, value in _headers(host_header, forwarded_proto).items():
+        env["HTTP_" + key.upper().replace("-", "_")] = value
     body = b""
     for key, value in env.items():
         k, v = key.encode(), value.encode()
@@ -47,12 +58,12 @@ def _uwsgi_packet(path, host_header):
     return struct.pack("<BHB", 0, len(body), 0) + body
 
 
-def _get_uwsgi_once(path, unix_socket, host_header, timeout):
+def _get_uwsgi_once(path, unix_socket, host_header, timeout, forwarded_proto=None):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
         sock.connect(unix_socket)
-        sock.sendall(_uwsgi_packet(path, host_header or "localhost"))
+        sock.sendall(_uwsgi_packet(path, host_header or "localhost", forwarded_proto))
         resp = http.client.HTTPResponse(sock)  # uWSGI answers in plain HTTP
         resp.begin()
         return resp.status, resp.read(2000).decode("utf-8", "replace")
@@ -60,9 +71,10 @@ def _get_uwsgi_once(path, unix_socket, host_header, timeout):
         sock.close()
 
 
-def _get_once(path, host, port, unix_socket, host_header, timeout, protocol="http", tls=False):
+def _get_once(path, host, port, unix_socket, host_header, timeout, protocol="http", tls=False,
+              forwarded_proto=None):
     if protocol == "uwsgi":
-        return _get_uwsgi_once(path, unix_socket, host_header, timeout)
+        return _get_uwsgi_once(path, unix_socket, host_header, timeout, forwarded_proto)
     if unix_socket:
         conn = _UnixHTTPConnection(unix_socket, timeout)
     elif tls:
@@ -75,7 +87,7 @@ def _get_once(path, host, port, unix_socket, host_header, timeout, protocol="htt
     else:
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        conn.request("GET", path, headers={"Host": host_header or host, "User-Agent": "webstack-health"})
+        conn.request("GET", path, headers=_headers(host_header or host, forwarded_proto))
         resp = conn.getresponse()
         return resp.status, resp.read(2000).decode("utf-8", "replace")
     finally:
@@ -83,13 +95,17 @@ def _get_once(path, host, port, unix_socket, host_header, timeout, protocol="htt
 
 
 def check(path="/healthz", host="127.0.0.1", port=80, unix_socket=None, host_header=None,
-          expect=200, timeout=5, retries=0, interval=1, protocol="http", tls=False):
+          expect=200, timeout=5, retries=0, interval=1, protocol="http", tls=False, forwarded_proto=None):
     """
     GET ``path`` and compare the status with ``expect``. Retries (with
     ``interval`` seconds of sleep between tries) while the answer differs or the
     connection fails. ``protocol``: ``http``, or ``uwsgi`` for a uWSGI socket.
     ``tls``: HTTPS to ``host``:``port`` (the certificate is not verified: the
-    check is of the app behind it).
+    check is of the app behind it). The request carries what the front server
+    sends: ``host_header`` as the Host, ``X-Forwarded-For: 127.0.0.1`` and, with
+    ``forwarded_proto`` (``https`` where TLS ends in front of the app),
+    ``X-Forwarded-Proto``, so that an app that redirects plain HTTP answers as it
+    answers its clients.
     Returns ``{"ok", "status", "body", "tries", "error"}``.
 
     CLI Example:
@@ -100,9 +116,12 @@ def check(path="/healthz", host="127.0.0.1", port=80, unix_socket=None, host_hea
         salt-call webstack_health.check /healthz unix_socket=/srv/webapp/run/uwsgi.sock protocol=uwsgi
         salt-call webstack_health.check /healthz port=80 retries=10
         salt-call webstack_health.check /healthz port=443 tls=True
+        salt-call webstack_health.check / unix_socket=/srv/webapp/run/gunicorn.sock forwarded_proto=https
     """
     if protocol not in ("http", "uwsgi"):
         raise CommandExecutionError(f"protocol {protocol!r}: expected http or uwsgi")
+    if forwarded_proto not in (None, "", "http", "https"):
+        raise CommandExecutionError(f"forwarded_proto {forwarded_proto!r}: expected http or https")
     if protocol == "uwsgi" and not unix_socket:
         raise CommandExecutionError("protocol uwsgi: expected unix_socket, the uWSGI socket's path")
     tries = int(retries) + 1
@@ -110,7 +129,7 @@ def check(path="/healthz", host="127.0.0.1", port=80, unix_socket=None, host_hea
     for attempt in range(1, tries + 1):
         try:
             status, body = _get_once(path, host, int(port), unix_socket, host_header, float(timeout),
-                                     protocol, _bool(tls))
+                                     protocol, _bool(tls), forwarded_proto or None)
             error = None
             if status == int(expect):
                 return {"ok": True, "status": status, "body": body[:500], "tries": attempt, "error": None}

@@ -33,14 +33,9 @@ CLUSTER_ROLES = ("db", "cache", "app", "worker", "lb")
 # where systemd is PID 1 this directory exists (sd_booted)
 SYSTEMD_RUN_DIR = "/run/systemd/system"
 
-# Keys of the app's config file that the formula writes itself (app/files/app.env.jinja).
-RESERVED_ENV_KEYS = frozenset((
-    "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL",
-    "CELERY_TASK_ACKS_LATE", "STATIC_URL", "STATIC_ROOT", "MEDIA_URL", "MEDIA_ROOT", "RELEASE_FILE",
-    "DJANGO_SETTINGS_MODULE", "WEBSTACK_CONFIG", "SECURE_SSL_REDIRECT", "SECURE_REDIRECT_EXEMPT",
-    "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS",
-    "SECURE_HSTS_PRELOAD", "SILENCED_SYSTEM_CHECKS",
-))
+# Variables of the app's environment that no pillar key may name: the process's own
+# (the app's entry and the process manager set them) and the settings module's.
+FIXED_ENV_KEYS = ("DJANGO_SETTINGS_MODULE", "WEBSTACK_CONFIG", "HOME", "USER", "PYTHONUNBUFFERED", "PATH")
 
 # The ports that each role listens on, by pillar key ("front": Nginx's or Apache's).
 _PORTS = {
@@ -124,13 +119,36 @@ def _rules(schema, data, raw, pillar, roles):
     if data["redis"]["cache_db"] == data["redis"]["broker_db"]:
         errors.append("webstack:redis:broker_db: expected a database apart from webstack:redis:cache_db, "
                       f"got the same number {data['redis']['broker_db']}")
-    for key in sorted(k for k in data["app"]["env"] if k in RESERVED_ENV_KEYS):
-        errors.append(f"webstack:app:env:{key}: expected a key that the formula does not write itself; "
-                      f"{key} comes from its own pillar key (reserved: {', '.join(sorted(RESERVED_ENV_KEYS))})")
+    errors += _env_names(data["app"])
     errors += _tls_rules(data["tls"], raw["tls"] if isinstance(raw.get("tls"), dict) else {})
     errors += _hosts_resolve(data, pillar, roles)
     errors += _ports_apart(data, roles)
     errors += _secrets(schema, raw, roles)
+    return errors
+
+
+def _env_names(app):
+    """Every variable of the app's environment has one source: a setting of the formula
+    (by its name in app:env_names), app:env or app:secrets, never two."""
+    errors, taken = [], {key: "the formula's own" for key in FIXED_ENV_KEYS}
+    names = app["env_names"]
+    for setting in _util("app_settings")():
+        name = names.get(setting, setting)
+        if not name:
+            continue
+        if name in taken:
+            errors.append(f"webstack:app:env_names:{setting}: expected a name of no other variable, got "
+                          f"{name!r}, which is {taken[name]}")
+        else:
+            taken[name] = f"the formula's {setting}" if name != setting else "a setting of the formula"
+    for section in ("env", "secrets"):
+        for key in sorted(app[section]):
+            if key in taken:
+                hint = "; rename the formula's with webstack:app:env_names" if "formula" in taken[key] else ""
+                errors.append(f"webstack:app:{section}:{key}: expected a name of no other variable, got "
+                              f"{key}, which is {taken[key]}{hint}")
+            else:
+                taken[key] = f"in webstack:app:{section}"
     return errors
 
 

@@ -584,7 +584,7 @@ def _plan_pinned(base_dir, release):
 
 
 def plan(base_dir, source, rev="main", settings_file=None, python="python3", build_commands=None,
-         saltenv="base", test=False, requirements="requirements.txt", release=None):
+         saltenv="base", test=False, requirements="requirements.txt", release=None, links=None):
     """
     Compare the wanted release with the current one. Returns ``{"current",
     "fingerprint", "changed", "reuse", "source"}``: ``reuse`` names a finished
@@ -609,6 +609,8 @@ def plan(base_dir, source, rev="main", settings_file=None, python="python3", bui
         "build_commands": list(build_commands or []),
         "requirements": requirements,
     }
+    if links:  # only when set: the releases built before the key existed keep their fingerprint
+        parts["links"] = dict(sorted(links.items()))
     fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
     cur = current(base_dir)
     cur_info = info(base_dir, cur) if cur else None
@@ -633,19 +635,38 @@ def plan(base_dir, source, rev="main", settings_file=None, python="python3", bui
 
 # ---------------------------------------------------------------- build
 
+def _read_settings(path):
+    """The settings of a config file (``KEY=VALUE`` lines, the value to the end of the
+    line, ``#`` starting a comment line), as the app's entry reads them; a missing file is
+    ``{}``. Private: they are secrets."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return {}
+    values = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key and not key.startswith("#"):
+            values[key] = value
+    return values
+
+
 def _command_env(release_dir, settings_file, env):
+    """The environment of a command in a release: its virtualenv first on PATH, the
+    settings of ``settings_file`` (as the app's processes get them), then ``env``, where
+    ``{release}`` stands for the release's directory."""
     out = {
         "PATH": os.path.join(release_dir, "venv", "bin")
         + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "LANG": os.environ.get("LANG", "C.UTF-8"),
         "VIRTUAL_ENV": os.path.join(release_dir, "venv"),
-        "STATIC_ROOT": os.path.join(release_dir, "static"),
-        "RELEASE_FILE": os.path.join(release_dir, "RELEASE"),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     if settings_file:
         out["WEBSTACK_CONFIG"] = settings_file
-    out.update({str(k): str(v) for k, v in (env or {}).items()})
+        out.update(_read_settings(settings_file))
+    out.update({str(k): str(v).replace("{release}", release_dir) for k, v in (env or {}).items()})
     return out
 
 
@@ -660,9 +681,10 @@ def run_commands(base_dir, release_id, commands, settings_file=None, env=None, r
                  timeout=COMMAND_TIMEOUT):
     """
     Run commands in a release's ``src`` directory, with its virtualenv first on
-    PATH (a leading ``python`` is the release's interpreter), ``WEBSTACK_CONFIG``
-    pointing at the settings file and ``STATIC_ROOT`` at the release's static
-    directory. Stops at the first failure, with its output in the error.
+    PATH (a leading ``python`` is the release's interpreter), the settings of
+    ``settings_file`` in the environment (and ``WEBSTACK_CONFIG`` pointing at it),
+    then ``env`` (``{release}`` in a value is the release's directory). Stops at the
+    first failure, with its output in the error.
 
     CLI Example:
 
@@ -689,12 +711,54 @@ def run_commands(base_dir, release_id, commands, settings_file=None, env=None, r
     return done
 
 
+def execute(base_dir, command, settings_file=None, env=None, runas=None, timeout=COMMAND_TIMEOUT):
+    """
+    Run one command in the current release, as the app's processes run: in
+    ``<base_dir>/current/src``, its virtualenv first on PATH (a leading ``python`` is
+    its interpreter), the settings of ``settings_file`` and then ``env`` in the
+    environment, as ``runas``. Returns ``{"release", "retcode", "stdout", "stderr"}``
+    whatever the exit status; an error only when there is no current release or the
+    command cannot be started.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_release.execute /srv/webapp 'python manage.py showmigrations' settings_file=/etc/webstack/webapp/app.env runas=webapp
+    """  # noqa: E501 (a CLI example is one line)
+    release_id = current(base_dir)
+    if not release_id:
+        raise CommandExecutionError(f"no current release under {base_dir}: deploy one first")
+    if not _is_command(command):
+        raise CommandExecutionError(f"command {command!r}: expected one line that splits into words "
+                                    "(it runs without a shell)")
+    current_dir = os.path.join(base_dir, "current")
+    res = __salt__["cmd.run_all"](
+        _argv(command, current_dir), cwd=os.path.join(current_dir, "src"),
+        env=_command_env(current_dir, settings_file, env), runas=runas, python_shell=False, clean_env=True,
+        timeout=int(timeout), ignore_retcode=True, output_loglevel="quiet",
+    )
+    return {"release": release_id, "retcode": res["retcode"], "stdout": res.get("stdout", ""),
+            "stderr": res.get("stderr", "")}
+
+
+def _is_command(command):
+    if not isinstance(command, str) or "\n" in command or not command.strip():
+        return False
+    try:
+        return bool(shlex.split(command))
+    except ValueError:
+        return False
+
+
 def build(base_dir, source, rev="main", settings_file=None, requirements="requirements.txt",
-          python="python3", build_commands=None, env=None, saltenv="base", planned=None):
+          python="python3", build_commands=None, env=None, saltenv="base", planned=None, links=None):
     """
     Build a new release completely: export the source, create the virtualenv,
-    install the requirements (pip cache under ``<base_dir>/cache/pip``), run the
-    build commands (e.g. collectstatic), then write ``release.json``. A failed
+    install the requirements (pip cache under ``<base_dir>/cache/pip``), link each
+    path of ``links`` (relative to the source, e.g. ``media``) to its target outside
+    the release (``<base_dir>/shared/media``), run the build commands (e.g.
+    collectstatic), then write ``release.json``. A failed
     build is removed and ``current`` is not touched. Returns the new id.
 
     CLI Example:
@@ -704,7 +768,8 @@ def build(base_dir, source, rev="main", settings_file=None, requirements="requir
         salt-call webstack_release.build /srv/webapp salt://example settings_file=/etc/webstack/webapp/app.env
     """
     planned = planned or plan(base_dir, source, rev=rev, settings_file=settings_file, python=python,
-                              build_commands=build_commands, saltenv=saltenv, requirements=requirements)
+                              build_commands=build_commands, saltenv=saltenv, requirements=requirements,
+                              links=links)
     now = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     release_id = f"{now}-{planned['fingerprint'][:8]}"
     release_dir = _release_path(base_dir, release_id)
@@ -726,6 +791,8 @@ def build(base_dir, source, rev="main", settings_file=None, requirements="requir
             _check_run(pip + ["install", "--cache-dir", os.path.join(base_dir, "cache", "pip"),
                               "-r", req_file], "install the requirements")
         os.makedirs(os.path.join(release_dir, "static"), exist_ok=True)
+        for rel, target in sorted((links or {}).items()):
+            _link(os.path.join(release_dir, "src"), rel, target)
         run_commands(base_dir, release_id, build_commands, settings_file=settings_file, env=env)
         meta = {
             "id": release_id,
@@ -742,6 +809,21 @@ def build(base_dir, source, rev="main", settings_file=None, requirements="requir
         shutil.rmtree(release_dir, ignore_errors=True)
         raise
     return release_id
+
+
+def _link(src, rel, target):
+    """``src/rel`` becomes a symlink to ``target`` (what the source had there goes: a
+    placeholder such as ``media/.gitkeep``); its parents are made, inside ``src``."""
+    path = os.path.join(src, rel)
+    real_src, parent = os.path.realpath(src), os.path.realpath(os.path.dirname(path))
+    if parent != real_src and not parent.startswith(real_src + os.sep):
+        raise CommandExecutionError(f"cannot link {rel} to {target}: a symlink in the source leads out of it")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if os.path.islink(path) or os.path.isfile(path):
+        os.remove(path)
+    elif os.path.isdir(path):
+        shutil.rmtree(path)
+    os.symlink(target, path)
 
 
 def _check_run(argv, what, timeout=PIP_TIMEOUT):
@@ -793,7 +875,7 @@ def run_migrations(base_dir, release_id, migrate_commands, settings_file=None, e
 def deploy(base_dir, source, rev="main", settings_file=None, requirements="requirements.txt",
            python="python3", build_commands=None, migrate=True, migrate_commands=None,
            post_deploy_commands=None, env=None, user=None, keep=5, saltenv="base", planned=None,
-           release=None, build_missing=True):
+           release=None, build_missing=True, links=None):
     """
     Deploy when the source, the settings or the build changed: build the new
     release (or reuse a finished one with the same fingerprint), run the
@@ -815,7 +897,7 @@ def deploy(base_dir, source, rev="main", settings_file=None, requirements="requi
     """  # noqa: E501 (a CLI example is one line)
     planned = planned or plan(base_dir, source, rev=rev, settings_file=settings_file, python=python,
                               build_commands=build_commands, saltenv=saltenv, requirements=requirements,
-                              release=release)
+                              release=release, links=links)
     if not planned["changed"]:
         return {"changed": False, "old": planned["current"], "new": planned["current"], "pruned": [],
                 "prune_failed": {}}
@@ -825,7 +907,7 @@ def deploy(base_dir, source, rev="main", settings_file=None, requirements="requi
             "makes it (did the source or the settings change since it ran?); nothing was switched")
     release_id = planned["reuse"] or build(
         base_dir, source, rev=rev, settings_file=settings_file, requirements=requirements, python=python,
-        build_commands=build_commands, env=env, saltenv=saltenv, planned=planned)
+        build_commands=build_commands, env=env, saltenv=saltenv, planned=planned, links=links)
     if migrate and not planned.get("pinned"):
         run_migrations(base_dir, release_id, migrate_commands, settings_file=settings_file, env=env, user=user)
     old = activate(base_dir, release_id)

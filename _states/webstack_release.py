@@ -43,7 +43,7 @@ def _plan(name, source, args, release=None):
 def deployed(name, source, rev="main", settings_file=None, requirements="requirements.txt",
              python="python3", build_commands=None, migrate=True, migrate_commands=None,
              post_deploy_commands=None, env=None, user=None, keep=5, saltenv="base", release=None,
-             build=True):
+             build=True, links=None):
     """
     Make sure ``<name>/current`` is a release of this source and settings.
 
@@ -67,7 +67,11 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
         Run after the switch, as ``user``; if one fails, ``current`` is switched
         back and the state fails (the programs that watch it do not reload).
     env
-        Extra environment for those commands.
+        Environment of those commands, over the settings of ``settings_file``;
+        ``{release}`` in a value is the release's directory.
+    links
+        ``{path: target}``: ``path`` of the source (``media``) becomes a symlink to
+        ``target`` (``/srv/webapp/shared/media``) in each new release.
     keep
         How many finished releases to keep (the current one always stays).
     release
@@ -80,7 +84,7 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     args = dict(rev=rev, settings_file=settings_file, python=python, build_commands=build_commands,
-                saltenv=saltenv, requirements=requirements)
+                saltenv=saltenv, requirements=requirements, links=links)
     planned, done = _plan(name, source, args, release=release)
     if done:
         return done
@@ -117,7 +121,7 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
 
 
 def built(name, source, rev="main", settings_file=None, requirements="requirements.txt",
-          python="python3", build_commands=None, env=None, saltenv="base", release=None, **_):
+          python="python3", build_commands=None, env=None, saltenv="base", release=None, links=None, **_):
     """
     Make sure a finished release of this source and settings exists, without
     switching ``current`` to it: ``orch.deploy`` builds on every node first,
@@ -126,7 +130,7 @@ def built(name, source, rev="main", settings_file=None, requirements="requiremen
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     args = dict(rev=rev, settings_file=settings_file, python=python, build_commands=build_commands,
-                saltenv=saltenv, requirements=requirements)
+                saltenv=saltenv, requirements=requirements, links=links)
     planned, done = _plan(name, source, args, release=release)
     if done:
         return done
@@ -151,7 +155,7 @@ def built(name, source, rev="main", settings_file=None, requirements="requiremen
 
 def migrated(name, source, rev="main", settings_file=None, requirements="requirements.txt",
              python="python3", build_commands=None, migrate_commands=None, env=None, user=None,
-             saltenv="base", release=None, **_):
+             saltenv="base", release=None, links=None, **_):
     """
     Run the migrations of the wanted release (built by ``built``, or current)
     once, before any node switches to it. Nothing to do for a pinned release
@@ -162,7 +166,7 @@ def migrated(name, source, rev="main", settings_file=None, requirements="require
         ret["comment"] = f"Release {release} is pinned: no migration runs"
         return ret
     args = dict(rev=rev, settings_file=settings_file, python=python, build_commands=build_commands,
-                saltenv=saltenv, requirements=requirements)
+                saltenv=saltenv, requirements=requirements, links=links)
     planned, done = _plan(name, source, args)
     if planned is None:
         return done

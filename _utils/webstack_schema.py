@@ -196,6 +196,13 @@ def _is_private_key(value):
 
 
 # name -> (check, the expected form as a message says it)
+# The settings the formula gives the app (app.env and the environment), by the names that
+# app:env_names may change
+APP_SETTINGS = ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL",
+                "CELERY_TASK_ACKS_LATE", "STATIC_URL", "STATIC_ROOT", "MEDIA_URL", "MEDIA_ROOT", "RELEASE_FILE",
+                "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS",
+                "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD", "SILENCED_SYSTEM_CHECKS")
+
 GRAMMARS = {
     "name": (_full(r"[a-z][a-z0-9_-]{0,31}"), "a lowercase name matching [a-z][a-z0-9_-]{0,31}"),
     "user": (_full(r"[a-z_][a-z0-9_-]{0,31}"), "a system user name matching [a-z_][a-z0-9_-]{0,31}"),
@@ -230,6 +237,11 @@ GRAMMARS = {
                  "a URL path starting with '/', e.g. /healthz"),
     "command": (_is_command, "a single-line command of printable characters (run without a shell)"),
     "env_name": (_full(r"[A-Z_][A-Z0-9_]{0,127}"), "an UPPER_CASE variable name"),
+    "app_setting": (lambda v: v in APP_SETTINGS, "a setting the formula provides (" + ", ".join(APP_SETTINGS)
+                    + ")"),
+    "deb_package": (_full(r"[a-z0-9][a-z0-9+.-]{1,99}"), "a Debian package name such as libpq-dev"),
+    "import_path": (_full(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*[:.][A-Za-z_][A-Za-z0-9_]*"),
+                    "module.path:Name, e.g. django_celery_beat.schedulers:DatabaseScheduler"),
     "env_value": (_is_env_value, "a single-line value of printable characters that does not start or end "
                                  "with a quote"),
     "nginx_size": (_full(r"[0-9]{1,12}[kKmMgG]?"), "a size such as 10m"),
@@ -261,6 +273,11 @@ GRAMMARS = {
 }
 
 TYPES = ("str", "int", "bool", "scalar", "list", "map")
+
+
+def app_settings():
+    """The names of the settings that the formula gives the app (before app:env_names)."""
+    return APP_SETTINGS
 
 
 def valid(grammar, value):
@@ -400,7 +417,8 @@ def _problems(path, spec, value):
             if not isinstance(key, str) or (keys and not GRAMMARS[keys][0](key)):
                 found.append((path, f"{GRAMMARS[keys][1] if keys else 'a name'} for each key", f"got {describe(key)}"))
             else:
-                found.extend(_problems(f"{path}:{key}", spec.get("values", {}), item))
+                values = dict(spec.get("values", {}), secret=True) if spec.get("secret") else spec.get("values", {})
+                found.extend(_problems(f"{path}:{key}", values, item))
         return found
     if not _scalar_ok(spec, value):
         return [(path, expected(spec), shown(value))]

@@ -8,6 +8,7 @@ missing Docker fails loudly instead of skipping.
 import concurrent.futures
 import os
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,8 +29,8 @@ KEEP = os.environ.get("WEBSTACK_KEEP_CONTAINERS") == "1"
 # the background from the start of the tier, while the bad-input cases (one salt-call at a
 # time) leave a core free; their tests follow; the clusters come last, when nothing else is
 # being installed beside their tests under load. A module keeps its tests' order.
-MODULE_ORDER = ("test_bad_input", "test_master_minion", "test_single", "test_switch", "test_systemd",
-                "test_debian12", "test_cluster")
+MODULE_ORDER = ("test_bad_input", "test_master_minion", "test_single", "test_projects", "test_switch",
+                "test_systemd", "test_debian12", "test_cluster")
 
 
 def _module_rank(item):
@@ -115,6 +116,41 @@ def write_local_pillar(host, settings):
     host.write_private("/etc/webstack/pillar/local.sls", local_pillar(settings))
 
 
+PROJECTS = REPO / "tests" / "projects"
+# The test projects' pillars: what their operators write in /etc/webstack/pillar/local.sls
+# to deploy them as they are (git sources: /srv/git/<project>.git on the server).
+GUESTBOOK_SETTINGS = {
+    "app": {
+        "source": "file:///srv/git/guestbook.git",
+        "requirements": "requirements/production.txt",
+        "wsgi_app": "config.wsgi:application",
+        "django_settings_module": "config.settings.production",
+        "celery_app": "config.celery_app",
+        "health_path": "/",
+        "static_root": "staticfiles",
+        "media_root": "guestbook/media",
+        "system_packages": ["libpq-dev"],
+        "env_names": {"SECRET_KEY": "DJANGO_SECRET_KEY", "DEBUG": "DJANGO_DEBUG",
+                      "ALLOWED_HOSTS": "DJANGO_ALLOWED_HOSTS", "CACHE_URL": "REDIS_URL",
+                      "SECURE_SSL_REDIRECT": "DJANGO_SECURE_SSL_REDIRECT"},
+        "secrets": {"DJANGO_ADMIN_URL": "staff-7c1e0a9d42/", "DJANGO_EMAIL_HOST_PASSWORD": "mail-Qx8vR2kLp9sW4tZ"},
+    },
+    "celery": {"beat": True, "beat_scheduler": "django_celery_beat.schedulers:DatabaseScheduler"},
+}
+
+
+def project_repo(name):
+    """tests/projects/<name> as its team keeps it: a bare git repository, one commit on main."""
+    work = Path(tempfile.mkdtemp(prefix=f"webstack-{name}-"))
+    git = ["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.org", "-c", "init.defaultBranch=main"]
+    subprocess.run(["cp", "-a", f"{PROJECTS / name}/.", str(work / "src")], check=True)
+    subprocess.run(git + ["-C", str(work / "src"), "init", "-q"], check=True)
+    subprocess.run(git + ["-C", str(work / "src"), "add", "-A"], check=True)
+    subprocess.run(git + ["-C", str(work / "src"), "commit", "-q", "-m", "Initial commit"], check=True)
+    subprocess.run(git + ["clone", "-q", "--bare", str(work / "src"), str(work / f"{name}.git")], check=True)
+    return work / f"{name}.git"
+
+
 # Fresh servers, one per setup, bootstrapped at once (in threads: each waits on its own
 # container) the first time a test asks for one. Gunicorn, the default, starts from the
 # bare base image (Salt included in the bootstrap); uWSGI and mod_wsgi from the image with
@@ -130,6 +166,8 @@ FRESH_SERVERS = {
     # (built by `bootstrap.sh --salt-only`: Salt's install from a bare image is shown there
     # on Debian 12, and by the gunicorn server on Debian 13)
     OTHER_RELEASE: {"image": image("salt", OTHER_RELEASE), "settings": None},
+    # a project as its authors wrote it (tests/projects/guestbook), by pillar alone
+    "guestbook": {"image": SALT_IMAGE, "settings": GUESTBOOK_SETTINGS, "project": "guestbook"},
 }
 
 
@@ -137,6 +175,8 @@ def _bootstrap_fresh(name, spec):
     host = Host.start(spec["image"], name=f"webstack-test-single-{name.replace('_', '-')}", publish=(80, 443),
                       hostname="single1", systemd=spec.get("systemd", False), cap_add=spec.get("cap_add", ()))
     host.put_dir(str(REPO), "/root/webstack")
+    if spec.get("project"):
+        host.put_dir(str(project_repo(spec["project"])), f"/srv/git/{spec['project']}.git")
     if spec["settings"]:
         write_local_pillar(host, spec["settings"])
     # What the operator would look at first: the prediction (it installs Salt where the

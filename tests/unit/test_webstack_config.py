@@ -60,8 +60,9 @@ def test_role_single_derives_paths_servers_and_checks(plain):
     assert c["wsgi_sls"] == "webstack.gunicorn"
     assert c["wsgi_clean_sls"] == ["webstack.uwsgi.clean", "webstack.apache.clean"]
     assert c["wsgi"]["workers"] == 5  # auto: 2 x 2 cores + 1
+    # the check sends what Nginx sends: TLS is on, so X-Forwarded-Proto https
     assert c["wsgi_check"] == {"unix_socket": "/srv/webapp/run/gunicorn.sock", "protocol": "http",
-                               "host_header": "localhost"}
+                               "host_header": "localhost", "forwarded_proto": "https"}
     assert c["postgres_conf_dir"] == "/etc/postgresql/15/main"
     assert c["tls"]["front"] is True and c["tls"]["lb"] is False
     assert c["tls"]["subject"] == "/CN=localhost"
@@ -74,9 +75,10 @@ def test_role_single_derives_paths_servers_and_checks(plain):
 
 @pytest.mark.parametrize("server, sls, clean, check", [
     ("uwsgi", "webstack.uwsgi", ["webstack.gunicorn.clean", "webstack.apache.clean"],
-     {"unix_socket": "/srv/webapp/run/uwsgi.sock", "protocol": "uwsgi", "host_header": "localhost"}),
+     {"unix_socket": "/srv/webapp/run/uwsgi.sock", "protocol": "uwsgi", "host_header": "localhost",
+      "forwarded_proto": "https"}),
     ("mod_wsgi", "webstack.apache", ["webstack.gunicorn.clean", "webstack.uwsgi.clean", "webstack.nginx.clean"],
-     {"host": "127.0.0.1", "port": 443, "tls": True, "host_header": "localhost"}),
+     {"host": "127.0.0.1", "port": 443, "tls": True, "host_header": "localhost", "forwarded_proto": "https"}),
 ])
 def test_each_wsgi_server_has_its_sls_its_clean_ups_and_its_check(plain, server, sls, clean, check):
     _pillar(roles=["single"], wsgi={"server": server})

@@ -52,7 +52,7 @@ def test_the_defaults_and_each_os_file_pass_the_schema(os_file):
 
 def test_secrets_are_the_three_and_their_derived_and_tls_keys():
     assert sorted(schema_util.secret_paths(SCHEMA)) == [
-        "app:secret_key", "postgres:password", "redis:password", "redis:user_passwords:broker",
+        "app:secret_key", "app:secrets", "postgres:password", "redis:password", "redis:user_passwords:broker",
         "redis:user_passwords:cache", "tls:private_key"]
 
 

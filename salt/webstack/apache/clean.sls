@@ -1,6 +1,6 @@
-{#- Apache stopped and disabled (another wsgi:server was chosen) and the app's
-    mod_wsgi script removed. The package and its files stay; the next switch back
-    rewrites apache2.conf. #}
+{#- Apache stopped and disabled (another wsgi:server was chosen). The package and
+    its files stay; the next switch back rewrites apache2.conf. The app's entry
+    (its mod_wsgi script) serves the other servers too. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 {%- from tplroot ~ "/boot.jinja" import boot_links with context %}
@@ -17,9 +17,3 @@ webstack-apache-clean-service-dead:
 
 {{ boot_links('webstack-apache-clean', webstack, webstack.services.apache, False,
                {'service': 'webstack-apache-clean-service-dead'}) }}
-
-webstack-apache-clean-wsgi-script-file-absent:
-  file.absent:
-    - name: {{ webstack.app.wsgi_script }}
-    - require:
-      - service: webstack-apache-clean-service-dead

@@ -10,22 +10,10 @@ include:
   - {{ tplroot }}.tls.clean
 {%- endif %}
 
-{#- mod_wsgi's entry point: it puts the app's environment (the config file's
-    path, the settings module) into os.environ, which Apache does not pass on,
-    then imports app:wsgi_app. No secret in it; Apache's user must read it. #}
-webstack-apache-config-wsgi-script-file-managed:
-  file.managed:
-    - name: {{ app.wsgi_script }}
-    - source: salt://{{ tpldir }}/files/app.wsgi.jinja
-    - template: jinja
-    - context:
-        tplroot: {{ tplroot }}
-    - user: root
-    - group: root
-    - mode: '0644'
-    - check_cmd: {{ (webstack.pkgs.python[0] | quote ~ ' -m py_compile') | json }}
-    - require:
-      - file: webstack-app-config-{{ app.base_dir }}-file-directory
+{#- mod_wsgi's script was <base_dir>/app.wsgi before the app's entry replaced it. #}
+webstack-apache-config-old-wsgi-script-file-absent:
+  file.absent:
+    - name: {{ app.base_dir }}/app.wsgi
 
 {#- The whole apache2.conf, so that `apachectl configtest` (-t) checks exactly
     what goes live. #}
@@ -45,4 +33,4 @@ webstack-apache-config-file-managed:
 {%- if webstack.tls.front %}
       - {{ webstack.tls.requisite | yaml(False) }}
 {%- endif %}
-      - file: webstack-apache-config-wsgi-script-file-managed
+      - file: webstack-app-config-entry-file-managed

@@ -22,7 +22,7 @@ webstack-apache-service-running:
       - webstack_release: webstack-app-release-webstack_release-deployed
     - watch:
       - file: webstack-apache-config-file-managed
-      - file: webstack-apache-config-wsgi-script-file-managed
+      - file: webstack-app-config-entry-file-managed
 {%- if webstack.tls.front %}
       - {{ webstack.tls.requisite | yaml(False) }}
 {%- endif %}

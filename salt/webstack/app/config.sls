@@ -72,3 +72,29 @@ webstack-app-config-file-managed:
     - show_changes: False
     - require:
       - file: webstack-app-config-dir-file-directory
+
+{#- The app's entry: the settings above into the environment, then the WSGI
+    callable (Gunicorn, uWSGI, mod_wsgi) or the command (Celery). No secret in
+    it; the web server's user reads it for mod_wsgi. #}
+webstack-app-config-entry-dir-file-directory:
+  file.directory:
+    - name: {{ app.entry_dir }}
+    - user: root
+    - group: root
+    - mode: '0755'
+    - require:
+      - file: webstack-app-config-{{ app.base_dir }}-file-directory
+
+webstack-app-config-entry-file-managed:
+  file.managed:
+    - name: {{ app.entry }}
+    - source: salt://{{ tpldir }}/files/entry.py.jinja
+    - template: jinja
+    - context:
+        tplroot: {{ tplroot }}
+    - user: root
+    - group: root
+    - mode: '0644'
+    - check_cmd: {{ (webstack.pkgs.python[0] | quote ~ ' -m py_compile') | json }}
+    - require:
+      - file: webstack-app-config-entry-dir-file-directory

@@ -3,6 +3,12 @@
 {%- from tplroot ~ "/process.jinja" import manager_sls, program, program_absent with context %}
 {%- set app = webstack.app %}
 {%- set celery = webstack.celery %}
+{#- Through the app's entry, which puts the settings into the environment and
+    executes the rest of the command. #}
+{%- set celery_cmd = [app.current_dir ~ '/venv/bin/python', app.entry,
+                      app.current_dir ~ '/venv/bin/python', '-m', 'celery', '--app', app.celery_app] %}
+{%- set watch = [{'webstack_release': 'webstack-app-release-webstack_release-deployed'},
+                 {'file': 'webstack-app-config-entry-file-managed'}] %}
 include:
   - {{ tplroot }}.app.release
 {{- manager_sls(webstack) }}
@@ -12,9 +18,8 @@ include:
     the tasks in progress (acks_late: an unfinished one is delivered again). #}
 {{ program('webstack-celery-service', webstack, {
     'name': app.name ~ '-celery',
-    'command': [app.current_dir ~ '/venv/bin/python', '-m', 'celery', '--app', app.celery_app, 'worker',
-                '--loglevel', celery.loglevel, '--concurrency', celery.concurrency | string,
-                '--hostname', app.name ~ '@%h'],
+    'command': celery_cmd + ['worker', '--loglevel', celery.loglevel, '--concurrency', celery.concurrency | string,
+                             '--hostname', app.name ~ '@%h'],
     'directory': app.current_dir ~ '/src',
     'user': app.user,
     'environment': webstack.app_environment,
@@ -23,7 +28,32 @@ include:
     'stopasgroup': True,
     'stdout_logfile': webstack.supervisor.log_dir ~ '/' ~ app.name ~ '-celery.log',
   },
-  watch=[{'webstack_release': 'webstack-app-release-webstack_release-deployed'}]) }}
+  require=[{'file': 'webstack-app-config-entry-file-managed'}],
+  watch=watch) }}
 {%- else %}
 {{ program_absent('webstack-celery-service', webstack, app.name ~ '-celery') }}
+{%- endif %}
+
+{%- if celery.beat_here %}
+{#- Beat, on this host only: a new release stops it, then starts it again (never two
+    at once). Its schedule file and pid file are in the run directory. #}
+{{ program('webstack-celery-beat-service', webstack, {
+    'name': app.name ~ '-celerybeat',
+    'command': celery_cmd + ['beat', '--loglevel', celery.loglevel,
+                             '--pidfile', app.run_dir ~ '/celerybeat.pid',
+                             '--schedule', app.run_dir ~ '/celerybeat-schedule']
+               + (['--scheduler', celery.beat_scheduler] if celery.beat_scheduler else []),
+    'directory': app.current_dir ~ '/src',
+    'user': app.user,
+    'environment': webstack.app_environment,
+    'stopsignal': 'TERM',
+    'stopwaitsecs': 60,
+    'stopasgroup': True,
+    'stdout_logfile': webstack.supervisor.log_dir ~ '/' ~ app.name ~ '-celerybeat.log',
+  },
+  require=[{'file': 'webstack-app-config-entry-file-managed'},
+           {'file': 'webstack-app-config-run-file-directory'}],
+  watch=watch) }}
+{%- else %}
+{{ program_absent('webstack-celery-beat-service', webstack, app.name ~ '-celerybeat') }}
 {%- endif %}

@@ -12,7 +12,7 @@ include:
 {{ program('webstack-gunicorn-service', webstack, {
     'name': app.name ~ '-gunicorn',
     'command': [app.current_dir ~ '/venv/bin/python', '-m', 'gunicorn',
-                '--config', app.config_dir ~ '/gunicorn.conf.py', app.wsgi_app],
+                '--config', app.config_dir ~ '/gunicorn.conf.py', app.entry_module ~ ':application'],
     'directory': app.current_dir ~ '/src',
     'user': app.user,
     'environment': webstack.app_environment,
@@ -23,4 +23,5 @@ include:
   },
   require=[{'file': 'webstack-app-config-run-file-directory'}],
   watch=[{'webstack_release': 'webstack-app-release-webstack_release-deployed'},
-         {'file': 'webstack-gunicorn-config-file-managed'}]) }}
+         {'file': 'webstack-gunicorn-config-file-managed'},
+         {'file': 'webstack-app-config-entry-file-managed'}]) }}

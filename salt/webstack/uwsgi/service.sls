@@ -36,3 +36,4 @@ webstack-uwsgi-service-webstack_wsgi-reloaded:
       - webstack_process: webstack-uwsgi-service-webstack_process-running
     - watch:
       - webstack_release: webstack-app-release-webstack_release-deployed
+      - file: webstack-app-config-entry-file-managed

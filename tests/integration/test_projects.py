@@ -1,0 +1,140 @@
+"""
+A project as its authors wrote it, deployed by pillar alone: tests/projects/guestbook, a
+Django project laid out as cookiecutter-django lays one out (settings from the environment
+through django-environ under its own names, STATIC_ROOT fixed to staticfiles/ with
+hashed names, SECURE_SSL_REDIRECT without an exemption, psycopg2 built against
+libpq-dev, a Celery beat schedule in the database, no /healthz). Its pillar is
+GUESTBOOK_SETTINGS in conftest.py; the project itself is unchanged, from a git
+repository on the server. Role single on a fresh Debian 13 container, checked from
+outside through Nginx where a user would look.
+"""
+
+import json
+import re
+import time
+
+import pytest
+import requests
+
+from tests.support.single import APP, csrf_session, psql, summary_changed
+
+PROJECT_SECRETS = ("staff-7c1e0a9d42/", "mail-Qx8vR2kLp9sW4tZ")
+
+
+@pytest.fixture(scope="module")
+def guestbook(fresh_servers):
+    server = fresh_servers["guestbook"]
+    assert server.first_code == 0, f"./bootstrap.sh exited {server.first_code}:\n{server.first_output[-6000:]}"
+    return server
+
+
+def test_the_project_deploys_unchanged_by_pillar_alone(guestbook):
+    """The first run succeeds, with the project's settings module, its requirements file (psycopg2
+    compiled against libpq-dev, which the pillar's app:system_packages installed) and its
+    health path `/`, which redirects plain HTTP like every page (no exemption)."""
+    assert re.search(r"Failed:\s+0", guestbook.first_output), guestbook.first_output[-3000:]
+    host = guestbook.host
+    _, version = host.exec(f"/srv/{APP}/current/venv/bin/python -c 'import psycopg2; print(psycopg2.__version__)'")
+    assert version.startswith("2.9.13"), version
+    # the source build links Debian's libpq (a binary wheel would bring its own)
+    _, libs = host.exec(f"ldd /srv/{APP}/current/venv/lib/python3*/site-packages/psycopg2/_psycopg*.so")
+    assert re.search(r"libpq\.so\.5 => /(usr/)?lib/x86_64-linux-gnu/libpq\.so\.5", libs), libs
+    assert host.exec("dpkg -s libpq-dev")[1].count("Status: install ok installed") == 1
+    resp = requests.get(host.url(80) + "/", allow_redirects=False, timeout=10)
+    assert resp.status_code == 301 and resp.headers["Location"].startswith("https://")
+
+
+def test_a_signature_posted_through_nginx_is_a_row_in_postgresql(guestbook):
+    base = guestbook.host.url()
+    session, token = csrf_session(base)
+    resp = session.post(base + "/", data={"csrfmiddlewaretoken": token, "name": "Ada", "message": "hello from a test"},
+                        headers={"Referer": base + "/"}, allow_redirects=False, timeout=10)
+    assert resp.status_code == 302, resp.text[:500]
+    assert "hello from a test" in session.get(base + "/", timeout=10).text
+    assert psql(guestbook.host, "SELECT name, message FROM signatures_signature") == "Ada|hello from a test"
+
+
+def test_hashed_static_files_come_from_nginx_with_immutable_caching(guestbook):
+    """The page links the manifest's hashed name; Nginx serves it from the release's
+    staticfiles/ (where the project's settings put it) for a year, immutable; the unhashed
+    name has the ordinary expiry. The WSGI server never sees a static request."""
+    host = guestbook.host
+    page = requests.get(host.url() + "/", timeout=10).text
+    href = re.search(r'href="(/static/css/project\.[0-9a-f]{12}\.css)"', page)
+    assert href, page[:1000]
+    hashed = requests.get(host.url() + href.group(1), timeout=10)
+    assert hashed.status_code == 200 and "font-family" in hashed.text
+    assert hashed.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert hashed.headers["X-Content-Type-Options"] == "nosniff"
+    plain = requests.get(host.url() + "/static/css/project.css", timeout=10)
+    assert plain.status_code == 200 and "immutable" not in plain.headers.get("Cache-Control", "")
+    _, files = host.exec(f"ls /srv/{APP}/current/src/staticfiles/css")
+    assert href.group(1).rsplit("/", 1)[1] in files.split()
+    _, log = host.exec(f"cat /var/log/webstack/{APP}-gunicorn.log")
+    assert "/static/" not in log
+
+
+def test_the_media_root_of_the_project_is_the_shared_uploads(guestbook):
+    _, target = guestbook.host.exec(f"readlink /srv/{APP}/current/src/guestbook/media")
+    assert target.strip() == f"/srv/{APP}/shared/media"
+
+
+def test_the_beat_schedule_runs_once_per_tick(guestbook):
+    """One beat (the database scheduler, from the pillar) sends the 2-second task; the worker
+    runs it: over 12 s about 6 rows, never two for one tick."""
+    host = guestbook.host
+    _, procs = host.exec("ps -eo args")
+    beats = [line for line in procs.splitlines() if " beat " in line and "celery" in line]
+    assert len(beats) == 1 and "django_celery_beat.schedulers:DatabaseScheduler" in beats[0], procs
+    time.sleep(12)
+    out = psql(host, "SELECT extract(epoch FROM ran_at) FROM signatures_tick "
+                     "WHERE ran_at > now() - interval '12 seconds' ORDER BY ran_at")
+    times = [float(t) for t in out.split()]
+    assert 4 <= len(times) <= 8, times
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) > 1.0, gaps
+
+
+def test_a_one_off_command_runs_in_the_release_with_the_app_environment(guestbook):
+    """webstack_app.run: a management command as the app's user, with the settings the app
+    has (the database, the project's own secrets by its own names)."""
+    host = guestbook.host
+    command = ('python manage.py shell -c "import getpass; from django.conf import settings; '
+               'from guestbook.signatures.models import Signature; '
+               'print(getpass.getuser(), Signature.objects.count(), settings.ADMIN_URL)"')
+    code, out = host.exec(["webstack-salt-call", "--out=json", "webstack_app.run", command])
+    assert code == 0, out
+    result = json.loads(out)["local"]
+    count = psql(host, "SELECT count(*) FROM signatures_signature")
+    assert result["retcode"] == 0, result
+    assert result["stdout"].splitlines()[-1].split() == [APP, count, PROJECT_SECRETS[0]], result
+    code, out = host.exec(["webstack-salt-call", "--out=json", "webstack_app.run", "python manage.py nosuchcommand"])
+    result = json.loads(out)["local"]
+    assert result["retcode"] == 1 and "Unknown command: 'nosuchcommand'" in result["stderr"], result
+
+
+def test_the_secrets_are_unreadable_by_another_local_user(guestbook):
+    """The settings reach the programs' environment (Celery's: read as root), but another
+    user finds them in no file, no process argument and no process environment."""
+    host = guestbook.host
+    _, pid = host.exec("pgrep -f 'celery --app config.celery_app worker' | head -1")
+    _, environ = host.exec(f"tr '\\0' '\\n' < /proc/{pid.strip()}/environ")
+    assert f"DJANGO_ADMIN_URL={PROJECT_SECRETS[0]}" in environ and "DJANGO_SECRET_KEY=" in environ
+    code, out = host.exec(f"cat /proc/{pid.strip()}/environ", user="nobody", check=False)
+    assert code != 0 and "Permission denied" in out
+    code, out = host.exec(f"cat /etc/webstack/{APP}/app.env", user="nobody", check=False)
+    assert code != 0 and "Permission denied" in out
+    _, procs = host.exec("ps -eo args", user="nobody")
+    for secret in PROJECT_SECRETS:
+        # exit 2: some files were unreadable (the point); no file named is the finding
+        code, out = host.exec(["grep", "-rsl", secret, "/etc", "/srv", "/var/log", "/run", "/tmp"], user="nobody",
+                              check=False)
+        assert code in (1, 2) and not out.strip(), out
+        assert secret not in procs
+
+
+def test_a_second_run_changes_nothing(guestbook, timings):
+    code, out, seconds = guestbook.run_bootstrap()
+    timings["bootstrap_second_guestbook"] = seconds
+    assert code == 0, out[-4000:]
+    assert summary_changed(out) == [], f"second run changed something:\n{out[-4000:]}"
