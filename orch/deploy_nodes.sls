@@ -9,7 +9,7 @@
     get that id (inline pillar webstack:app:rev), whatever is pushed meanwhile. The
     rollout then only switches to the release that the build step made and
     migrated (webstack_orch:switch_only): it never builds one. #}
-{%- from 'orch/rollout.jinja' import ids, webstack, pending_nodes, rolling, smoke_test with context %}
+{%- from 'orch/rollout.jinja' import ids, webstack, pending_nodes, rolling, switch_workers, smoke_test with context %}
 {%- set app = webstack.app %}
 {%- set builders = (ids.app + ids.worker) | unique | list %}
 {%- set pin = {} %}
@@ -84,14 +84,7 @@ Run the migrations once, on {{ ids.app[0] }}:
 {%- endif %}
 {{ rolling(pending, switch) }}
 {%- if ids.worker %}
-
-Switch the workers to the release on {{ ids.worker | join(', ') }}:
-  salt.state:
-    - tgt: {{ ids.worker | join(',') }}
-    - tgt_type: list
-    - sls: webstack.roles.worker
-    - pillar: {{ switch | json }}
-    - failhard: True
+{{ switch_workers(switch, 'to the release') }}
 {%- endif %}
 {%- if ids.lb %}
 

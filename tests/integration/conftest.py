@@ -60,8 +60,9 @@ def testbed(request):
     remove_all("webstack-test-")
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(FRESH_SERVERS))
     if any("fresh_servers" in item.fixturenames for item in request.session.items):
-        _FRESH_FUTURES.update({name: pool.submit(_bootstrap_fresh, name, spec)
-                               for name, spec in FRESH_SERVERS.items()})
+        # a developer's run may name the setups it needs (WEBSTACK_FRESH_SERVERS=guestbook,linkboard)
+        wanted = [n for n in os.environ.get("WEBSTACK_FRESH_SERVERS", "").split(",") if n] or list(FRESH_SERVERS)
+        _FRESH_FUTURES.update({name: pool.submit(_bootstrap_fresh, name, FRESH_SERVERS[name]) for name in wanted})
     try:
         yield
     finally:
@@ -138,6 +139,25 @@ GUESTBOOK_SETTINGS = {
     "celery": {"beat": True, "beat_scheduler": "django_celery_beat.schedulers:DatabaseScheduler"},
 }
 
+# A Flask application (tests/projects/linkboard): FLASK_* settings, its own migrate command,
+# no collectstatic, no task queue; under mod_wsgi, whose daemons Apache gives no environment
+LINKBOARD_SETTINGS = {
+    "wsgi": {"server": "mod_wsgi"},
+    "app": {
+        "source": "file:///srv/git/linkboard.git",
+        "wsgi_app": "wsgi:app",
+        "django_settings_module": "",
+        "celery_app": "",
+        "build_commands": [],
+        "migrate_commands": ["python -m flask --app linkboard init-db"],
+        "health_path": "/",
+        "static_root": "linkboard/static",
+        "env_names": {"SECRET_KEY": "FLASK_SECRET_KEY", "DATABASE_URL": "FLASK_SQLALCHEMY_DATABASE_URI",
+                      "DEBUG": ""},
+        "secrets": {"FLASK_MAIL_PASSWORD": "mail-Hn3sV8qWz1xK7pR"},
+    },
+}
+
 
 def project_repo(name):
     """tests/projects/<name> as its team keeps it: a bare git repository, one commit on main."""
@@ -168,6 +188,7 @@ FRESH_SERVERS = {
     OTHER_RELEASE: {"image": image("salt", OTHER_RELEASE), "settings": None},
     # a project as its authors wrote it (tests/projects/guestbook), by pillar alone
     "guestbook": {"image": SALT_IMAGE, "settings": GUESTBOOK_SETTINGS, "project": "guestbook"},
+    "linkboard": {"image": SALT_IMAGE, "settings": LINKBOARD_SETTINGS, "project": "linkboard"},
 }
 
 

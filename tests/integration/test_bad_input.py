@@ -107,7 +107,18 @@ CASES = [
      {"app": {"source": "https://example.org/app.git$(reboot)"}}, None,
      ["webstack:app:source: expected salt://<path>", "got the string 'https://example.org/app.git$(reboot)'"]),
     ("single-env-reserved-key", "single", {"app": {"env": {"SECRET_KEY": "mine"}}}, None,
-     ["webstack:app:env:SECRET_KEY: expected a key that the formula does not write itself"]),
+     ["webstack:app:env:SECRET_KEY: expected a name of no other variable, got SECRET_KEY, which is a setting of "
+      "the formula; rename the formula's with webstack:app:env_names"]),
+    ("single-env-names-collide", "single", {"app": {"env_names": {"CACHE_URL": "DATABASE_URL"}}}, None,
+     ["webstack:app:env_names:CACHE_URL: expected a name of no other variable, got 'DATABASE_URL', which is a "
+      "setting of the formula"]),
+    ("single-secret-shadows-a-setting", "single",
+     {"app": {"env_names": {"SECRET_KEY": "DJANGO_SECRET_KEY"}, "secrets": {"DJANGO_SECRET_KEY": "x" * 60}}}, None,
+     ["webstack:app:secrets:DJANGO_SECRET_KEY: expected a name of no other variable, got DJANGO_SECRET_KEY, "
+      "which is the formula's SECRET_KEY"]),
+    ("single-system-package-injection", "single", {"app": {"system_packages": ["libpq-dev; reboot"]}}, None,
+     ["webstack:app:system_packages: expected a list, each item a Debian package name such as libpq-dev, "
+      "got the string 'libpq-dev; reboot' among its items"]),
     ("single-db-host-does-not-resolve", "single", {"postgres": {"host": "db.does-not-resolve.invalid"}}, None,
      ["webstack:postgres:host: expected a host name that resolves on this minion, or an IP address, "
       "got the string 'db.does-not-resolve.invalid', which does not resolve"]),
@@ -124,6 +135,9 @@ CASES = [
      ["webstack:nodes: expected a db node for the app nodes, got none"]),
     ("app-and-lb-on-one-port", "app", {"roles": ["app", "lb"]}, None,
      ["webstack:lb:port: expected a port apart from webstack:nginx:port"]),
+    ("worker-beat-scheduler-words", "worker", {"celery": {"beat_scheduler": "the database"}}, None,
+     ["webstack:celery:beat_scheduler: expected module.path:Name, e.g. "
+      "django_celery_beat.schedulers:DatabaseScheduler, or '', got the string 'the database'"]),
     ("worker-concurrency-zero", "worker", {"celery": {"concurrency": 0}}, None,
      ["webstack:celery:concurrency: expected an integer from 1 to 256, got the number 0"]),
     ("worker-redis-host-does-not-resolve", "worker", {"redis": {"host": "cache-9"}}, None,

@@ -21,7 +21,7 @@ import pytest
 import requests
 import yaml
 
-from tests.integration.conftest import KEEP
+from tests.integration.conftest import GUESTBOOK_SETTINGS, KEEP, project_repo
 from tests.support.cluster import (
     APP_HEADERS,
     HEADERS,
@@ -797,3 +797,117 @@ def test_one_deploy_deploys_one_commit_whatever_is_pushed_meanwhile(cluster):
     for node in ("app1", "app2", "worker1"):
         assert _release_json(cluster.minions[node])["source_digest"] == f"git:{second}", node
     assert "pushed during the deploy" in requests.get(f"https://{cluster.lb.ip}/", headers=HEADERS, timeout=10).text
+
+
+# ---------------------------------------------------------------- a project as it is
+
+NODES_YAML = f"{MASTER_DIR}/pillar/webstack/nodes.yaml"
+SECRETS_SLS = "/etc/webstack/pillar/webstack/secrets.sls"
+
+
+def _guestbook_commit(master, change):
+    master.exec("set -e; rm -rf /root/gb; git clone -q /srv/git/guestbook.git /root/gb; cd /root/gb; "
+                "export GIT_AUTHOR_NAME=Dev GIT_AUTHOR_EMAIL=dev@example.org GIT_COMMITTER_NAME=Dev "
+                f"GIT_COMMITTER_EMAIL=dev@example.org; {change}; git push -q origin main")
+
+
+def _ticks(cluster, seconds):
+    """The beat task's runs of the last ``seconds``: [(epoch, worker host)], read on db1."""
+    out = psql(cluster.minions["db1"], "SELECT extract(epoch FROM ran_at), hostname FROM signatures_tick "
+                                       f"WHERE ran_at > now() - interval '{seconds} seconds' ORDER BY ran_at")
+    return [(float(t), h) for t, h in (line.split("|") for line in out.splitlines() if line)]
+
+
+def test_the_guestbook_project_deploys_on_the_cluster_by_pillar_alone(cluster, timings):
+    """tests/projects/guestbook, unchanged, from a git repository the master serves, by the
+    pillar alone (the keys of GUESTBOOK_SETTINGS in cluster.sls, its own secrets in
+    secrets.sls) and app2 given the worker role as well: one orch.deploy brings it up. A
+    signature posted through the load balancer is read on both app nodes; the hashed
+    stylesheet comes immutable through HAProxy; beat runs on app2 only (the first worker node
+    by id), its 2-second task once per tick whichever worker runs it; a one-off command runs
+    on app1 from the master; a commit whose worker crash-loops stops orch.deploy at the
+    workers with the worker's import error, before the load balancer step; its revert
+    deploys, and the next orch.deploy changes nothing."""
+    master = cluster.master
+    master.exec("command -v git >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends "
+                "git >/dev/null)", timeout=900)
+    master.put_dir(str(project_repo("guestbook")), "/srv/git/guestbook.git")
+    master.exec("pgrep -f 'git daemon' >/dev/null || git daemon --reuseaddr --base-path=/srv/git --export-all "
+                "--detach /srv/git")
+    settings = dict(GUESTBOOK_SETTINGS["app"], source=f"git://{master.ip}/guestbook.git", rev="main")
+    secrets = settings.pop("secrets")
+    text = master.exec(["cat", CLUSTER_SLS])[1]
+    text = re.sub(r"(?m)^    (source|rev): .*\n", "", text)
+    app_keys = yaml.safe_dump({"app": settings}, default_flow_style=False, indent=2).split("\n", 1)[1]
+    text = text.replace("  app:\n    name: webapp\n", "  app:\n    name: webapp\n" + "\n".join(
+        "  " + line for line in app_keys.splitlines()) + "\n", 1)
+    text += "\n" + "\n".join("  " + line for line in yaml.safe_dump(
+        {"celery": GUESTBOOK_SETTINGS["celery"]}, default_flow_style=False).splitlines()) + "\n"
+    master.write_private(CLUSTER_SLS, text)
+    stored = yaml.safe_load(master.exec(["cat", SECRETS_SLS])[1])
+    stored["webstack"]["app"]["secrets"] = secrets
+    master.write_private(SECRETS_SLS, yaml.safe_dump(stored, default_flow_style=False))
+    master.exec(["sed", "-i", "s/^app2: \\[app\\]$/app2: [app, worker]/", NODES_YAML])
+    assert "app2: [app, worker]" in master.exec(["cat", NODES_YAML])[1]
+    # The health path moves from /healthz (the old project's) to / (the guestbook has no
+    # /healthz): HAProxy checks the path both projects answer before the rollout, as an
+    # operator swapping projects does (orch.deploy configures the load balancer last, right
+    # for a project whose new release brings its new health path)
+    code, out = master.exec(["salt", "--out=json", "--static", "lb1", "state.apply", "webstack.roles.lb"], check=False)
+    assert code == 0, out[-3000:]
+
+    code, out, seconds = cluster.orchestrate("orch.deploy")
+    timings["orch_deploy_guestbook"] = seconds
+    assert code == 0, why_failed(out)
+    steps = [r["__id__"] for r in orch_result(out).values()]
+    assert "Switch the workers to the release on worker1" in steps, steps
+    assert "Switch the workers to the release on app2 (Celery beat runs there)" in steps, steps
+
+    lb = f"https://{cluster.lb.ip}"
+    session = requests.Session()
+    page = session.get(lb + "/", headers=HEADERS, timeout=10)
+    assert page.status_code == 200 and "<h1>Guestbook</h1>" in page.text, page.text[:500]
+    token = CSRF_TOKEN.search(page.text).group(1)
+    resp = session.post(lb + "/", data={"csrfmiddlewaretoken": token, "name": "Grace", "message": "from the cluster"},
+                        headers=dict(HEADERS, Referer=lb + "/"), allow_redirects=False, timeout=10)
+    assert resp.status_code == 302, resp.text[:500]
+    for node in ("app1", "app2"):
+        direct = requests.get(f"http://{cluster.minions[node].ip}/", headers=APP_HEADERS, timeout=10)
+        assert "from the cluster" in direct.text, node
+    href = re.search(r'href="(/static/css/project\.[0-9a-f]{12}\.css)"', page.text).group(1)
+    css = requests.get(lb + href, headers=HEADERS, timeout=10)
+    assert css.status_code == 200 and css.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+
+    beats = {node: len([line for line in cluster.minions[node].exec("ps -eo args")[1].splitlines()
+                        if " beat " in line and "celery" in line]) for node in ("app1", "app2", "worker1")}
+    assert beats == {"app1": 0, "app2": 1, "worker1": 0}, beats
+    time.sleep(12)
+    ticks = _ticks(cluster, 12)
+    assert 4 <= len(ticks) <= 8, ticks
+    assert min(b[0] - a[0] for a, b in zip(ticks, ticks[1:], strict=False)) > 1.0, ticks
+    assert {host for _, host in ticks} <= {"app2", "worker1"}, ticks
+
+    command = ('python manage.py shell -c "from guestbook.signatures.models import Signature; '
+               'print(sorted(s.name for s in Signature.objects.all()))"')
+    _, answer = master.exec(["salt", "--out=json", "--static", "app1", "webstack_app.run", command])
+    result = json.loads(answer)["app1"]
+    assert result["retcode"] == 0 and result["stdout"].splitlines()[-1] == "['Grace']", result
+
+    _guestbook_commit(master, "sed -i '1i import guestbook_reports' guestbook/signatures/tasks.py && "
+                              "git commit -qam 'Send the weekly report'")
+    code, out, _ = cluster.orchestrate("orch.deploy")
+    assert code != 0
+    why = why_failed(out)
+    assert "Celery worker webapp-celery does not answer a ping as webapp@worker1" in why, why
+    assert "No module named 'guestbook_reports'" in why, why
+    ran = [r["__id__"] for r in orch_result(out).values()]
+    assert not any(step.startswith(("Configure the load balancer", "Smoke test")) for step in ran), ran
+    assert requests.get(lb + "/", headers=HEADERS, timeout=10).status_code == 200
+
+    _guestbook_commit(master, "git revert --no-edit HEAD")
+    code, out, _ = cluster.orchestrate("orch.deploy")
+    assert code == 0, why_failed(out)
+    code, out, seconds = cluster.orchestrate("orch.deploy")
+    timings["orch_deploy_guestbook_no_change"] = seconds
+    assert code == 0, why_failed(out)
+    assert minion_changes(orch_result(out)) == {}

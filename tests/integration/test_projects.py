@@ -1,12 +1,15 @@
 """
-A project as its authors wrote it, deployed by pillar alone: tests/projects/guestbook, a
-Django project laid out as cookiecutter-django lays one out (settings from the environment
-through django-environ under its own names, STATIC_ROOT fixed to staticfiles/ with
-hashed names, SECURE_SSL_REDIRECT without an exemption, psycopg2 built against
-libpq-dev, a Celery beat schedule in the database, no /healthz). Its pillar is
-GUESTBOOK_SETTINGS in conftest.py; the project itself is unchanged, from a git
-repository on the server. Role single on a fresh Debian 13 container, checked from
-outside through Nginx where a user would look.
+Projects as their authors wrote them, deployed by pillar alone, each from a git repository
+on a fresh Debian 13 server (role single), checked from outside where a user would look:
+
+- tests/projects/guestbook, a Django project laid out as cookiecutter-django lays one out
+  (settings from the environment through django-environ under its own names, STATIC_ROOT
+  fixed to staticfiles/ with hashed names, SECURE_SSL_REDIRECT without an exemption,
+  psycopg2 built against libpq-dev, a Celery beat schedule in the database, no /healthz),
+  with Gunicorn behind Nginx; its pillar is GUESTBOOK_SETTINGS in conftest.py;
+- tests/projects/linkboard, a Flask application (FLASK_* settings through
+  from_prefixed_env, its own init-db command, no collectstatic, no task queue) under
+  mod_wsgi, whose daemons Apache gives no environment; LINKBOARD_SETTINGS.
 """
 
 import json
@@ -19,6 +22,7 @@ import requests
 from tests.support.single import APP, csrf_session, psql, summary_changed
 
 PROJECT_SECRETS = ("staff-7c1e0a9d42/", "mail-Qx8vR2kLp9sW4tZ")
+FLASK_SECRET = "mail-Hn3sV8qWz1xK7pR"
 
 
 @pytest.fixture(scope="module")
@@ -122,10 +126,16 @@ def test_the_secrets_are_unreadable_by_another_local_user(guestbook):
     assert f"DJANGO_ADMIN_URL={PROJECT_SECRETS[0]}" in environ and "DJANGO_SECRET_KEY=" in environ
     code, out = host.exec(f"cat /proc/{pid.strip()}/environ", user="nobody", check=False)
     assert code != 0 and "Permission denied" in out
+    _no_reader_but_root_and_the_app(host, PROJECT_SECRETS)
+
+
+def _no_reader_but_root_and_the_app(host, secrets):
+    """Another local user (nobody) finds ``secrets`` in no file it can read, no process
+    argument, and cannot read the config file."""
     code, out = host.exec(f"cat /etc/webstack/{APP}/app.env", user="nobody", check=False)
     assert code != 0 and "Permission denied" in out
     _, procs = host.exec("ps -eo args", user="nobody")
-    for secret in PROJECT_SECRETS:
+    for secret in secrets:
         # exit 2: some files were unreadable (the point); no file named is the finding
         code, out = host.exec(["grep", "-rsl", secret, "/etc", "/srv", "/var/log", "/run", "/tmp"], user="nobody",
                               check=False)
@@ -133,8 +143,83 @@ def test_the_secrets_are_unreadable_by_another_local_user(guestbook):
         assert secret not in procs
 
 
+def _commit(host, change):
+    """A developer's commit on main of the project's repository (``change`` runs in a clone)."""
+    host.exec("set -e; rm -rf /tmp/work; git clone -q /srv/git/guestbook.git /tmp/work; cd /tmp/work; "
+              "export GIT_AUTHOR_NAME=Dev GIT_AUTHOR_EMAIL=dev@example.org GIT_COMMITTER_NAME=Dev "
+              f"GIT_COMMITTER_EMAIL=dev@example.org; {change}; git push -q origin main")
+
+
+def test_a_worker_that_crash_loops_fails_the_deploy_with_its_log(guestbook):
+    """A commit whose tasks module imports a package that is not installed: the site still
+    serves it, but the worker dies at every start. The deploy fails naming the program,
+    with the import error from its log; the revert deploys and the worker answers again."""
+    host = guestbook.host
+    _commit(host, "sed -i '1i import guestbook_reports' guestbook/signatures/tasks.py && "
+                  "git commit -qam 'Send the weekly report'")
+    code, out, _ = guestbook.run_bootstrap()
+    assert code != 0, out[-3000:]
+    assert "Celery worker webapp-celery does not answer a ping as webapp@single1" in out, out[-6000:]
+    assert "ModuleNotFoundError: No module named 'guestbook_reports'" in out, out[-6000:]
+    assert requests.get(guestbook.host.url() + "/", timeout=10).status_code == 200
+    _commit(host, "git revert --no-edit HEAD")
+    code, out, _ = guestbook.run_bootstrap()
+    assert code == 0 and re.search(r"Failed:\s+0", out), out[-6000:]
+    code, out = host.exec(["webstack-salt-call", "--out=json", "webstack_celery.ping", f"/srv/{APP}",
+                           "config.celery_app", f"{APP}@single1", f"settings_file=/etc/webstack/{APP}/app.env",
+                           f"runas={APP}"])
+    assert json.loads(out)["local"]["ok"] is True, out
+
+
 def test_a_second_run_changes_nothing(guestbook, timings):
     code, out, seconds = guestbook.run_bootstrap()
     timings["bootstrap_second_guestbook"] = seconds
+    assert code == 0, out[-4000:]
+    assert summary_changed(out) == [], f"second run changed something:\n{out[-4000:]}"
+
+
+# ---------------------------------------------------------------- linkboard (Flask)
+
+@pytest.fixture(scope="module")
+def linkboard(fresh_servers):
+    server = fresh_servers["linkboard"]
+    assert server.first_code == 0, f"./bootstrap.sh exited {server.first_code}:\n{server.first_output[-6000:]}"
+    return server
+
+
+def test_the_flask_app_serves_through_apache_and_writes_a_row(linkboard):
+    """Its settings reach mod_wsgi's daemons as FLASK_* variables (the database under the name
+    from_prefixed_env reads): a link posted through Apache is a row; its own init-db command
+    made the table; no collectstatic ran, no Celery program exists."""
+    host = linkboard.host
+    assert re.search(r"Failed:\s+0", linkboard.first_output), linkboard.first_output[-3000:]
+    base = host.url()
+    resp = requests.post(base + "/", data={"title": "Salt", "url": "https://docs.saltproject.io/"},
+                         allow_redirects=False, timeout=10)
+    assert resp.status_code == 302 and resp.headers["Server"] == "Apache", resp.text[:500]
+    page = requests.get(base + "/", timeout=10)
+    assert '<a href="https://docs.saltproject.io/">Salt</a>' in page.text
+    assert psql(host, "SELECT title FROM link") == "Salt"
+    _, programs = host.exec("supervisorctl status", check=False)
+    assert f"{APP}-celery" not in programs, programs
+    _, collected = host.exec(f"ls -A /srv/{APP}/current/static")
+    assert not collected.strip(), collected
+
+
+def test_the_flask_static_files_come_from_apache(linkboard):
+    host = linkboard.host
+    css = requests.get(host.url() + "/static/style.css", timeout=10)
+    assert css.status_code == 200 and "#377ba8" in css.text
+    assert css.headers["Cache-Control"].startswith("public, max-age=")
+    assert css.headers["Server"] == "Apache"
+
+
+def test_the_flask_secrets_are_unreadable_by_another_local_user(linkboard):
+    _no_reader_but_root_and_the_app(linkboard.host, (FLASK_SECRET,))
+
+
+def test_the_flask_app_second_run_changes_nothing(linkboard, timings):
+    code, out, seconds = linkboard.run_bootstrap()
+    timings["bootstrap_second_linkboard"] = seconds
     assert code == 0, out[-4000:]
     assert summary_changed(out) == [], f"second run changed something:\n{out[-4000:]}"

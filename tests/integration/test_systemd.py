@@ -21,6 +21,7 @@ from tests.support.single import (
     APP,
     assert_predicted_exactly,
     csrf_session,
+    generated_secrets,
     pids,
     psql,
     reload_under_load,
@@ -65,6 +66,19 @@ def test_the_app_and_the_worker_run_as_units_and_no_supervisord(server):
         assert user.strip() == APP
     assert pids(host, r"supervisord") == {}
     assert host.exec(["test", "-e", "/etc/supervisor/conf.d/webapp-uwsgi.conf"], check=False)[0] != 0
+
+
+def test_no_secret_in_the_units_nor_in_what_systemctl_shows_another_user(server):
+    """The settings reach the units' processes through the app's entry: neither a unit file
+    nor what `systemctl show` tells another user (nobody) has a secret."""
+    host = server.host
+    secrets = generated_secrets(host)
+    _, files = host.exec(f"cat {UNITS}/{APP}-uwsgi.service {UNITS}/{APP}-celery.service")
+    for unit in (f"{APP}-uwsgi", f"{APP}-celery"):
+        _, shown = host.exec(["systemctl", "show", unit], user="nobody")
+        assert f"WEBSTACK_CONFIG=/etc/webstack/{APP}/app.env" in shown
+        for key, value in secrets.items():
+            assert str(value) not in shown and str(value) not in files, (unit, key)
 
 
 def test_every_rendered_unit_passes_systemd_analyze_verify(server):

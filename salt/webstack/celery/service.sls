@@ -30,6 +30,22 @@ include:
   },
   require=[{'file': 'webstack-app-config-entry-file-managed'}],
   watch=watch) }}
+
+{#- Started or restarted: the deploy is done when the worker answers a ping under
+    its node name; a crash loop fails here, with the last lines of its log. #}
+webstack-celery-service-webstack_celery-ready:
+  webstack_celery.ready:
+    - name: {{ app.name ~ '-celery' }}
+    - base_dir: {{ app.base_dir }}
+    - celery_app: {{ app.celery_app }}
+    - manager: {{ webstack.process_manager }}
+    - settings_file: {{ app.config_file }}
+    - env: {{ webstack.app_environment | json }}
+    - runas: {{ app.user }}
+    - log_file: {{ webstack.supervisor.log_dir ~ '/' ~ app.name ~ '-celery.log' }}
+    - timeout: {{ celery.start_timeout }}
+    - onchanges:
+      - webstack_process: webstack-celery-service-webstack_process-running
 {%- else %}
 {{ program_absent('webstack-celery-service', webstack, app.name ~ '-celery') }}
 {%- endif %}

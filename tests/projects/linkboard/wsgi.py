@@ -1,0 +1,3 @@
+from linkboard import create_app
+
+app = create_app()
