@@ -15,8 +15,9 @@ from salt.exceptions import CommandExecutionError
 __virtualname__ = "webstack_celery"
 
 BACKENDS = {"supervisord": "webstack_supervisor", "systemd": "webstack_systemd"}
-# states in which the process manager has given the program up (Supervisord's words)
-GAVE_UP = ("FATAL", "STOPPED", "EXITED")
+# states in which the program has died since it was started, or the process manager gave
+# it up (Supervisord's words; BACKOFF: it exited and waits to be started again)
+GAVE_UP = ("BACKOFF", "FATAL", "STOPPED", "EXITED")
 LOG_LINES = 20
 
 
@@ -80,8 +81,9 @@ def wait_ready(base_dir, celery_app, program, manager="supervisord", node=None,
     """
     Wait until the worker ``program`` answers a ping under ``node`` (default: its
     node name on this host, see :py:func:`node_name`), for up to ``timeout`` seconds.
-    Fails as soon as the process manager gives the program up, and otherwise when the
-    time is out, naming the program and showing the last lines of ``log_file``.
+    Fails as soon as the program has died (the process manager waits to start it again,
+    or gave it up), and otherwise when the time is out, naming the program and showing
+    the last lines of ``log_file``.
     Returns ``{"node", "tries", "seconds"}``.
 
     CLI Example:
@@ -104,7 +106,7 @@ def wait_ready(base_dir, celery_app, program, manager="supervisord", node=None,
         if state in GAVE_UP or state is None or time.monotonic() - start >= float(timeout):
             break
         time.sleep(float(interval))
-    why = f"{manager} gave it up ({state})" if state in GAVE_UP or state is None else \
+    why = f"it died ({manager}: {state or 'unknown'})" if state in GAVE_UP or state is None else \
         f"not within {timeout} s ({manager}: {state})"
     log = f"; the last lines of {log_file}:\n{_tail(log_file)}" if log_file else f":\n{res['output']}"
     raise CommandExecutionError(f"Celery worker {program} does not answer a ping as {node}: {why}{log}")

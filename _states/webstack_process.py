@@ -134,7 +134,7 @@ def running(name, command, manager="supervisord", conf_dir=None, conf_file=None,
         now = __salt__[mod + "wait_settled"](name, timeout=settle, conf_file=conf_file)
     except Exception as exc:  # pylint: disable=broad-except
         ret["result"] = False
-        ret["comment"] = f"Program {name}: {exc}"
+        ret["comment"] = f"Program {name}: {exc}{_log_tail(kwargs)}"
         written = __salt__[mod + "read_program"](name, conf_dir=conf_dir) == text
         ret["changes"] = {k: v for k, v in changes.items() if k == "config" and written}
         return ret
@@ -144,7 +144,7 @@ def running(name, command, manager="supervisord", conf_dir=None, conf_file=None,
     ret["changes"] = changes
     if now != "RUNNING":
         ret["result"] = False
-        ret["comment"] = f"Program {name} is {now} after the update; see its log"
+        ret["comment"] = f"Program {name} is {now} after the update{_log_tail(kwargs) or '; see its log'}"
     else:
         ret["comment"] = f"Program {name} updated and running"
     return ret
@@ -213,15 +213,31 @@ def mod_watch(name, sfun=None, manager="supervisord", conf_file=None, reload_sig
         new_pid = __salt__[mod + "pid"](name, conf_file=conf_file)
     except Exception as exc:  # pylint: disable=broad-except
         ret["result"] = False
-        ret["comment"] = f"Program {name}: {exc}"
+        ret["comment"] = f"Program {name}: {exc}{_log_tail(kwargs)}"
         return ret
     if not new_pid:
         ret["result"] = False
-        ret["comment"] = f"Program {name} is not running after being {action}"
+        ret["comment"] = f"Program {name} is not running after being {action}{_log_tail(kwargs)}"
         return ret
     ret["changes"] = {"reload": {"old": None, "new": action}, "pid": {"old": old_pid, "new": new_pid}}
     ret["comment"] = f"Program {name} {action}"
     return ret
+
+
+LOG_LINES = 20
+
+
+def _log_tail(kwargs):
+    """The last lines of the program's log, for a failure's comment ('' without a log)."""
+    path = kwargs.get("stdout_logfile")
+    if not path:
+        return ""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()[-LOG_LINES:]
+    except OSError:
+        return ""
+    return f"; the last lines of {path}:\n" + "\n".join(lines) if lines else ""
 
 
 def _observe(mod, name, conf_dir, conf_file):

@@ -30,6 +30,7 @@
 Resolve {{ app.rev }} of the source to one commit, on {{ builders[0] }}:
   test.fail_without_changes:
     - name: {{ ('git rev ' ~ app.rev ~ ' could not be resolved on ' ~ builders[0] ~ ': ' ~ problem.text) | json }}
+    - comment: {{ ('git rev ' ~ app.rev ~ ' could not be resolved on ' ~ builders[0] ~ ': ' ~ problem.text) | json }}
     - failhard: True
 {%- else %}
 {%- set switch = {'webstack_orch': {'switch_only': True}} %}

@@ -252,7 +252,11 @@ def why_failed(out, limit=6000):
         comment = node.get("comment")
         if node.get("result") is False and isinstance(comment, str) and "__id__" in node \
                 and not comment.startswith(("One or more requisite failed", "Run failed on minions")):
-            found.append(f"{where}: {node['__id__']}: {comment[:1500]}")
+            if comment == "Failure!":  # test.fail_without_changes says why in its name
+                comment = str(node.get("name"))
+            # a long one (a log's last lines) keeps its start and its end, where the error is
+            shown = comment if len(comment) <= 3000 else comment[:800] + "\n[...]\n" + comment[-2000:]
+            found.append(f"{where}: {node['__id__']}: {shown}")
         for key, value in node.items():
             walk(value, key if isinstance(value, dict) and key in ret_minions else where)
 

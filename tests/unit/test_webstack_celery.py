@@ -78,7 +78,7 @@ def test_a_worker_given_up_fails_at_once_with_its_program_and_log(execute, state
                               log_file=str(log), timeout=60, interval=0)
     text = str(err.value)
     assert "Celery worker webapp-celery does not answer a ping as webapp@worker1" in text
-    assert "supervisord gave it up (FATAL)" in text
+    assert "it died (supervisord: FATAL)" in text
     assert text.endswith("ModuleNotFoundError: No module named 'nope'") and "line 10" not in text
     assert execute.call_count == 1
 
@@ -91,9 +91,18 @@ def test_a_worker_that_starts_late_is_waited_for(execute, state):
     assert res["tries"] == 3 and res["node"] == NODE
 
 
-def test_a_worker_still_restarting_at_the_deadline_fails(execute, state):
+def test_a_worker_that_died_and_waits_to_restart_fails_at_once(execute, state):
     execute.return_value = _answer(1)
     state.return_value = "BACKOFF"
-    with pytest.raises(CommandExecutionError, match=r"not within 0 s \(supervisord: BACKOFF\)"):
+    with pytest.raises(CommandExecutionError, match=r"it died \(supervisord: BACKOFF\)"):
+        celery_mod.wait_ready("/srv/webapp", "config.celery_app", "webapp-celery", node=NODE, timeout=60,
+                              interval=0)
+    assert execute.call_count == 1
+
+
+def test_a_worker_still_starting_at_the_deadline_fails(execute, state):
+    execute.return_value = _answer(1)
+    state.return_value = "RUNNING"
+    with pytest.raises(CommandExecutionError, match=r"not within 0 s \(supervisord: RUNNING\)"):
         celery_mod.wait_ready("/srv/webapp", "config.celery_app", "webapp-celery", node=NODE, timeout=0,
                               interval=0)

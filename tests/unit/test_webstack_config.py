@@ -196,3 +196,63 @@ def test_a_missing_address_is_named_and_falls_back_to_loopback(plain):
     assert c["cluster"]["problems"] == [
         "webstack:nodes:db1: expected a private address in the Salt mine (run mine.update on db1; see "
         "webstack_network.private_address), it is missing"]
+
+
+def test_the_apps_settings_by_the_formulas_names(plain):
+    c = config_mod.get()
+    s = c["app_settings"]
+    assert s["SECRET_KEY"] == SECRETS["app"]["secret_key"]
+    assert s["ALLOWED_HOSTS"] == "localhost,127.0.0.1" and s["DEBUG"] == "0"
+    assert s["DATABASE_URL"] == "postgresql://webapp:pg-Pass-W0rd-7654321@127.0.0.1:5432/webapp"
+    assert s["STATIC_ROOT"] == "/srv/webapp/current/static" and s["MEDIA_ROOT"] == "/srv/webapp/shared/media"
+    assert s["SECURE_SSL_REDIRECT"] == "1" and "SECURE_REDIRECT_EXEMPT" not in s
+    assert s["SILENCED_SYSTEM_CHECKS"] == "security.W005,security.W021"
+    assert s["DJANGO_SETTINGS_MODULE"] == "exampleproject.settings"
+    assert c["release_settings"] == {"STATIC_ROOT": "static", "RELEASE_FILE": "RELEASE"}
+
+
+@pytest.mark.parametrize("fmt, hosts", [("comma", "a.example,b.example"), ("space", "a.example b.example"),
+                                        ("json", '["a.example", "b.example"]')])
+def test_the_projects_names_list_format_and_secrets(plain, fmt, hosts):
+    """app:env_names renames (or leaves out) the formula's settings; app:static_root moves
+    STATIC_ROOT into the source, for the processes and the build alike; app:env and
+    app:secrets follow."""
+    _pillar(roles=["single"], app=dict(
+        copy.deepcopy(SECRETS["app"]), allowed_hosts=["a.example", "b.example"], list_format=fmt,
+        static_root="staticfiles", media_root="project/media",
+        env_names={"SECRET_KEY": "DJANGO_SECRET_KEY", "ALLOWED_HOSTS": "DJANGO_ALLOWED_HOSTS", "DEBUG": "",
+                   "STATIC_ROOT": "DJANGO_STATIC_ROOT"},
+        env={"SENTRY_ENVIRONMENT": "production"}, secrets={"EMAIL_HOST_PASSWORD": "m4il-Secret"}))
+    c = config_mod.get()
+    s = c["app_settings"]
+    assert s["DJANGO_SECRET_KEY"] == SECRETS["app"]["secret_key"] and "SECRET_KEY" not in s
+    assert s["DJANGO_ALLOWED_HOSTS"] == hosts and "ALLOWED_HOSTS" not in s
+    assert "DEBUG" not in s and "DJANGO_DEBUG" not in s
+    assert s["DJANGO_STATIC_ROOT"] == "/srv/webapp/current/src/staticfiles"
+    assert c["release_settings"] == {"DJANGO_STATIC_ROOT": "src/staticfiles", "RELEASE_FILE": "RELEASE"}
+    assert (s["SENTRY_ENVIRONMENT"], s["EMAIL_HOST_PASSWORD"]) == ("production", "m4il-Secret")
+    assert c["app"]["static_dir"] == "/srv/webapp/current/src/staticfiles"
+    assert c["app"]["media_link"] == "project/media"
+
+
+def test_the_settings_are_masked_outside_a_template():
+    _pillar(roles=["single"], app=dict(copy.deepcopy(SECRETS["app"]), secrets={"EMAIL_HOST_PASSWORD": "m4il-Secret"}))
+    c = config_mod.get()
+    assert c["app_settings"] == "**********"
+    assert "m4il-Secret" not in repr(c) and c["app"]["secrets"] == "**********"
+
+
+@pytest.mark.parametrize("node, here", [("worker1", True), ("app1", False), ("db1", False)])
+def test_beat_runs_on_the_first_worker_node_only(plain, node, here):
+    config_mod.__grains__["id"] = node
+    MINE.update(ADDRESSES)
+    nodes = dict(copy.deepcopy(NODES), worker2=["worker"])
+    _pillar(roles=NODES[node], nodes=nodes, celery={"beat": True})
+    assert config_mod.get()["celery"]["beat_here"] is here
+
+
+def test_beat_on_role_single_and_never_without_a_celery_app(plain):
+    _pillar(roles=["single"], celery={"beat": True})
+    assert config_mod.get()["celery"]["beat_here"] is True
+    _pillar(roles=["single"], celery={"beat": True}, app=dict(copy.deepcopy(SECRETS["app"]), celery_app=""))
+    assert config_mod.get()["celery"]["beat_here"] is False

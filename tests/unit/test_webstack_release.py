@@ -553,3 +553,57 @@ def test_an_archive_member_outside_the_release_is_refused(tmp_path, extraction, 
         assert refused is not None and type(refused).__name__ in (
             "CommandExecutionError", "OutsideDestinationError", "LinkOutsideDestinationError",
             "AbsoluteLinkError"), refused
+
+
+def test_commands_have_the_settings_file_in_their_environment_then_env(base, run_all, tmp_path):
+    """The settings of the config file are environment variables of a command, as the app's
+    processes have them; ``env`` comes over them, ``{release}`` naming the command's release
+    (a build's STATIC_ROOT is its own release's, not current's)."""
+    settings = tmp_path / "app.env"
+    settings.write_text("# a comment\nDJANGO_SECRET_KEY=k=with=equals\nSTATIC_ROOT=/srv/webapp/current/static\n"
+                        "EMPTY=\n")
+    rel.run_commands(str(base), R3, ["python manage.py collectstatic --noinput"], settings_file=str(settings),
+                     env={"STATIC_ROOT": "{release}/src/staticfiles", "DJANGO_SETTINGS_MODULE": "config.settings"})
+    env = run_all.call_args.kwargs["env"]
+    release_dir = str(base / "releases" / R3)
+    assert env["DJANGO_SECRET_KEY"] == "k=with=equals" and env["EMPTY"] == ""
+    assert env["STATIC_ROOT"] == release_dir + "/src/staticfiles"
+    assert env["DJANGO_SETTINGS_MODULE"] == "config.settings"
+    assert env["WEBSTACK_CONFIG"] == str(settings)
+    assert env["PATH"].startswith(release_dir + "/venv/bin:")
+    assert "# a comment" not in env
+
+
+def test_execute_runs_in_current_and_answers_whatever_the_exit_status(base, run_all):
+    _point(base, R2)
+    run_all.return_value = {"retcode": 3, "stdout": "out", "stderr": "err"}
+    res = rel.execute(str(base), 'python manage.py shell -c "print(1)"', runas="webapp")
+    assert res == {"release": R2, "retcode": 3, "stdout": "out", "stderr": "err"}
+    (argv,), kwargs = run_all.call_args
+    assert argv == [str(base / "current") + "/venv/bin/python", "manage.py", "shell", "-c", "print(1)"]
+    assert kwargs["cwd"] == str(base / "current" / "src") and kwargs["runas"] == "webapp"
+
+
+def test_execute_refuses_without_a_current_release_or_with_two_lines(base, run_all):
+    with pytest.raises(CommandExecutionError, match="no current release"):
+        rel.execute(str(base), "python manage.py check")
+    _point(base, R2)
+    with pytest.raises(CommandExecutionError, match="expected one line"):
+        rel.execute(str(base), "python manage.py check\nrm -rf /")
+    run_all.assert_not_called()
+
+
+def test_a_link_replaces_the_sources_placeholder_and_stays_inside_the_source(tmp_path):
+    src = tmp_path / "src"
+    (src / "app" / "media").mkdir(parents=True)
+    (src / "app" / "media" / ".gitkeep").write_text("")
+    rel._link(str(src), "app/media", "/srv/webapp/shared/media")
+    assert os.readlink(src / "app" / "media") == "/srv/webapp/shared/media"
+    rel._link(str(src), "new/dir/media", "/srv/webapp/shared/media")  # its parents are made
+    assert os.readlink(src / "new" / "dir" / "media") == "/srv/webapp/shared/media"
+    (src / "out").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "elsewhere").mkdir()
+    with pytest.raises(CommandExecutionError, match="leads out of it"):
+        rel._link(str(src), "out/media", "/srv/webapp/shared/media")
+    assert not (tmp_path / "elsewhere" / "media").exists()
+

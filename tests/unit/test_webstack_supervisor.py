@@ -366,6 +366,22 @@ def test_running_reports_a_program_that_does_not_stay_up():
     mocks["start"].assert_called_once_with("web", conf_file=None)
 
 
+def test_a_program_that_does_not_stay_up_shows_the_end_of_its_log(tmp_path):
+    """The failure names the program and shows the last 20 lines of its log (an import
+    error, say), so that the operator needs no second look."""
+    log = tmp_path / "web.log"
+    log.write_text("".join(f"line {i}\n" for i in range(40)) + "ModuleNotFoundError: No module named 'nope'\n")
+    mocks = _control_mocks({})
+    mocks["wait_settled"].return_value = "BACKOFF"
+    _salt_for_state(mocks)
+
+    ret = sup_state.running("web", "/bin/false", stdout_logfile=str(log))
+
+    assert ret["result"] is False
+    assert ret["comment"].startswith(f"Program web is BACKOFF after the update; the last lines of {log}:\nline 21\n")
+    assert ret["comment"].endswith("ModuleNotFoundError: No module named 'nope'")
+
+
 def test_running_with_bad_environment_fails_without_writing():
     mocks = _control_mocks({})
     _salt_for_state(mocks)
