@@ -35,6 +35,8 @@ VALID = {
         ("webstack_systemd.render_program", "webstack_systemd"),
         ("webstack_uwsgi.chain_reload", "webstack_uwsgi"),
         ("webstack_modwsgi.rolling_restart", "webstack_modwsgi"),
+        ("webstack_app.run", "webstack_app"),
+        ("webstack_celery.wait_ready", "webstack_celery"),
     ],
 )
 def test_repo_execution_modules_are_loaded(loaders, function, module):
@@ -45,6 +47,7 @@ def test_repo_execution_modules_are_loaded(loaders, function, module):
 def test_repo_state_modules_are_loaded(loaders):
     names = {name for name in loaders.states if name.startswith("webstack_")}
     assert names == {
+        "webstack_celery.ready",
         "webstack_haproxy.drained",
         "webstack_haproxy.ready",
         "webstack_haproxy.state_saved",

@@ -140,9 +140,11 @@ GUESTBOOK_SETTINGS = {
 }
 
 # A Flask application (tests/projects/linkboard): FLASK_* settings, its own migrate command,
-# no collectstatic, no task queue; under mod_wsgi, whose daemons Apache gives no environment
+# no collectstatic, no task queue; under uWSGI (the guestbook runs under Gunicorn here and
+# under mod_wsgi on the cluster: each WSGI server with a project that reads only its
+# environment)
 LINKBOARD_SETTINGS = {
-    "wsgi": {"server": "mod_wsgi"},
+    "wsgi": {"server": "uwsgi"},
     "app": {
         "source": "file:///srv/git/linkboard.git",
         "wsgi_app": "wsgi:app",

@@ -586,7 +586,7 @@ def test_sigkill_of_an_app_nodes_wsgi_master_fails_no_request(cluster, lb_ip, ti
         time.sleep(3)
         app1.exec(["kill", "-KILL", str(old)])
         new = wait_until("a new Gunicorn master on app1", lambda: master() not in (None, old), 60)
-        wait_http(f"http://{app1.ip}/healthz", 60, headers=HEADERS)
+        wait_http(f"http://{app1.ip}/healthz", 60, headers=APP_HEADERS)
         wait_until("app1 back in the load balancer", lambda: _lb_status(cluster, "app1") == "UP", 30)
         time.sleep(3)
     summary = load.summary()
@@ -612,7 +612,7 @@ def test_redis_restarted_with_tasks_queued_loses_none(cluster):
         _, queued = worker1.exec([f"/srv/{APP}/current/venv/bin/python", "-c", QUEUE_LENGTH])
         assert int(queued) >= 20, queued
         cache1.exec("service redis-server restart")
-        wait_http(f"http://{cluster.minions['app1'].ip}/healthz", 60, headers=HEADERS)  # Redis is back
+        wait_http(f"http://{cluster.minions['app1'].ip}/healthz", 60, headers=APP_HEADERS)  # Redis is back
     finally:
         worker1.exec(f"supervisorctl start {APP}-celery")
     wait_until("the 20 queued tasks ran", lambda: _rows(cluster, f"task: {marker}-%") >= 20, 90)
@@ -662,11 +662,11 @@ def test_postgresql_restarted_under_load_healthz_503_then_200_without_an_app_res
         time.sleep(2)
         db1.exec("service postgresql stop")
         try:
-            body = wait_http(f"http://{app1.ip}/healthz", 30, expect=503, headers=HEADERS)
+            body = wait_http(f"http://{app1.ip}/healthz", 30, expect=503, headers=APP_HEADERS)
             assert "fail: database" in body, body
         finally:
             db1.exec("service postgresql start")
-        wait_http(f"http://{app1.ip}/healthz", 60, headers=HEADERS)  # PostgreSQL is back
+        wait_http(f"http://{app1.ip}/healthz", 60, headers=APP_HEADERS)  # PostgreSQL is back
         wait_http(f"https://{lb_ip}/", 60, headers=HEADERS)  # and the load balancer serves again
         time.sleep(2)
     summary = load.summary()

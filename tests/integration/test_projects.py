@@ -9,7 +9,7 @@ on a fresh Debian 13 server (role single), checked from outside where a user wou
   with Gunicorn behind Nginx; its pillar is GUESTBOOK_SETTINGS in conftest.py;
 - tests/projects/linkboard, a Flask application (FLASK_* settings through
   from_prefixed_env, its own init-db command, no collectstatic, no task queue) under
-  mod_wsgi, whose daemons Apache gives no environment; LINKBOARD_SETTINGS.
+  uWSGI behind Nginx; LINKBOARD_SETTINGS.
 """
 
 import json
@@ -189,16 +189,18 @@ def linkboard(fresh_servers):
     return server
 
 
-def test_the_flask_app_serves_through_apache_and_writes_a_row(linkboard):
-    """Its settings reach mod_wsgi's daemons as FLASK_* variables (the database under the name
-    from_prefixed_env reads): a link posted through Apache is a row; its own init-db command
+def test_the_flask_app_serves_through_nginx_and_writes_a_row(linkboard):
+    """Its settings reach uWSGI's workers as FLASK_* variables (the database under the name
+    from_prefixed_env reads): a link posted through Nginx is a row; its own init-db command
     made the table; no collectstatic ran, no Celery program exists."""
     host = linkboard.host
     assert re.search(r"Failed:\s+0", linkboard.first_output), linkboard.first_output[-3000:]
     base = host.url()
     resp = requests.post(base + "/", data={"title": "Salt", "url": "https://docs.saltproject.io/"},
                          allow_redirects=False, timeout=10)
-    assert resp.status_code == 302 and resp.headers["Server"] == "Apache", resp.text[:500]
+    assert resp.status_code == 302 and resp.headers["Server"] == "nginx", resp.text[:500]
+    _, procs = host.exec("ps -eo args")
+    assert "uwsgi" in procs and "gunicorn" not in procs
     page = requests.get(base + "/", timeout=10)
     assert '<a href="https://docs.saltproject.io/">Salt</a>' in page.text
     assert psql(host, "SELECT title FROM link") == "Salt"
@@ -208,12 +210,15 @@ def test_the_flask_app_serves_through_apache_and_writes_a_row(linkboard):
     assert not collected.strip(), collected
 
 
-def test_the_flask_static_files_come_from_apache(linkboard):
+def test_the_flask_static_files_come_from_nginx(linkboard):
+    """From the package's static/ in the current release (app:static_root), by Nginx: the
+    uWSGI log never sees them."""
     host = linkboard.host
     css = requests.get(host.url() + "/static/style.css", timeout=10)
     assert css.status_code == 200 and "#377ba8" in css.text
-    assert css.headers["Cache-Control"].startswith("public, max-age=")
-    assert css.headers["Server"] == "Apache"
+    assert css.headers["Cache-Control"].startswith("max-age=") and css.headers["Server"] == "nginx"
+    _, log = host.exec(f"cat /var/log/webstack/{APP}-uwsgi.log")
+    assert "style.css" not in log
 
 
 def test_the_flask_secrets_are_unreadable_by_another_local_user(linkboard):

@@ -23,7 +23,9 @@ LEFTOVERS = {
                  f"/srv/{APP}/run/gunicorn.sock"],
     "uwsgi": [f"/etc/supervisor/conf.d/{APP}-uwsgi.conf", f"/etc/webstack/{APP}/uwsgi.ini",
               f"/srv/{APP}/run/uwsgi.sock", f"/srv/{APP}/run/uwsgi.fifo", f"/srv/{APP}/run/uwsgi-stats.sock"],
-    "mod_wsgi": [f"/srv/{APP}/app.wsgi"],
+    # nothing of the app's is mod_wsgi's own: its script is the app's entry, which every
+    # server loads; Apache itself stopped is checked below (FRONT_PROCS)
+    "mod_wsgi": [],
 }
 FRONT = {"gunicorn": ("nginx", "Apache"), "uwsgi": ("nginx", "Apache"), "mod_wsgi": ("Apache", "nginx")}
 FRONT_PROCS = {"nginx": r"^nginx: master", "Apache": r"^/usr/sbin/apache2"}
