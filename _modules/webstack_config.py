@@ -193,11 +193,10 @@ def _derive(c, tplroot):
         "uwsgi_fifo": f"{base}/run/uwsgi.fifo",
         "uwsgi_stats": f"{base}/run/uwsgi-stats.sock",
         # the app's entry (salt/webstack/app/files/entry.py.jinja): the WSGI callable with the
-        # settings in its environment, and the launcher of the other programs
+        # settings in its environment (mod_wsgi's script too), and the launcher of the others
         "entry_dir": f"{base}/entry",
         "entry": f"{base}/entry/webstack_app.py",
         "entry_module": "webstack_app",
-        "wsgi_script": f"{base}/entry/webstack_app.py",
         # where the project's static files and uploads are, seen from a release (`{release}`)
         "static_rel": f"src/{app['static_root']}" if app["static_root"] else "static",
         "media_link": app["media_root"],

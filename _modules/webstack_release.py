@@ -729,7 +729,7 @@ def execute(base_dir, command, settings_file=None, env=None, runas=None, timeout
     release_id = current(base_dir)
     if not release_id:
         raise CommandExecutionError(f"no current release under {base_dir}: deploy one first")
-    if not _is_command(command):
+    if not __utils__["webstack_schema.valid"]("command", command):
         raise CommandExecutionError(f"command {command!r}: expected one line that splits into words "
                                     "(it runs without a shell)")
     current_dir = os.path.join(base_dir, "current")
@@ -740,15 +740,6 @@ def execute(base_dir, command, settings_file=None, env=None, runas=None, timeout
     )
     return {"release": release_id, "retcode": res["retcode"], "stdout": res.get("stdout", ""),
             "stderr": res.get("stderr", "")}
-
-
-def _is_command(command):
-    if not isinstance(command, str) or "\n" in command or not command.strip():
-        return False
-    try:
-        return bool(shlex.split(command))
-    except ValueError:
-        return False
 
 
 def build(base_dir, source, rev="main", settings_file=None, requirements="requirements.txt",

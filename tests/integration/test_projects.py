@@ -25,11 +25,15 @@ PROJECT_SECRETS = ("staff-7c1e0a9d42/", "mail-Qx8vR2kLp9sW4tZ")
 FLASK_SECRET = "mail-Hn3sV8qWz1xK7pR"
 
 
-@pytest.fixture(scope="module")
-def guestbook(fresh_servers):
-    server = fresh_servers["guestbook"]
+def _bootstrapped(fresh_servers, name):
+    server = fresh_servers[name]
     assert server.first_code == 0, f"./bootstrap.sh exited {server.first_code}:\n{server.first_output[-6000:]}"
     return server
+
+
+@pytest.fixture(scope="module")
+def guestbook(fresh_servers):
+    return _bootstrapped(fresh_servers, "guestbook")
 
 
 def test_the_project_deploys_unchanged_by_pillar_alone(guestbook):
@@ -184,9 +188,7 @@ def test_a_second_run_changes_nothing(guestbook, timings):
 
 @pytest.fixture(scope="module")
 def linkboard(fresh_servers):
-    server = fresh_servers["linkboard"]
-    assert server.first_code == 0, f"./bootstrap.sh exited {server.first_code}:\n{server.first_output[-6000:]}"
-    return server
+    return _bootstrapped(fresh_servers, "linkboard")
 
 
 def test_the_flask_app_serves_through_nginx_and_writes_a_row(linkboard):
