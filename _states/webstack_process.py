@@ -126,12 +126,20 @@ def running(name, command, manager="supervisord", conf_dir=None, conf_file=None,
             if mod + "verify" in __salt__:
                 __salt__[mod + "verify"](name, text)  # before it goes live
             __salt__[mod + "write_program"](name, text, conf_dir=conf_dir)
-        # a new program is added and started, a changed one restarted
-        __salt__[mod + "update"](name, conf_file=conf_file)
         settle = int(kwargs.get("startsecs") or 1) + 30
-        if __salt__[mod + "wait_settled"](name, timeout=settle, conf_file=conf_file) != "RUNNING":
-            __salt__[mod + "start"](name, conf_file=conf_file)
+        if "config" in changes or current is None:
+            # a new program is added and started, a changed one restarted
+            __salt__[mod + "update"](name, conf_file=conf_file)
+        else:
+            # One that is stopped or crash-looping (BACKOFF, EXITED, FATAL) with its config
+            # unchanged is started afresh: in the release it runs from now, with its start
+            # retries reset. A plain start would leave a BACKOFF program to retry on its own
+            # time ("already started").
+            __salt__[mod + "restart"](name, conf_file=conf_file)
         now = __salt__[mod + "wait_settled"](name, timeout=settle, conf_file=conf_file)
+        if now != "RUNNING":
+            __salt__[mod + "restart"](name, conf_file=conf_file)
+            now = __salt__[mod + "wait_settled"](name, timeout=settle, conf_file=conf_file)
     except Exception as exc:  # pylint: disable=broad-except
         ret["result"] = False
         ret["comment"] = f"Program {name}: {exc}{_log_tail(kwargs)}"

@@ -315,6 +315,49 @@ def test_program_that_cannot_start_fails_the_state(states, modules, program):
     assert modules.webstack_supervisor.state(program.name) in ("FATAL", "BACKOFF", "STOPPED", "EXITED")
 
 
+FLAGGED = textwrap.dedent(
+    """\
+    import os, sys, time
+
+    flag, program, log = sys.argv[1:]
+    with open(flag) as fh:
+        if fh.read().strip() == "broken":
+            time.sleep(0.2)
+            sys.exit("ImportError: the release is broken")
+    os.execv(sys.executable, [sys.executable, program, log])
+    """
+)
+
+
+def test_crash_looping_program_runs_again_once_its_release_is_fixed(states, modules, program, supervisord,
+                                                                     tmp_path):
+    """A program whose release is broken crash-loops (supervisord keeps retrying it: BACKOFF);
+    after the release is put right, with its config unchanged, the state starts it afresh and
+    reports it running, instead of finding it BACKOFF (a plain start is 'already started')."""
+    flag = tmp_path / "release"
+    flag.write_text("broken")
+    wrapper = tmp_path / "flagged.py"
+    wrapper.write_text(FLAGGED)
+    kwargs = dict(program.kwargs, startretries=100,
+                  command=[sys.executable, str(wrapper), str(flag), str(supervisord.program), str(program.log)])
+    broken = states.webstack_process.running(**kwargs)
+    assert broken.result is False
+    assert "the release is broken" in broken.comment
+    deadline = time.monotonic() + 20
+    while modules.webstack_supervisor.state(program.name) != "BACKOFF":
+        assert time.monotonic() < deadline, modules.webstack_supervisor.state(program.name)
+        time.sleep(0.1)
+
+    flag.write_text("fixed")
+    fixed = states.webstack_process.running(**kwargs)
+    assert fixed.result is True, fixed.comment
+    assert fixed.changes == {"state": {"old": "BACKOFF", "new": "RUNNING"}}
+    pid = modules.webstack_supervisor.pid(program.name)
+    assert _events(program, f"START {pid}") == [f"START {pid}"]
+    again = states.webstack_process.running(**kwargs)
+    assert again.result is True and again.changes == {}, again.comment
+
+
 def test_status_asks_supervisord_over_its_socket_as_supervisorctl_does(modules, program, supervisord,
                                                                       monkeypatch):
     """One XML-RPC call on supervisord's unix socket answers what `supervisorctl status` prints,

@@ -363,7 +363,24 @@ def test_running_reports_a_program_that_does_not_stay_up():
     assert ret["result"] is False
     assert ret["comment"] == "Program web is FATAL after the update; see its log"
     assert ret["changes"]["state"] == {"old": "absent", "new": "FATAL"}
-    mocks["start"].assert_called_once_with("web", conf_file=None)
+    mocks["restart"].assert_called_once_with("web", conf_file=None)
+
+
+def test_running_restarts_a_crash_looping_program_whose_config_is_unchanged():
+    """supervisord retrying a crash (BACKOFF) answers a start with 'already started': the
+    state restarts the program instead, so that it runs the release current now."""
+    sup.write_program("web", sup.render_program("web", "/bin/sleep 60"))
+    mocks = _control_mocks({"web": {"state": "BACKOFF", "pid": None}})
+    mocks["wait_settled"].return_value = "RUNNING"
+    _salt_for_state(mocks)
+
+    ret = sup_state.running("web", "/bin/sleep 60")
+
+    assert ret["result"] is True, ret["comment"]
+    assert ret["changes"] == {"state": {"old": "BACKOFF", "new": "RUNNING"}}
+    mocks["restart"].assert_called_once_with("web", conf_file=None)
+    mocks["update"].assert_not_called()
+    mocks["start"].assert_not_called()
 
 
 def test_a_program_that_does_not_stay_up_shows_the_end_of_its_log(tmp_path):
