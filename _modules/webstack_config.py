@@ -22,6 +22,7 @@ import hmac
 import ipaddress
 import json
 import os
+import shlex
 import urllib.parse
 
 import salt.utils.yaml
@@ -237,6 +238,10 @@ def _derive(c, tplroot):
     check["host_header"] = c["health_host"]
     c["wsgi_check"] = check
     _derive_cluster(c)
+    # who may log in to MariaDB as the app's user: a cluster's app and worker nodes (their
+    # addresses from the mine, checked), else this host (the socket and loopback)
+    db_node = "db" in c["roles"] and "single" not in c["roles"] and c["nodes"]
+    c["mariadb"]["client_hosts"] = list(c["cluster"]["db_clients"]) if db_node else ["localhost", "127.0.0.1"]
     c["serves_http"] = not c["roles"] or "single" in c["roles"] or "app" in c["roles"]
     _derive_tls(c, hosts, server)
     _derive_settings(c)
@@ -255,22 +260,25 @@ def _derive_settings(c):
     (app:env_names), then app:env and the project's secrets (app:secrets): ``app_settings``,
     a secret as a whole. ``release_settings``: the names of those that point into a
     release (the build's commands get their own release's)."""
-    app, pg, redis, tls = c["app"], c["postgres"], c["redis"], c["tls"]
+    app, redis, tls = c["app"], c["redis"], c["tls"]
 
     def q(value):
         return urllib.parse.quote(str(value), safe="")
 
     cache, broker = redis["users"]["cache"], redis["users"]["broker"]
+    broker_url = f"redis://{broker['name']}:{broker['password']}@{_url_host(redis['host'])}:{redis['port']}/" \
+                 f"{redis['broker_db']}"
     values = {
         "SECRET_KEY": str(app["secret_key"]),
         "DEBUG": "1" if app["debug"] else "0",
         "ALLOWED_HOSTS": _list(app["allowed_hosts"], app["list_format"]),
-        "DATABASE_URL": f"postgresql://{q(pg['user'])}:{q(pg['password'])}@{pg['host']}:{pg['port']}/{pg['name']}",
+        "DATABASE_URL": _database_url(c, q),
         "CACHE_URL": f"redis://{cache['name']}:{cache['password']}@{redis['host']}:{redis['port']}/"
-                     f"{redis['cache_db']}",
-        "CELERY_BROKER_URL": f"redis://{broker['name']}:{broker['password']}@{redis['host']}:{redis['port']}/"
-                             f"{redis['broker_db']}",
+                     f"{redis['cache_db']}" if c["cache"]["engine"] == "redis"
+                     else f"pymemcache://{_url_host(c['memcached']['host'])}:{c['memcached']['port']}",
+        "CELERY_BROKER_URL": broker_url,
         "CELERY_TASK_ACKS_LATE": "1",
+        "RQ_REDIS_URL": broker_url,
         "STATIC_URL": app["static_url"],
         "STATIC_ROOT": app["static_dir"],
         "MEDIA_URL": app["media_url"],
@@ -296,6 +304,9 @@ def _derive_settings(c):
             # off by the pillar's choice (tls:hsts_*), not by omission: not warned about
             "SILENCED_SYSTEM_CHECKS": _list(silenced, app["list_format"]),
         })
+    # the task queue's settings, and not the other's
+    for key in ("RQ_REDIS_URL",) if app["queue"] == "celery" else ("CELERY_BROKER_URL", "CELERY_TASK_ACKS_LATE"):
+        del values[key]
     names = app["env_names"]
     out = {}
     for key, value in values.items():
@@ -312,12 +323,41 @@ def _derive_settings(c):
                              if names.get(key, key)}
 
 
+def _url_host(host):
+    """A host as a URL's authority holds it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def _database_url(c, q):
+    """DATABASE_URL of the chosen engine (db:engine): postgresql://... or mysql://... (with
+    the host ``localhost``, MariaDB's client takes the server's socket)."""
+    if c["db"]["engine"] == "mariadb":
+        db = c["mariadb"]
+        return (f"mysql://{q(db['user'])}:{q(db['password'])}@{_url_host(db['host'])}:{db['port']}/{db['name']}"
+                "?charset=utf8mb4")
+    pg = c["postgres"]
+    return f"postgresql://{q(pg['user'])}:{q(pg['password'])}@{_url_host(pg['host'])}:{pg['port']}/{pg['name']}"
+
+
 def _derive_beat(c):
-    """Celery beat runs on one host: role single's, or the cluster's first worker node."""
-    celery, roles = c["celery"], c["roles"]
+    """Celery beat, or RQ's scheduler, runs on one host: role single's, or the cluster's
+    first worker node. Celery runs where app:queue is celery, RQ where it is rq."""
+    celery, rq, roles, app = c["celery"], c["rq"], c["roles"], c["app"]
     workers = c["cluster"]["ids"]["worker"]
     here = not roles or "single" in roles or ("worker" in roles and workers[:1] == [__grains__.get("id")])
-    celery["beat_here"] = bool(celery["enabled"] and celery["beat"] and c["app"]["celery_app"] and here)
+    celery["runs"] = bool(app["queue"] == "celery" and celery["enabled"] and app["celery_app"])
+    celery["beat_here"] = bool(celery["runs"] and celery["beat"] and here)
+    rq["runs"] = app["queue"] == "rq"
+    rq["scheduler_here"] = bool(rq["runs"] and rq["scheduler"] and here)
+    command = rq["command"] or ("python manage.py rqworker" if app["django_settings_module"]
+                                else "python -m rq.cli worker")
+    # as the release's commands: python is the release's interpreter, another program one of
+    # its virtualenv's (an absolute path stays)
+    argv = shlex.split(command)
+    venv_bin = f"{app['current_dir']}/venv/bin"
+    argv[0] = f"{venv_bin}/python" if argv[0] in ("python", "python3") \
+        else argv[0] if argv[0].startswith("/") else f"{venv_bin}/{argv[0]}"
+    rq["argv"] = argv + list(rq["queues"]) + (["--with-scheduler"] if rq["scheduler_here"] else [])
 
 
 def _derive_redis_users(c):
@@ -392,12 +432,14 @@ def _derive_cluster(c):
         my_addr = addresses.get(me) or "127.0.0.1"
         if "db" in roles:
             c["postgres"]["listen_addresses"] = f"localhost,{my_addr}"
+            c["mariadb"]["bind"] = ["127.0.0.1", my_addr]
         if "cache" in roles:
             c["redis"]["bind"] = ["127.0.0.1", my_addr]
+            c["memcached"]["bind"] = ["127.0.0.1", my_addr]
         if ids["db"]:
-            c["postgres"]["host"] = addresses.get(ids["db"][0]) or "127.0.0.1"
+            c["postgres"]["host"] = c["mariadb"]["host"] = addresses.get(ids["db"][0]) or "127.0.0.1"
         if ids["cache"]:
-            c["redis"]["host"] = addresses.get(ids["cache"][0]) or "127.0.0.1"
+            c["redis"]["host"] = c["memcached"]["host"] = addresses.get(ids["cache"][0]) or "127.0.0.1"
         # migrations run on one node only: the first app node (orch.deploy runs them there)
         c["app"]["migrate"] = c["app"]["migrate"] and ids["app"][:1] == [me]
     clients = []

@@ -39,9 +39,9 @@ FIXED_ENV_KEYS = ("DJANGO_SETTINGS_MODULE", "WEBSTACK_CONFIG", "HOME", "USER", "
 
 # The ports that each role listens on, by pillar key ("front": Nginx's or Apache's).
 _PORTS = {
-    "single": ("postgres:port", "redis:port", "front", "tls:port"),
-    "db": ("postgres:port",),
-    "cache": ("redis:port",),
+    "single": ("db", "redis:port", "cache", "front", "tls:port"),
+    "db": ("db",),
+    "cache": ("redis:port", "cache"),
     "app": ("front", "tls:port"),
     "lb": ("lb:port", "tls:port"),
 }
@@ -160,7 +160,8 @@ def _secrets(schema, raw, roles):
     errors = []
     expected = _util("expected")
     needed = [path for path, spec in schema.items()
-              if spec.get("required") and set(spec.get("roles", ())) & set(roles)]
+              if spec.get("required") and set(spec.get("roles", ())) & set(roles)
+              and all(get(raw, key) == value for key, value in (spec.get("when") or {}).items())]
     given = {user: get(raw, f"redis:user_passwords:{user}") for user in ("cache", "broker")}
     given = {user: value for user, value in given.items() if value not in ("", None) and not _util("is_missing")(value)}
     app_node = {"app", "worker"} & set(roles) and not {"single", "cache"} & set(roles)
@@ -275,7 +276,9 @@ def _hosts_resolve(data, pillar, roles):
     if not {"single", "app", "worker"} & set(roles):
         return errors
     get = _util("get")
-    for key in ("postgres:host", "redis:host"):
+    db = "mariadb:host" if data["db"]["engine"] == "mariadb" else "postgres:host"
+    cache = ["memcached:host"] if data["cache"]["engine"] == "memcached" else []
+    for key in [db, "redis:host"] + cache:
         value = data[key.split(":")[0]][key.split(":")[1]]
         if not _util("is_missing")(get(pillar, key)) and not _resolves(value):
             errors.append(f"webstack:{key}: expected a host name that resolves on this minion, or an IP "
@@ -292,7 +295,8 @@ def _ports_apart(data, roles):
         for key in _PORTS.get(role, ()):
             if key == "tls:port" and (not data["tls"]["enabled"] or (role == "app" and behind_lb)):
                 continue  # no TLS here: off, or an app node behind the load balancer
-            key = front if key == "front" else key
+            key = {"front": front, "db": data["db"]["engine"].replace("postgresql", "postgres") + ":port",
+                   "cache": "memcached:port" if data["cache"]["engine"] == "memcached" else "redis:port"}.get(key, key)
             if key not in keys:
                 keys.append(key)
     errors, taken = [], {}

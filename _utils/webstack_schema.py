@@ -199,7 +199,8 @@ def _is_private_key(value):
 # The settings the formula gives the app (app.env and the environment), by the names that
 # app:env_names may change
 APP_SETTINGS = ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL",
-                "CELERY_TASK_ACKS_LATE", "STATIC_URL", "STATIC_ROOT", "MEDIA_URL", "MEDIA_ROOT", "RELEASE_FILE",
+                "CELERY_TASK_ACKS_LATE", "RQ_REDIS_URL", "STATIC_URL", "STATIC_ROOT", "MEDIA_URL", "MEDIA_ROOT",
+                "RELEASE_FILE",
                 "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS",
                 "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD", "SILENCED_SYSTEM_CHECKS")
 
@@ -240,6 +241,7 @@ GRAMMARS = {
     "app_setting": (lambda v: v in APP_SETTINGS, "a setting the formula provides (" + ", ".join(APP_SETTINGS)
                     + ")"),
     "deb_package": (_full(r"[a-z0-9][a-z0-9+.-]{1,99}"), "a Debian package name such as libpq-dev"),
+    "rq_queue": (_full(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"), "a queue name of letters, digits, '.', '_' or '-'"),
     "import_path": (_full(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*[:.][A-Za-z_][A-Za-z0-9_]*"),
                     "module.path:Name, e.g. django_celery_beat.schedulers:DatabaseScheduler"),
     "env_value": (_is_env_value, "a single-line value of printable characters that does not start or end "
@@ -575,7 +577,8 @@ def reference(schema):
         form = spec.get("form") or expected(spec)
         meaning = spec.get("doc", "")
         if spec.get("secret"):
-            meaning = ("**Secret, required.** " if spec.get("required") else "**Secret.** ") + meaning
+            when = " with " + ", ".join(f"`{k}` {v}" for k, v in spec["when"].items()) if spec.get("when") else ""
+            meaning = (f"**Secret, required{when}.** " if spec.get("required") else "**Secret.** ") + meaning
         cells = [f"`{path}`", f"`{_yaml_value(spec.get('default'))}`", form,
                  ", ".join(spec.get("roles", ())), meaning]
         out.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")

@@ -37,6 +37,7 @@ VALID = {
         ("webstack_modwsgi.rolling_restart", "webstack_modwsgi"),
         ("webstack_app.run", "webstack_app"),
         ("webstack_celery.wait_ready", "webstack_celery"),
+        ("webstack_mariadb.ensure_user", "webstack_mariadb"),
     ],
 )
 def test_repo_execution_modules_are_loaded(loaders, function, module):
@@ -52,6 +53,8 @@ def test_repo_state_modules_are_loaded(loaders):
         "webstack_haproxy.ready",
         "webstack_haproxy.state_saved",
         "webstack_health.ok",
+        "webstack_mariadb.database_present",
+        "webstack_mariadb.user_present",
         "webstack_pillar.validated",
         "webstack_release.built",
         "webstack_release.deployed",

@@ -160,6 +160,28 @@ LINKBOARD_SETTINGS = {
     },
 }
 
+# A Django project on MariaDB, Memcached and RQ (tests/projects/noticeboard: startproject's
+# layout, django-environ, mysqlclient built against libmariadb-dev, django-rq, uploads), its
+# settings under its own names
+NOTICEBOARD_SETTINGS = {
+    "db": {"engine": "mariadb"},
+    "cache": {"engine": "memcached"},
+    "rq": {"scheduler": True},
+    "app": {
+        "source": "file:///srv/git/noticeboard.git",
+        "wsgi_app": "noticeboard.wsgi:application",
+        "django_settings_module": "noticeboard.settings",
+        "queue": "rq",
+        "health_path": "/health/",
+        "static_root": "staticfiles",
+        "env_names": {"SECRET_KEY": "DJANGO_SECRET_KEY", "DEBUG": "DJANGO_DEBUG",
+                      "ALLOWED_HOSTS": "DJANGO_ALLOWED_HOSTS", "RQ_REDIS_URL": "REDIS_URL",
+                      "MEDIA_ROOT": "DJANGO_MEDIA_ROOT", "SECURE_SSL_REDIRECT": "DJANGO_SECURE_SSL_REDIRECT",
+                      "SESSION_COOKIE_SECURE": "DJANGO_SESSION_COOKIE_SECURE",
+                      "CSRF_COOKIE_SECURE": "DJANGO_CSRF_COOKIE_SECURE"},
+    },
+}
+
 
 def project_repo(name):
     """tests/projects/<name> as its team keeps it: a bare git repository, one commit on main."""
@@ -191,6 +213,7 @@ FRESH_SERVERS = {
     # a project as its authors wrote it (tests/projects/guestbook), by pillar alone
     "guestbook": {"image": SALT_IMAGE, "settings": GUESTBOOK_SETTINGS, "project": "guestbook"},
     "linkboard": {"image": SALT_IMAGE, "settings": LINKBOARD_SETTINGS, "project": "linkboard"},
+    "noticeboard": {"image": SALT_IMAGE, "settings": NOTICEBOARD_SETTINGS, "project": "noticeboard"},
 }
 
 

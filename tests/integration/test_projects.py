@@ -9,7 +9,10 @@ on a fresh Debian 13 server (role single), checked from outside where a user wou
   with Gunicorn behind Nginx; its pillar is GUESTBOOK_SETTINGS in conftest.py;
 - tests/projects/linkboard, a Flask application (FLASK_* settings through
   from_prefixed_env, its own init-db command, no collectstatic, no task queue) under
-  uWSGI behind Nginx; LINKBOARD_SETTINGS.
+  uWSGI behind Nginx; LINKBOARD_SETTINGS;
+- tests/projects/noticeboard, a Django project from startproject with django-environ on
+  MariaDB (mysqlclient built against libmariadb-dev), Memcached (pymemcache) and RQ
+  (django-rq, with its scheduler), with uploads; NOTICEBOARD_SETTINGS.
 """
 
 import json
@@ -19,7 +22,7 @@ import time
 import pytest
 import requests
 
-from tests.support.single import APP, csrf_session, psql, summary_changed
+from tests.support.single import APP, assert_predicted_exactly, csrf_session, psql, summary_changed
 
 PROJECT_SECRETS = ("staff-7c1e0a9d42/", "mail-Qx8vR2kLp9sW4tZ")
 FLASK_SECRET = "mail-Hn3sV8qWz1xK7pR"
@@ -230,5 +233,114 @@ def test_the_flask_secrets_are_unreadable_by_another_local_user(linkboard):
 def test_the_flask_app_second_run_changes_nothing(linkboard, timings):
     code, out, seconds = linkboard.run_bootstrap()
     timings["bootstrap_second_linkboard"] = seconds
+    assert code == 0, out[-4000:]
+    assert summary_changed(out) == [], f"second run changed something:\n{out[-4000:]}"
+
+
+# ---------------------------------------------------------------- noticeboard (MariaDB, Memcached, RQ)
+
+@pytest.fixture(scope="module")
+def noticeboard(fresh_servers):
+    return _bootstrapped(fresh_servers, "noticeboard")
+
+
+def mariadb(host, sql):
+    """One SQL statement as MariaDB's root (over its socket) in the app's database; rows
+    tab-separated."""
+    _, out = host.exec(["mariadb", "--batch", "--skip-column-names", APP, "-e", sql])
+    return out.strip()
+
+
+def _run_in_release(host, command):
+    code, out = host.exec(["webstack-salt-call", "--out=json", "webstack_app.run", command])
+    assert code == 0, out
+    result = json.loads(out)["local"]
+    assert result["retcode"] == 0, result
+    return result["stdout"].splitlines()[-1]
+
+
+def test_the_noticeboard_runs_on_mariadb_memcached_and_rq(noticeboard):
+    """db:engine mariadb, cache:engine memcached, app:queue rq: what --test predicted is what
+    the first run changed; mysqlclient is built against Debian's libmariadb; the database is
+    utf8mb4; the app's user logs in from this host only, with privileges on its database
+    only; Memcached listens on loopback TCP only (no UDP); the RQ worker runs (with the
+    scheduler), no Celery program does."""
+    host = noticeboard.host
+    assert noticeboard.test_code == 0, noticeboard.test_output[-4000:]
+    changed = assert_predicted_exactly(noticeboard.test_output, noticeboard.first_output)
+    assert ("webstack-mariadb-package-pkg-installed", "pkg.installed") in changed
+    assert (APP, "webstack_mariadb.user_present") in changed and (APP, "webstack_mariadb.database_present") in changed
+    _, libs = host.exec(f"ldd /srv/{APP}/current/venv/lib/python3*/site-packages/MySQLdb/_mysql*.so")
+    assert re.search(r"libmariadb\.so\.3 => /(usr/)?lib/x86_64-linux-gnu/libmariadb\.so\.3", libs), libs
+    assert mariadb(host, f"SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA "
+                         f"WHERE SCHEMA_NAME = '{APP}'") == "utf8mb4"
+    assert mariadb(host, f"SELECT Host FROM mysql.user WHERE User = '{APP}' ORDER BY Host").split() == \
+        ["127.0.0.1", "localhost"]
+    grants = mariadb(host, f"SHOW GRANTS FOR '{APP}'@'localhost'").splitlines()
+    assert [g.split(" IDENTIFIED")[0] for g in grants] == [f"GRANT USAGE ON *.* TO `{APP}`@`localhost`",
+                                                           f"GRANT ALL PRIVILEGES ON `{APP}`.* TO `{APP}`@`localhost`"]
+    _, sockets = host.exec("ss -Hltun")
+    memcached = [line.split() for line in sockets.splitlines() if ":11211 " in line]
+    assert [(s[0], s[4]) for s in memcached] == [("tcp", "127.0.0.1:11211")], sockets
+    assert [line for line in sockets.splitlines() if ":3306 " in line][0].split()[4] == "127.0.0.1:3306", sockets
+    _, programs = host.exec("supervisorctl status", check=False)
+    assert re.search(rf"^{APP}-rq\s+RUNNING", programs, re.M) and f"{APP}-celery" not in programs, programs
+    _, procs = host.exec("ps -eo args")
+    assert re.search(r"manage\.py rqworker default --with-scheduler", procs), procs
+
+
+def test_a_notice_with_an_upload_is_a_row_in_mariadb_published_by_an_rq_job(noticeboard):
+    """Posted through Nginx with a file: a row in MariaDB (utf8mb4 round trip), published by
+    the RQ worker (the job's host), the upload served by Nginx from the shared media."""
+    host = noticeboard.host
+    base = host.url()
+    session, token = csrf_session(base, "/new/")
+    resp = session.post(base + "/new/", data={"csrfmiddlewaretoken": token, "title": "Fête 🎉", "body": "on Friday"},
+                        files={"attachment": ("plan.txt", b"tables at noon\n", "text/plain")},
+                        headers={"Referer": base + "/new/"}, allow_redirects=False, timeout=10)
+    assert resp.status_code == 302, resp.text[:500]
+    detail = resp.headers["Location"]
+    assert mariadb(host, "SELECT title FROM notices_notice") == "Fête 🎉"
+    deadline = time.monotonic() + 30
+    while mariadb(host, "SELECT host FROM notices_notice WHERE published_at IS NOT NULL") != "single1":
+        assert time.monotonic() < deadline, host.exec(f"tail -20 /var/log/webstack/{APP}-rq.log")[1]
+        time.sleep(0.5)
+    page = session.get(base + detail, timeout=10).text
+    href = re.search(r'href="(/media/attachments/[^"]+)"', page)
+    assert href, page[:1500]
+    upload = requests.get(base + href.group(1), timeout=10)
+    assert upload.status_code == 200 and upload.text == "tables at noon\n" and upload.headers["Server"] == "nginx"
+    _, stat = host.exec(f"stat -c '%U %a' /srv/{APP}/shared/media/{href.group(1).removeprefix('/media/')}")
+    assert stat.split()[0] == APP, stat
+
+
+def test_the_cache_is_memcached(noticeboard):
+    """Every worker process counts in one Memcached: the count goes up by one per request, and
+    Memcached's own statistics show the hits."""
+    host = noticeboard.host
+    counts = [int(requests.get(host.url() + "/cache/", timeout=10).text.split("=")[1]) for _ in range(6)]
+    assert counts == list(range(counts[0], counts[0] + 6)), counts
+    ask = "exec 3<>/dev/tcp/127.0.0.1/11211; printf 'stats\\r\\nquit\\r\\n' >&3; cat <&3"
+    _, stats = host.exec(["bash", "-c", ask])
+    hits = int(re.search(r"STAT incr_hits (\d+)", stats).group(1))
+    assert hits >= 6, stats
+
+
+def test_a_failed_rq_job_stays_in_the_failed_registry(noticeboard):
+    host = noticeboard.host
+    job_id = _run_in_release(host, "python manage.py enqueue_failing").strip()
+    check = ('python manage.py shell -c "import django_rq; '
+             "print(django_rq.get_queue('default').failed_job_registry.get_job_ids())\"")
+    deadline = time.monotonic() + 30
+    while job_id not in _run_in_release(host, check):
+        assert time.monotonic() < deadline, host.exec(f"tail -20 /var/log/webstack/{APP}-rq.log")[1]
+        time.sleep(1)
+    _, log = host.exec(f"cat /var/log/webstack/{APP}-rq.log")
+    assert "RuntimeError: notice 0 cannot be published" in log
+
+
+def test_the_noticeboard_second_run_changes_nothing(noticeboard, timings):
+    code, out, seconds = noticeboard.run_bootstrap()
+    timings["bootstrap_second_noticeboard"] = seconds
     assert code == 0, out[-4000:]
     assert summary_changed(out) == [], f"second run changed something:\n{out[-4000:]}"

@@ -256,3 +256,36 @@ def test_beat_on_role_single_and_never_without_a_celery_app(plain):
     assert config_mod.get()["celery"]["beat_here"] is True
     _pillar(roles=["single"], celery={"beat": True}, app=dict(copy.deepcopy(SECRETS["app"]), celery_app=""))
     assert config_mod.get()["celery"]["beat_here"] is False
+
+
+def test_mariadb_memcached_and_rq_settings(plain):
+    """db:engine mariadb: DATABASE_URL mysql://... (utf8mb4), the user from this host only;
+    cache:engine memcached: CACHE_URL pymemcache://; app:queue rq: RQ_REDIS_URL (the broker
+    user) and no Celery setting, the worker's command from the project's kind."""
+    _pillar(roles=["single"], db={"engine": "mariadb"}, cache={"engine": "memcached"}, mariadb={
+        "password": "Mb-Kq7Zt2Lx9Vw4Rn8"}, app=dict(copy.deepcopy(SECRETS["app"]), queue="rq"),
+        rq={"queues": ["high", "default"], "scheduler": True})
+    c = config_mod.get()
+    s = c["app_settings"]
+    assert s["DATABASE_URL"] == "mysql://webapp:Mb-Kq7Zt2Lx9Vw4Rn8@localhost:3306/webapp?charset=utf8mb4"
+    assert s["CACHE_URL"] == "pymemcache://127.0.0.1:11211"
+    broker = c["redis"]["users"]["broker"]
+    assert s["RQ_REDIS_URL"] == f"redis://webapp-broker:{broker['password']}@127.0.0.1:6379/1"
+    assert "CELERY_BROKER_URL" not in s and "CELERY_TASK_ACKS_LATE" not in s
+    assert c["mariadb"]["client_hosts"] == ["localhost", "127.0.0.1"]
+    assert c["celery"]["runs"] is False and c["celery"]["beat_here"] is False
+    assert c["rq"]["argv"] == ["/srv/webapp/current/venv/bin/python", "manage.py", "rqworker", "high", "default",
+                               "--with-scheduler"]
+    _pillar(roles=["single"], app=dict(copy.deepcopy(SECRETS["app"]), queue="rq", django_settings_module=""),
+            rq={"command": "rq worker --serializer json"})
+    assert config_mod.get()["rq"]["argv"] == ["/srv/webapp/current/venv/bin/rq", "worker", "--serializer", "json",
+                                              "default"]
+
+
+def test_a_mariadb_db_node_admits_the_app_and_worker_nodes_and_listens_on_its_address(plain):
+    c = _cluster("db1", ADDRESSES)
+    assert c["mariadb"]["client_hosts"] == ["10.0.0.21", "10.0.0.22", "10.0.0.30"]
+    assert c["mariadb"]["bind"] == ["127.0.0.1", "10.0.0.10"]
+    config_mod.__context__.clear()
+    c = _cluster("app1", ADDRESSES)
+    assert (c["mariadb"]["host"], c["memcached"]["host"]) == ("10.0.0.10", "10.0.0.11")

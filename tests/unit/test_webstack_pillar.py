@@ -147,7 +147,7 @@ def _with(changes):
         *parents, last = path.split(":")
         node = pillar
         for part in parents:
-            node = node[part]
+            node = node.setdefault(part, {})
         if value is _DELETE:
             del node[last]
         else:
@@ -455,6 +455,26 @@ BAD = [
     ("beat-scheduler-words", {"celery:beat_scheduler": "the database"}, "webstack:celery:beat_scheduler",
      "module.path:Name"),
     ("start-timeout-small", {"celery:start_timeout": 1}, "webstack:celery:start_timeout", "from 5 to 3600"),
+    # the other engines
+    ("db-engine-unknown", {"db:engine": "mysql"}, "webstack:db:engine",
+     "one of postgresql, mariadb, got the string 'mysql'"),
+    ("mariadb-password-missing", {"db:engine": "mariadb"}, "webstack:mariadb:password", "it is missing"),
+    ("mariadb-password-quote", {"db:engine": "mariadb", "mariadb:password": "t0kenT0ken'; DROP USER root"},
+     "webstack:mariadb:password", "without spaces, quotes, backslashes"),
+    ("mariadb-bind-zone-id", {"mariadb:bind": ["127.0.0.1", "fe80::1%x\nskip-grant-tables"]},
+     "webstack:mariadb:bind", "each item an IP address"),
+    ("mariadb-name-not-sql", {"mariadb:name": "web-app"}, "webstack:mariadb:name", "SQL identifier"),
+    ("mariadb-host-does-not-resolve", {"db:engine": "mariadb", "mariadb:password": "Mb-Kq7Zt2Lx9Vw4Rn8",
+                                       "mariadb:host": "db-9"}, "webstack:mariadb:host", "which does not resolve"),
+    ("memcached-memory-words", {"memcached:memory": "64m"}, "webstack:memcached:memory",
+     "a size in megabytes from 8 to 65536, got the string '64m'"),
+    ("memcached-port-collides", {"cache:engine": "memcached", "memcached:port": 6379}, "webstack:memcached:port",
+     "a port apart from webstack:redis:port"),
+    ("mariadb-port-collides", {"db:engine": "mariadb", "mariadb:password": "Mb-Kq7Zt2Lx9Vw4Rn8",
+                               "mariadb:port": 6379}, "webstack:redis:port", "a port apart from webstack:mariadb:port"),
+    ("queue-unknown", {"app:queue": "huey"}, "webstack:app:queue", "one of celery, rq"),
+    ("rq-queue-flag", {"rq:queues": ["default --burst"]}, "webstack:rq:queues", "each item a queue name"),
+    ("rq-command-two-lines", {"rq:command": "rq worker\nreboot"}, "webstack:rq:command", "a single-line command"),
     # a key the formula does not read: a typo, named with its neighbour
     ("unknown-key-typo", {"wsgi:worker": 4}, "webstack:wsgi:worker",
      "no such key, the formula does not read it (did you mean wsgi:workers?)"),

@@ -16,7 +16,7 @@ from tests.support.loader import REPO
 SCHEMA = yaml.safe_load((REPO / "salt/webstack/parameters/schema.yaml").read_text())
 ROLES = {"single", "db", "cache", "app", "worker", "lb"}
 FIELDS = {"type", "grammar", "enum", "min", "max", "also", "empty", "nonempty", "default", "roles", "secret",
-          "required", "doc", "form", "items", "keys", "values", "what", "group", "expected"}
+          "required", "doc", "form", "items", "keys", "values", "what", "group", "expected", "when"}
 
 
 @pytest.mark.parametrize("path", list(SCHEMA))
@@ -34,6 +34,8 @@ def test_every_entry_is_complete(path):
         assert spec.get("grammar") or spec.get("enum"), "a string without a grammar reaches its sink unchecked"
     if spec.get("required"):
         assert spec.get("secret"), "only secrets have no usable default"
+    for key, value in (spec.get("when") or {}).items():
+        assert spec.get("required") and key in SCHEMA and value in SCHEMA[key]["enum"], (key, value)
 
 
 @pytest.mark.parametrize("os_file", sorted(p.relative_to(REPO / "salt/webstack/parameters").as_posix()
@@ -50,10 +52,10 @@ def test_the_defaults_and_each_os_file_pass_the_schema(os_file):
     assert errors == []
 
 
-def test_secrets_are_the_three_and_their_derived_and_tls_keys():
+def test_secrets_are_the_database_and_redis_ones_and_their_derived_and_tls_keys():
     assert sorted(schema_util.secret_paths(SCHEMA)) == [
-        "app:secret_key", "app:secrets", "postgres:password", "redis:password", "redis:user_passwords:broker",
-        "redis:user_passwords:cache", "tls:private_key"]
+        "app:secret_key", "app:secrets", "mariadb:password", "postgres:password", "redis:password",
+        "redis:user_passwords:broker", "redis:user_passwords:cache", "tls:private_key"]
 
 
 GOOD = {

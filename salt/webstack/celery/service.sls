@@ -13,7 +13,7 @@ include:
   - {{ tplroot }}.app.release
 {{- manager_sls(webstack) }}
 
-{%- if celery.enabled and app.celery_app %}
+{%- if celery.runs %}
 {#- A new release restarts the worker with SIGTERM: a warm shutdown that finishes
     the tasks in progress (acks_late: an unfinished one is delivered again). #}
 {{ program('webstack-celery-service', webstack, {

@@ -1,4 +1,6 @@
-{#- Role db: PostgreSQL on the private address, pg_hba for the app and worker nodes. #}
+{#- Role db: the database server (db:engine: PostgreSQL, or MariaDB) on the private
+    address, open to the app and worker nodes only. #}
+{%- from "webstack/map.jinja" import webstack with context %}
 include:
   - webstack.validate
-  - webstack.postgres
+  - webstack.{{ 'mariadb' if webstack.db.engine == 'mariadb' else 'postgres' }}

@@ -1,9 +1,15 @@
 {#- Role single: the whole small-project stack on one server. States run in
-    include order: validation, database, cache, the app with its WSGI server and
-    web server (and their process manager), then the worker. #}
+    include order: validation, database (db:engine), cache (cache:engine; Redis
+    also as Celery's broker), the app with its WSGI server and web server (and
+    their process manager), then the worker. #}
+{%- from "webstack/map.jinja" import webstack with context %}
 include:
   - webstack.validate
-  - webstack.postgres
+  - webstack.{{ 'mariadb' if webstack.db.engine == 'mariadb' else 'postgres' }}
   - webstack.redis
+{%- if webstack.cache.engine == 'memcached' %}
+  - webstack.memcached
+{%- endif %}
   - webstack.app
   - webstack.celery
+  - webstack.rq

@@ -1,4 +1,4 @@
-{#- Role worker: the app's releases and its Celery worker, no web server. #}
+{#- Role worker: the app's releases and its task queue's worker (Celery or RQ), no web server. #}
 include:
   - webstack.validate
   - webstack.app.package
@@ -6,3 +6,4 @@ include:
   - webstack.app.config
   - webstack.app.release
   - webstack.celery
+  - webstack.rq

@@ -1,0 +1,8 @@
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import webstack with context %}
+include:
+  - {{ tplroot }}.validate
+
+webstack-mariadb-package-pkg-installed:
+  pkg.installed:
+    - pkgs: {{ webstack.pkgs.mariadb | json }}
