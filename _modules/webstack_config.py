@@ -279,7 +279,7 @@ def _derive_settings(c):
         "CELERY_BROKER_URL": broker_url,
         "CELERY_TASK_ACKS_LATE": "1",
         "RQ_REDIS_URL": broker_url,
-        "STATIC_URL": app["static_url"],
+        "STATIC_URL": app["cdn_url"] or app["static_url"],
         "STATIC_ROOT": app["static_dir"],
         "MEDIA_URL": app["media_url"],
         "MEDIA_ROOT": app["media_dir"],

@@ -234,6 +234,9 @@ GRAMMARS = {
     "redis_bind": (_is_redis_bind, "an IP address; a leading '-' marks it optional"),
     "url_dir": (lambda v: _full(r"/(?:[A-Za-z0-9._~-]+/)+")(v) and ".." not in v.split("/"),
                 "a URL path that starts and ends with '/', e.g. /static/"),
+    "cdn_url": (lambda v: _full(r"https://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?/(?:[A-Za-z0-9._~-]+/)*")(v)
+                and is_hostname(v[8:].split("/")[0].split(":")[0]) and ".." not in v.split("/")[3:],
+                "an https:// URL of a host name that ends with '/', e.g. https://cdn.example.org/static/"),
     "url_path": (lambda v: _full(r"/[A-Za-z0-9._~/-]*")(v) and ".." not in v.split("/"),
                  "a URL path starting with '/', e.g. /healthz"),
     "command": (_is_command, "a single-line command of printable characters (run without a shell)"),

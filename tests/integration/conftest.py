@@ -162,7 +162,7 @@ LINKBOARD_SETTINGS = {
 
 # A Django project on MariaDB, Memcached and RQ (tests/projects/noticeboard: startproject's
 # layout, django-environ, mysqlclient built against libmariadb-dev, django-rq, uploads), its
-# settings under its own names
+# settings under its own names, its static files from a CDN whose origin is Nginx
 NOTICEBOARD_SETTINGS = {
     "db": {"engine": "mariadb"},
     "cache": {"engine": "memcached"},
@@ -174,8 +174,10 @@ NOTICEBOARD_SETTINGS = {
         "queue": "rq",
         "health_path": "/health/",
         "static_root": "staticfiles",
+        "cdn_url": "https://cdn.example.org/static/",
         "env_names": {"SECRET_KEY": "DJANGO_SECRET_KEY", "DEBUG": "DJANGO_DEBUG",
                       "ALLOWED_HOSTS": "DJANGO_ALLOWED_HOSTS", "RQ_REDIS_URL": "REDIS_URL",
+                      "STATIC_URL": "DJANGO_STATIC_URL",
                       "MEDIA_ROOT": "DJANGO_MEDIA_ROOT", "SECURE_SSL_REDIRECT": "DJANGO_SECURE_SSL_REDIRECT",
                       "SESSION_COOKIE_SECURE": "DJANGO_SESSION_COOKIE_SECURE",
                       "CSRF_COOKIE_SECURE": "DJANGO_CSRF_COOKIE_SECURE"},

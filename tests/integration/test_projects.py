@@ -339,6 +339,21 @@ def test_a_failed_rq_job_stays_in_the_failed_registry(noticeboard):
     assert "RuntimeError: notice 0 cannot be published" in log
 
 
+def test_the_static_files_come_from_the_cdn_whose_origin_is_nginx(noticeboard):
+    """app:cdn_url: the page links the CDN's address (STATIC_URL under the project's name);
+    Nginx, the CDN's origin, serves the hashed file immutable, with the CORS header that fonts
+    read from another origin need; uploads stay on the site."""
+    host = noticeboard.host
+    page = requests.get(host.url() + "/", timeout=10).text
+    href = re.search(r'href="https://cdn\.example\.org/static/(notices/style\.[0-9a-f]{12}\.css)"', page)
+    assert href, page[:1500]
+    origin = requests.get(host.url() + "/static/" + href.group(1), timeout=10)
+    assert origin.status_code == 200 and origin.headers["Server"] == "nginx"
+    assert origin.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert origin.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Origin" not in requests.get(host.url() + "/", timeout=10).headers
+
+
 def test_the_noticeboard_second_run_changes_nothing(noticeboard, timings):
     code, out, seconds = noticeboard.run_bootstrap()
     timings["bootstrap_second_noticeboard"] = seconds
