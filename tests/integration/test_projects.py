@@ -339,6 +339,24 @@ def test_a_failed_rq_job_stays_in_the_failed_registry(noticeboard):
     assert "RuntimeError: notice 0 cannot be published" in log
 
 
+def test_a_restart_of_the_rq_worker_lets_the_job_in_progress_finish(noticeboard):
+    """What a new release does to the worker (a stop with SIGTERM, then a start): RQ's warm
+    shutdown, the 6-second job that was running finishes and lands in the finished registry."""
+    host = noticeboard.host
+    job_id = _run_in_release(host, 'python manage.py shell -c "import django_rq, time; '
+                                   'print(django_rq.enqueue(time.sleep, 6).id)"').strip()
+    status = ('python manage.py shell -c "import django_rq; '
+              f"print(django_rq.get_queue('default').fetch_job('{job_id}').get_status().value)\"")
+    deadline = time.monotonic() + 20
+    while _run_in_release(host, status) != "started":
+        assert time.monotonic() < deadline, host.exec(f"tail -20 /var/log/webstack/{APP}-rq.log")[1]
+        time.sleep(0.3)
+    host.exec(f"supervisorctl restart {APP}-rq")
+    assert _run_in_release(host, status) == "finished"
+    _, log = host.exec(f"cat /var/log/webstack/{APP}-rq.log")
+    assert "warm shut down requested" in log.lower(), log[-3000:]
+
+
 def test_the_static_files_come_from_the_cdn_whose_origin_is_nginx(noticeboard):
     """app:cdn_url: the page links the CDN's address (STATIC_URL under the project's name);
     Nginx, the CDN's origin, serves the hashed file immutable, with the CORS header that fonts

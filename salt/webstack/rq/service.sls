@@ -22,7 +22,10 @@ include:
     'startsecs': 5,
     'stopsignal': 'TERM',
     'stopwaitsecs': rq.stop_wait_secs,
-    'stopasgroup': True,
+    {#- the signal to the worker only: its work horse (in a process group of its own)
+        would die of SIGTERM with the job; after stopwaitsecs both are killed #}
+    'stopasgroup': False,
+    'killasgroup': True,
     'stdout_logfile': webstack.supervisor.log_dir ~ '/' ~ app.name ~ '-rq.log',
   },
   require=[{'file': 'webstack-app-config-entry-file-managed'}],
