@@ -7,10 +7,26 @@
 {%- import_yaml 'webstack/schema.yaml' as schema %}
 {%- import_yaml 'webstack/secrets.sls' as secrets %}
 {%- import_yaml 'webstack/nodes.yaml' as nodes %}
+{%- import_yaml 'webstack/cluster.sls' as cluster %}
 {%- set roles = (nodes or {}).get(opts.id) or [] %}
 {%- set all = ((secrets or {}).get('webstack') or {}) if secrets is mapping else {} %}
+{%- set settings = ((cluster or {}).get('webstack') or {}) if cluster is mapping else {} %}
 {%- set mine = {} %}
-{%- for path, spec in schema | dictsort if spec.get('secret') and spec.get('roles', []) | select('in', roles) | list %}
+{#- A secret that the schema requires only with a setting (`when`: mariadb:password with
+    db:engine mariadb) goes out only where the cluster's settings (webstack/cluster.sls)
+    have it. #}
+{%- set unused = [] %}
+{%- for path, spec in schema | dictsort if spec.get('when') %}
+{%-   for key, want in spec.when | dictsort %}
+{%-     set found = namespace(value=settings) %}
+{%-     for part in key.split(':') %}
+{%-       set found.value = found.value.get(part) if found.value is mapping else none %}
+{%-     endfor %}
+{%-     if (schema[key].default if found.value is none else found.value) != want %}{% do unused.append(path) %}{% endif %}
+{%-   endfor %}
+{%- endfor %}
+{%- for path, spec in schema | dictsort if spec.get('secret') and path not in unused
+                                         and spec.get('roles', []) | select('in', roles) | list %}
 {%-   set parts = path.split(':') %}
 {%-   set found = namespace(src=all, dest=mine) %}
 {%-   for part in parts[:-1] %}

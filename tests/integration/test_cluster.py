@@ -208,7 +208,8 @@ def test_redis_refuses_a_client_without_the_password(cluster):
     assert lines[2].startswith("refused") and "flushall" in lines[2], out
 
 
-SECRET_KEYS = ("app:secret_key", "postgres:password", "redis:password", "redis:user_passwords", "tls:private_key")
+SECRET_KEYS = ("app:secret_key", "postgres:password", "mariadb:password", "redis:password", "redis:user_passwords",
+               "tls:private_key")
 
 
 def test_each_node_receives_only_the_secrets_of_its_roles(cluster):

@@ -22,7 +22,7 @@ import time
 import pytest
 import requests
 
-from tests.support.single import APP, assert_predicted_exactly, csrf_session, psql, summary_changed
+from tests.support.single import APP, assert_predicted_exactly, csrf_session, generated_secrets, psql, summary_changed
 
 PROJECT_SECRETS = ("staff-7c1e0a9d42/", "mail-Qx8vR2kLp9sW4tZ")
 FLASK_SECRET = "mail-Hn3sV8qWz1xK7pR"
@@ -287,6 +287,14 @@ def test_the_noticeboard_runs_on_mariadb_memcached_and_rq(noticeboard):
     assert re.search(rf"^{APP}-rq\s+RUNNING", programs, re.M) and f"{APP}-celery" not in programs, programs
     _, procs = host.exec("ps -eo args")
     assert re.search(r"manage\.py rqworker default --with-scheduler", procs), procs
+
+
+def test_the_mariadb_password_is_unreadable_by_another_local_user(noticeboard):
+    """The password that ./bootstrap.sh generated is in no file another user can read and in
+    no process's arguments (the formula's SQL went to the client's standard input)."""
+    password = generated_secrets(noticeboard.host)["mariadb:password"]
+    assert len(password) == 32
+    _no_reader_but_root_and_the_app(noticeboard.host, (password,))
 
 
 def test_a_notice_with_an_upload_is_a_row_in_mariadb_published_by_an_rq_job(noticeboard):

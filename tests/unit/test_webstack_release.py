@@ -408,6 +408,15 @@ def test_plan_of_a_pin_that_the_current_release_matches_does_not_switch_to_a_twi
     assert (planned["changed"], planned["pinned"]) == (True, twin)  # the newest of the twins
 
 
+def test_test_mode_on_a_server_without_git_predicts_a_new_release(tmp_path, monkeypatch):
+    """./bootstrap.sh --test on a fresh server: git comes with the real run's packages, so the
+    prediction is a new release (of a commit not known yet), not a failure."""
+    monkeypatch.setattr(rel.shutil, "which", lambda name: None)
+    planned = rel.plan(str(tmp_path), "https://git.example.org/app.git", test=True)
+    assert (planned["current"], planned["changed"], planned["reuse"]) == (None, True, None)
+    assert planned["resolved"]["commit"] is None
+
+
 @pytest.mark.parametrize("source", ["https://deploy:ghp_S3cr3tT0ken@github.com/acme/app.git",
                                     "https://ghp_S3cr3tT0ken@github.com/acme/app.git"])
 def test_a_git_url_with_credentials_is_refused_without_repeating_them(tmp_path, source):

@@ -11,8 +11,10 @@ include:
 {#- An RQ worker (app:queue rq), through the app's entry, which puts the settings
     (RQ_REDIS_URL among them) into the environment and executes the rest of the
     command. A new release stops it warm (SIGTERM: the job in progress finishes,
-    up to rq:stop_wait_secs) and starts it in the new one. A job that fails stays
-    in RQ's failed job registry. #}
+    up to rq:stop_wait_secs) and starts it in the new one. The signal goes to the
+    worker only: its work horse, in a process group of its own, would die of SIGTERM
+    with the job (systemd: KillMode=mixed); after stopwaitsecs both are killed. A job
+    that fails stays in RQ's failed job registry. #}
 {{ program('webstack-rq-service', webstack, {
     'name': app.name ~ '-rq',
     'command': [app.current_dir ~ '/venv/bin/python', app.entry] + rq.argv,
@@ -22,8 +24,6 @@ include:
     'startsecs': 5,
     'stopsignal': 'TERM',
     'stopwaitsecs': rq.stop_wait_secs,
-    {#- the signal to the worker only: its work horse (in a process group of its own)
-        would die of SIGTERM with the job; after stopwaitsecs both are killed #}
     'stopasgroup': False,
     'killasgroup': True,
     'stdout_logfile': webstack.supervisor.log_dir ~ '/' ~ app.name ~ '-rq.log',
