@@ -5,13 +5,12 @@ admin password exists, none is stored.
 
 SQL goes to the client's standard input, never into its arguments, so that a
 password is not in any process's command line. The names and the password reach SQL
-only after their checks here (the pillar's grammars: ``sql_identifier`` names, a
-password without quotes, backslash or whitespace, an IP address or ``localhost``
-as a host), and quoted. Nothing this module returns holds a password or its hash.
+only after their checks here, by the pillar's own grammars (``_utils/webstack_schema.py``:
+``sql_identifier`` names, a ``password`` without quotes, backslash or whitespace, an
+IP address without a zone or ``localhost`` as a host), and quoted. Nothing this module
+returns holds a password or its hash.
 """
 
-import ipaddress
-import re
 import shutil
 
 from salt.exceptions import CommandExecutionError
@@ -21,36 +20,30 @@ __virtualname__ = "webstack_mariadb"
 MARIADB = "/usr/bin/mariadb"
 CHARSET = "utf8mb4"
 COLLATION = "utf8mb4_unicode_ci"
-_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_PASSWORD = re.compile(r"[!#-&(-\[\]-~]{16,256}")  # printable ASCII without space, quotes, backslash
 
 
 def __virtual__():
+    if "webstack_schema.valid" not in __utils__:
+        return (False, "the webstack_schema utility module is not loaded (saltutil.sync_all)")
     return __virtualname__
 
 
 def _identifier(what, value):
-    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
+    if not __utils__["webstack_schema.valid"]("sql_identifier", value):
         raise CommandExecutionError(f"{what} {value!r}: expected a name matching [a-z_][a-z0-9_]{{0,62}}")
     return value
 
 
 def _host(value):
-    if value == "localhost":
+    if value == "localhost" or __utils__["webstack_schema.is_ip"](value):
         return value
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        raise CommandExecutionError(f"host {value!r}: expected localhost or an IP address") from None
-    if "%" in value:
-        raise CommandExecutionError(f"host {value!r}: expected an IP address without a zone")
-    return value
+    raise CommandExecutionError(f"host {value!r}: expected localhost or an IP address (without a zone)")
 
 
 def _password(value):
-    if not isinstance(value, str) or not _PASSWORD.fullmatch(value):
-        raise CommandExecutionError("the password: expected 16 to 256 printable ASCII characters without "
-                                    "whitespace, quotes or backslash")
+    if not __utils__["webstack_schema.valid"]("password", value):
+        raise CommandExecutionError("the password: expected what webstack:mariadb:password accepts (16 or more "
+                                    "printable ASCII characters without whitespace, quotes or backslash)")
     return value
 
 

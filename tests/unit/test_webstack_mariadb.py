@@ -8,6 +8,7 @@ tab-separated on stdout). What a real server makes of it: tests/integration/test
 import pytest
 from salt.exceptions import CommandExecutionError
 
+from tests.support.config import UTILS
 from tests.support.loader import load as _load
 
 mariadb = _load("modules", "webstack_mariadb")
@@ -57,7 +58,7 @@ def server(monkeypatch):
 
 @pytest.fixture
 def configure_loader_modules(server):
-    return {mariadb: {"__salt__": {"cmd.run_all": server}},
+    return {mariadb: {"__salt__": {"cmd.run_all": server}, "__utils__": UTILS},
             mariadb_state: {"__salt__": {f"webstack_mariadb.{f}": getattr(mariadb, f)
                                          for f in ("database", "ensure_database", "user", "ensure_user")},
                             "__opts__": {"test": False}}}
