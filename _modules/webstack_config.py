@@ -265,16 +265,17 @@ def _derive_settings(c):
     def q(value):
         return urllib.parse.quote(str(value), safe="")
 
-    cache, broker = redis["users"]["cache"], redis["users"]["broker"]
-    broker_url = f"redis://{broker['name']}:{broker['password']}@{_url_host(redis['host'])}:{redis['port']}/" \
-                 f"{redis['broker_db']}"
+    def redis_url(user, db):
+        user = redis["users"][user]
+        return f"redis://{user['name']}:{user['password']}@{_url_host(redis['host'])}:{redis['port']}/{db}"
+
+    broker_url = redis_url("broker", redis["broker_db"])
     values = {
         "SECRET_KEY": str(app["secret_key"]),
         "DEBUG": "1" if app["debug"] else "0",
         "ALLOWED_HOSTS": _list(app["allowed_hosts"], app["list_format"]),
         "DATABASE_URL": _database_url(c, q),
-        "CACHE_URL": f"redis://{cache['name']}:{cache['password']}@{redis['host']}:{redis['port']}/"
-                     f"{redis['cache_db']}" if c["cache"]["engine"] == "redis"
+        "CACHE_URL": redis_url("cache", redis["cache_db"]) if c["cache"]["engine"] == "redis"
                      else f"pymemcache://{_url_host(c['memcached']['host'])}:{c['memcached']['port']}",
         "CELERY_BROKER_URL": broker_url,
         "CELERY_TASK_ACKS_LATE": "1",

@@ -269,6 +269,12 @@ def _resolves(host):
         return False
 
 
+def _engines(data):
+    """The pillar sections of the chosen database and cache servers (db:engine, cache:engine)."""
+    return ("mariadb" if data["db"]["engine"] == "mariadb" else "postgres",
+            "memcached" if data["cache"]["engine"] == "memcached" else "redis")
+
+
 def _hosts_resolve(data, pillar, roles):
     """The hosts that the app and the workers connect to must resolve where they run (those
     that the pillar sets: in a cluster the mine's addresses replace them)."""
@@ -276,10 +282,9 @@ def _hosts_resolve(data, pillar, roles):
     if not {"single", "app", "worker"} & set(roles):
         return errors
     get = _util("get")
-    db = "mariadb:host" if data["db"]["engine"] == "mariadb" else "postgres:host"
-    cache = ["memcached:host"] if data["cache"]["engine"] == "memcached" else []
-    for key in [db, "redis:host"] + cache:
-        value = data[key.split(":")[0]][key.split(":")[1]]
+    db, cache = _engines(data)
+    for section in dict.fromkeys((db, "redis", cache)):  # Redis: the queue's broker in any case
+        key, value = f"{section}:host", data[section]["host"]
         if not _util("is_missing")(get(pillar, key)) and not _resolves(value):
             errors.append(f"webstack:{key}: expected a host name that resolves on this minion, or an IP "
                           f"address, got {_util('describe')(value)}, which does not resolve")
@@ -289,14 +294,14 @@ def _hosts_resolve(data, pillar, roles):
 def _ports_apart(data, roles):
     """Two services of this host must not listen on the same port."""
     front = "apache:port" if data["wsgi"]["server"] == "mod_wsgi" else "nginx:port"
+    engines = _engines(data)
     behind_lb = any("lb" in r for r in data["nodes"].values())
     keys = []
     for role in roles:
         for key in _PORTS.get(role, ()):
             if key == "tls:port" and (not data["tls"]["enabled"] or (role == "app" and behind_lb)):
                 continue  # no TLS here: off, or an app node behind the load balancer
-            key = {"front": front, "db": data["db"]["engine"].replace("postgresql", "postgres") + ":port",
-                   "cache": "memcached:port" if data["cache"]["engine"] == "memcached" else "redis:port"}.get(key, key)
+            key = {"front": front, "db": f"{engines[0]}:port", "cache": f"{engines[1]}:port"}.get(key, key)
             if key not in keys:
                 keys.append(key)
     errors, taken = [], {}
