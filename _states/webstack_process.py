@@ -127,17 +127,14 @@ def running(name, command, manager="supervisord", conf_dir=None, conf_file=None,
                 __salt__[mod + "verify"](name, text)  # before it goes live
             __salt__[mod + "write_program"](name, text, conf_dir=conf_dir)
         settle = int(kwargs.get("startsecs") or 1) + 30
-        if "config" in changes or current is None:
-            # a new program is added and started, a changed one restarted
-            __salt__[mod + "update"](name, conf_file=conf_file)
-        else:
-            # One that is stopped or crash-looping (BACKOFF, EXITED, FATAL) with its config
-            # unchanged is started afresh: in the release it runs from now, with its start
-            # retries reset. A plain start would leave a BACKOFF program to retry on its own
-            # time ("already started").
-            __salt__[mod + "restart"](name, conf_file=conf_file)
+        # A new program is added and started, a changed one restarted. One that is stopped
+        # or crash-looping (BACKOFF, EXITED, FATAL) with its config unchanged is restarted:
+        # it runs the release current now, with its start retries reset (a plain start
+        # would leave a BACKOFF program to retry on its own time: "already started").
+        action = "update" if "config" in changes or current is None else "restart"
+        __salt__[mod + action](name, conf_file=conf_file)
         now = __salt__[mod + "wait_settled"](name, timeout=settle, conf_file=conf_file)
-        if now != "RUNNING":
+        if now != "RUNNING" and action == "update":  # one that the update did not start
             __salt__[mod + "restart"](name, conf_file=conf_file)
             now = __salt__[mod + "wait_settled"](name, timeout=settle, conf_file=conf_file)
     except Exception as exc:  # pylint: disable=broad-except

@@ -383,6 +383,19 @@ def test_running_restarts_a_crash_looping_program_whose_config_is_unchanged():
     mocks["start"].assert_not_called()
 
 
+def test_a_crash_looping_program_that_still_dies_is_restarted_once_and_reported():
+    sup.write_program("web", sup.render_program("web", "/bin/false"))
+    mocks = _control_mocks({"web": {"state": "BACKOFF", "pid": None}})
+    mocks["wait_settled"].return_value = "BACKOFF"
+    _salt_for_state(mocks)
+
+    ret = sup_state.running("web", "/bin/false")
+
+    assert ret["result"] is False
+    assert ret["comment"] == "Program web is BACKOFF after the update; see its log"
+    mocks["restart"].assert_called_once_with("web", conf_file=None)
+
+
 def test_a_program_that_does_not_stay_up_shows_the_end_of_its_log(tmp_path):
     """The failure names the program and shows the last 20 lines of its log (an import
     error, say), so that the operator needs no second look."""
