@@ -245,7 +245,7 @@ def _derive(c, tplroot):
     c["serves_http"] = not c["roles"] or "single" in c["roles"] or "app" in c["roles"]
     _derive_tls(c, hosts, server)
     _derive_settings(c)
-    _derive_beat(c)
+    _derive_queue(c)
     return c
 
 
@@ -340,7 +340,7 @@ def _database_url(c, q):
     return f"postgresql://{q(pg['user'])}:{q(pg['password'])}@{_url_host(pg['host'])}:{pg['port']}/{pg['name']}"
 
 
-def _derive_beat(c):
+def _derive_queue(c):
     """Celery beat, or RQ's scheduler, runs on one host: role single's, or the cluster's
     first worker node. Celery runs where app:queue is celery, RQ where it is rq."""
     celery, rq, roles, app = c["celery"], c["rq"], c["roles"], c["app"]
