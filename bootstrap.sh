@@ -59,7 +59,9 @@ pillar_roots:
 file_ignore_regex:
   - '^($repo_re/)?(pillar|tests|\\.git|\\.ci|\\.venv|\\.vagrant)(/|\$)'
   - '(^|/)\\.git(/|\$)'
-timeout: 30
+# a minion that has not returned after this many seconds is asked whether it still
+# runs the job; one that does not answer (stopped, unreachable) fails its step 10 s later
+timeout: 10
 state_output: mixed
 log_level_logfile: warning
 EOF

@@ -5,7 +5,8 @@ A release is a directory ``<base_dir>/releases/<id>`` beside a ``current``
 symlink that is switched atomically::
 
     <base_dir>/releases/<id>/src           the project's source
-    <base_dir>/releases/<id>/venv          its virtualenv, requirements installed
+    <base_dir>/releases/<id>/venv          its virtualenv, requirements installed (a copy of an
+                                           earlier release's when the requirements are the same)
     <base_dir>/releases/<id>/static        STATIC_ROOT while building (collectstatic)
     <base_dir>/releases/<id>/RELEASE       the release id, one line
     <base_dir>/releases/<id>/release.json  fingerprint and metadata, written last
@@ -750,7 +751,10 @@ def build(base_dir, source, rev="main", settings_file=None, requirements="requir
           python="python3", build_commands=None, env=None, saltenv="base", planned=None, links=None):
     """
     Build a new release completely: export the source, create the virtualenv,
-    install the requirements (pip cache under ``<base_dir>/cache/pip``), link each
+    install the requirements (pip cache under ``<base_dir>/cache/pip``; a virtualenv
+    is copied from the newest release whose requirements files are the same, byte for
+    byte, with the same interpreter, unless a requirement installs from a local path,
+    and pip then finds everything installed), link each
     path of ``links`` (relative to the source, e.g. ``media``) to its target outside
     the release (``<base_dir>/shared/media``), run the build commands (e.g.
     collectstatic), then write ``release.json``. A failed
@@ -776,13 +780,17 @@ def build(base_dir, source, rev="main", settings_file=None, requirements="requir
         with open(os.path.join(release_dir, "RELEASE"), "w", encoding="utf-8") as fh:
             fh.write(release_id + "\n")
         venv = os.path.join(release_dir, "venv")
-        _check_run([python, "-m", "venv", venv], "create the virtualenv")
-        pip = [os.path.join(venv, "bin", "python"), "-m", "pip", "--disable-pip-version-check", "--no-input"]
         req_file = os.path.join(release_dir, "src", requirements)
+        if requirements and not os.path.isfile(req_file):
+            raise CommandExecutionError(f"release {release_id}: requirements file {requirements} "
+                                        "is not in the source")
+        venv_key = _venv_key(os.path.join(release_dir, "src"), requirements, planned["parts"]["python"])
+        venv_from = _copy_venv(base_dir, venv_key, release_id, venv)
+        if not venv_from:
+            _check_run([python, "-m", "venv", venv], "create the virtualenv")
+        pip = [os.path.join(venv, "bin", "python"), "-m", "pip", "--disable-pip-version-check", "--no-input"]
         if requirements:
-            if not os.path.isfile(req_file):
-                raise CommandExecutionError(f"release {release_id}: requirements file {requirements} "
-                                            "is not in the source")
+            # on a copied virtualenv this finds everything installed and changes nothing
             _check_run(pip + ["install", "--cache-dir", os.path.join(base_dir, "cache", "pip"),
                               "-r", req_file], "install the requirements")
         os.makedirs(os.path.join(release_dir, "static"), exist_ok=True)
@@ -797,6 +805,8 @@ def build(base_dir, source, rev="main", settings_file=None, requirements="requir
             "source_digest": planned["parts"]["source_digest"],
             "python": planned["parts"]["python"],
             "built": now,
+            "venv_key": venv_key,
+            "venv_from": venv_from,
         }
         with open(os.path.join(release_dir, RELEASE_JSON), "w", encoding="utf-8") as fh:
             json.dump(meta, fh, indent=2, sort_keys=True)
@@ -804,6 +814,92 @@ def build(base_dir, source, rev="main", settings_file=None, requirements="requir
         shutil.rmtree(release_dir, ignore_errors=True)
         raise
     return release_id
+
+
+# A requirements line that installs from the source itself (the project, a local
+# package) or from a version control URL: what it installs can change while the line
+# stays the same, so a copied virtualenv would keep the old one. Such requirements
+# always get a new virtualenv.
+_LOCAL_REQ_RE = re.compile(r"^(-e|--editable)\b|^(\.|/|file:)|@\s*file:|\b(git|hg|svn|bzr)\+")
+_INCLUDE_RE = re.compile(r"^(-r|--requirement|-c|--constraint)(=|\s+)(\S+)")
+
+
+def _venv_key(src, requirements, python):
+    """What a virtualenv depends on: the interpreter's version and the content of the
+    requirements file with every file it includes (``-r``, ``-c``), or None when the
+    virtualenv must not be shared (a requirement from a local path, an include that is
+    missing or leads out of the source)."""
+    files = {}
+    real_src = os.path.realpath(src)
+
+    def read(rel, depth):
+        path = os.path.realpath(os.path.join(real_src, rel))
+        if depth > 10 or not path.startswith(real_src + os.sep) or not os.path.isfile(path):
+            return False
+        with open(path, "rb") as fh:
+            data = fh.read()
+        files[os.path.relpath(path, real_src)] = hashlib.sha256(data).hexdigest()
+        for raw in data.decode("utf-8", "replace").splitlines():
+            line = raw.split(" #", 1)[0].strip()
+            if not line or line.startswith("#"):
+                continue
+            if _LOCAL_REQ_RE.search(line):
+                return False
+            include = _INCLUDE_RE.match(line)
+            if include:
+                name = os.path.relpath(os.path.join(os.path.dirname(path), include.group(3)), real_src)
+                if name not in files and not read(name, depth + 1):
+                    return False
+        return True
+
+    if requirements and not read(requirements, 0):
+        return None
+    material = json.dumps({"python": python, "requirements": requirements or None, "files": files}, sort_keys=True)
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _copy_venv(base_dir, key, release_id, venv):
+    """Copy the virtualenv of the newest finished release built with the same ``key``
+    (see :py:func:`_venv_key`) to ``venv``, its own path written where the copy named
+    the old one (scripts' ``#!`` lines, ``activate``, ``pyvenv.cfg``). Returns that
+    release's id, or None (no such release, or the copy failed: nothing is left)."""
+    if not key:
+        return None
+    for other in reversed(list_(base_dir)):
+        old = os.path.join(_release_path(base_dir, other), "venv")
+        if other == release_id or info(base_dir, other).get("venv_key") != key \
+                or not os.path.exists(os.path.join(old, "bin", "python")):
+            continue
+        try:
+            shutil.copytree(old, venv, symlinks=True)
+            _rewrite_prefix(venv, old)
+        except OSError as exc:
+            log.warning("webstack_release: could not copy the virtualenv of %s (%s); building a new one",
+                        other, exc)
+            shutil.rmtree(venv, ignore_errors=True)
+            return None
+        return other
+    return None
+
+
+def _rewrite_prefix(venv, old):
+    """In a virtualenv copied from ``old``: every text file of ``bin`` and ``pyvenv.cfg``
+    that names ``old`` names ``venv`` instead (written beside, then renamed)."""
+    before, after = old.encode(), venv.encode()
+    bindir = os.path.join(venv, "bin")
+    paths = [os.path.join(bindir, name) for name in os.listdir(bindir)] + [os.path.join(venv, "pyvenv.cfg")]
+    for path in paths:
+        if os.path.islink(path) or not os.path.isfile(path):
+            continue
+        with open(path, "rb") as fh:
+            data = fh.read()
+        if before not in data or b"\0" in data:
+            continue
+        tmp = path + ".webstack-tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(data.replace(before, after))
+        shutil.copymode(path, tmp)
+        os.replace(tmp, path)
 
 
 def _link(src, rel, target):

@@ -603,3 +603,47 @@ def test_deployed_unknown_pin_fails_listing_the_releases(states, modules, base_d
     assert bad.result is False
     assert "Cannot resolve release latest: release 'latest': expected a release id" in bad.comment
     assert not base_dir.exists()
+
+
+def _meta(base_dir, release):
+    return json.loads((base_dir / "releases" / release / "release.json").read_text())
+
+
+def test_a_release_with_the_same_requirements_starts_from_a_copy_of_the_last_virtualenv(
+        states, modules, source, base_dir):
+    """A code change copies the virtualenv of the release before it (the same
+    requirements, the same interpreter): its scripts and its prefix name the new
+    release's virtualenv, and it still runs once the release it came from is gone. A
+    change of the requirements file builds a new one."""
+    directory, url = source
+    kwargs = dict(name=str(base_dir), source=url, build_commands=BUILD)
+    assert states.webstack_release.deployed(**kwargs).result is True
+    first = _current(modules, base_dir)
+    assert _meta(base_dir, first)["venv_from"] is None
+
+    _write_app(directory, 2)
+    assert states.webstack_release.deployed(**kwargs).result is True
+    second = _current(modules, base_dir)
+    assert _meta(base_dir, second)["venv_from"] == first
+    assert _meta(base_dir, second)["venv_key"] == _meta(base_dir, first)["venv_key"]
+    venv = base_dir / "releases" / second / "venv"
+    old = str(base_dir / "releases" / first / "venv")
+    for script in (venv / "bin").iterdir():
+        if script.is_file() and not script.is_symlink():
+            assert old not in script.read_text(errors="replace"), script
+    assert (venv / "bin" / "pip").read_text().splitlines()[0].startswith(f"#!{venv}/bin/python")
+    # the first release gone, the copy works on its own
+    subprocess.run(["rm", "-rf", str(base_dir / "releases" / first)], check=True)
+    prefix = subprocess.run([str(venv / "bin" / "python"), "-c", "import sys; print(sys.prefix)"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert prefix == str(venv)
+    pip = subprocess.run([str(venv / "bin" / "pip"), "--version"], capture_output=True, text=True, check=True)
+    assert str(venv) in pip.stdout, pip.stdout
+    assert _call_app(base_dir) == "200 OK hello, version 2"
+
+    (directory / "requirements.txt").write_text("# nothing yet\n")
+    assert states.webstack_release.deployed(**kwargs).result is True
+    third = _current(modules, base_dir)
+    assert third != second
+    assert _meta(base_dir, third)["venv_from"] is None
+    assert _meta(base_dir, third)["venv_key"] != _meta(base_dir, second)["venv_key"]

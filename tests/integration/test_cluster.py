@@ -21,12 +21,11 @@ import pytest
 import requests
 import yaml
 
-from tests.integration.conftest import GUESTBOOK_SETTINGS, KEEP, project_repo
+from tests.integration.conftest import GUESTBOOK_SETTINGS, project_repo
 from tests.support.cluster import (
     APP_HEADERS,
     HEADERS,
     MASTER_DIR,
-    deployed_cluster,
     failed_steps,
     lb_config_changes_under_load,
     minion_changes,
@@ -38,7 +37,6 @@ from tests.support.containers import tcp_reaches, wait_http, wait_until
 from tests.support.load import DEPLOY_PAUSE, Load, no_failure
 from tests.support.single import APP, CSRF_TOKEN, pids, psql, serving_pids
 
-PREFIX = "webstack-test-c-"
 CLIENTS = 50
 VIEWS = f"{MASTER_DIR}/example/entries/views.py"
 BASE_HTML = f"{MASTER_DIR}/example/entries/templates/entries/base.html"
@@ -58,12 +56,6 @@ def pings(cluster, node):
     """Whether ``node``'s minion answers the master's test.ping."""
     return f'"{node}": true' in cluster.master.exec(f"salt --out=json --static -t 10 {node} test.ping",
                                                     check=False)[1]
-
-
-@pytest.fixture(scope="module")
-def cluster(testbed, timings):
-    with deployed_cluster(PREFIX, timings, keep=KEEP) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
@@ -323,7 +315,8 @@ def test_bootstrap_server_modes_run_again_without_a_change_and_refuse_bad_argume
 # ---------------------------------------------------------------- rolling deploys
 
 def test_a_new_release_rolls_out_under_load_with_no_failed_request(cluster, lb_ip, timings):
-    before = {version(cluster.minions[n])[0] for n in ("app1", "app2")}
+    previous = {n: _release_json(cluster.minions[n])["id"] for n in ("app1", "app2", "worker1")}
+    before = {previous["app1"], previous["app2"]}
     cluster.master.exec(f"echo '<!-- revision 2 -->' >> {BASE_HTML}")
     code, out, load = deploy_under_load(cluster, lb_ip, "orch.deploy", timings, "rolling_deploy")
     assert code == 0, why_failed(out)
@@ -334,6 +327,8 @@ def test_a_new_release_rolls_out_under_load_with_no_failed_request(cluster, lb_i
     assert len({r.rsplit("-", 1)[1] for r in after.values()}) == 1, after
     assert not set(after.values()) & before
     assert set(load["served_by"]) == {"app1", "app2"}
+    # a change of the code alone: each node's new virtualenv is a copy of its last one
+    assert {n: _release_json(cluster.minions[n])["venv_from"] for n in previous} == previous
     results = orch_result(out)
     steps = {res["__id__"]: res for res in results.values()}
     for node in ("app1", "app2"):

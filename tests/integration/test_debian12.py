@@ -2,22 +2,22 @@
 Debian 12 (bookworm), oldstable and still supported. The rest of the integration tier
 runs on Debian 13; these tests show the stack on Debian 12: a fresh server set up by
 `./bootstrap.sh` with the defaults (role single: Gunicorn behind Nginx, PostgreSQL 15,
-Redis 7, Celery under Supervisord, HTTPS), and the cluster deployed by
+Redis 7, Celery under Supervisord, HTTPS), and a cluster deployed by
 `salt-run state.orchestrate orch.deploy`, whose HAProxy 2.6 is then reconfigured under load.
+That cluster puts roles together as a smaller team would (the database and the cache on
+one node, the worker beside an app): four minions instead of the six of test_cluster.py.
 """
 
+import json
 import re
 
-import pytest
 import requests
 
-from tests.integration.conftest import KEEP
-from tests.support.cluster import deployed_cluster, failed_steps, lb_config_changes_under_load, version
+from tests.support.cluster import failed_steps, lb_config_changes_under_load, version
 from tests.support.containers import OTHER_RELEASE
 from tests.support.single import assert_predicted_exactly, summary_changed
 
 assert OTHER_RELEASE == "bookworm"
-PREFIX = "webstack-test-d12-"
 
 
 def _os_release(host):
@@ -48,18 +48,21 @@ def test_a_fresh_debian_12_server_serves_the_site_over_https_and_runs_again_with
     assert summary_changed(out) == [], f"second run changed something:\n{out[-4000:]}"
 
 
-@pytest.fixture(scope="module")
-def cluster12(testbed, timings):
-    with deployed_cluster(PREFIX, timings, keep=KEEP, release=OTHER_RELEASE) as c:
-        yield c
-
-
 def test_the_cluster_on_debian_12_deploys_and_serves_from_both_app_nodes(cluster12):
     assert failed_steps(cluster12.first) == []
+    steps = [res["__id__"] for res in cluster12.first.values()]
+    assert "Switch the workers to the release on app1" in steps, steps
     for node in ("master", *cluster12.minions):
         host = cluster12.master if node == "master" else cluster12.minions[node]
         assert _os_release(host)["VERSION_ID"] == "12", node
     assert {version(cluster12.lb.ip)[1] for _ in range(20)} == {"app1", "app2"}
+    # the cache and the database share db1; the worker on app1 answers Celery's ping
+    db1 = cluster12.minions["db1"]
+    assert db1.exec(["pgrep", "-x", "redis-server"], check=False)[0] == 0
+    assert db1.exec(["pgrep", "-f", "postgres -D"], check=False)[0] == 0
+    _, pong = cluster12.master.exec(["salt", "--out=json", "--static", "app1", "cmd.run",
+                                     "pgrep -fc '[c]elery.*worker'"])
+    assert int(json.loads(pong)["app1"]) >= 1, pong
 
 
 def test_changes_of_haproxys_config_under_load_lose_requests_only_to_closed_idle_connections(

@@ -8,7 +8,6 @@ with the minion's own fingerprint and accepted by hand (``auto_accept`` is off).
 """
 
 import concurrent.futures
-import contextlib
 import json
 import re
 import time
@@ -39,10 +38,13 @@ def nodes():
 class Cluster:
     """``prefix``: container and network names; ``lb_port`` and ``tls_port``: host ports for
     lb1's ports 80 and 443 (None: a random one), published on 127.0.0.1 only; ``release``:
-    the Debian release of every node (the test bed's salt image of it)."""
+    the Debian release of every node (the test bed's salt image of it); ``layout``: the
+    minions and their roles, written to the master's ``nodes.yaml`` (default: the one in
+    the checkout)."""
 
-    def __init__(self, prefix, lb_port=None, tls_port=None, release=RELEASE):
+    def __init__(self, prefix, lb_port=None, tls_port=None, release=RELEASE, layout=None):
         self.prefix = prefix
+        self.layout = layout or nodes()
         self.image = image("salt", release)
         self.network = prefix + "net"
         self.lb_port = lb_port
@@ -57,12 +59,15 @@ class Cluster:
         # NET_ADMIN: the master keeps its ports for the minions (WEBSTACK_MASTER_ALLOW)
         self.master = Host.start(self.image, name=self.prefix + "master", publish=(), hostname="master",
                                  network=self.network, cap_add=["NET_ADMIN"])
-        for node_id, roles in nodes().items():
+        for node_id, roles in self.layout.items():
             publish = {80: self.lb_port, 443: self.tls_port} if "lb" in roles else ()
             self.minions[node_id] = Host.start(self.image, name=self.prefix + node_id, publish=publish,
                                                hostname=node_id, network=self.network)
         log(f"cluster: {1 + len(self.minions)} containers on network {self.network}")
         self.master.put_dir(str(REPO), MASTER_DIR)
+        if self.layout != nodes():
+            self.master.write_private(f"{MASTER_DIR}/pillar/webstack/nodes.yaml",
+                                      yaml.safe_dump(self.layout, default_flow_style=None))
         self.master.exec(f"cd {MASTER_DIR} && ./bootstrap.sh --master", timeout=900,
                          env={"WEBSTACK_MASTER_ALLOW": self.minion_addresses})
         master_ip = self.master.ip
@@ -105,7 +110,7 @@ class Cluster:
                 time.sleep(1)
         # an accepted minion authenticates again after acceptance_wait_time (5 s, as
         # bootstrap.sh --minion sets it); a job published before that misses it, and the
-        # master's timeout (30 s) and gather_job_timeout (10 s) would be waited out
+        # master's timeout (10 s) and gather_job_timeout (10 s) would be waited out
         time.sleep(6)
         deadline = time.monotonic() + timeout
         while True:
@@ -159,17 +164,17 @@ class Cluster:
 
     @property
     def lb(self):
-        return self.minions[next(n for n, r in nodes().items() if "lb" in r)]
+        return self.minions[next(n for n, r in self.layout.items() if "lb" in r)]
 
 
-@contextlib.contextmanager
-def deployed_cluster(prefix, timings, keep=False, release=RELEASE):
+def start_cluster(prefix, timings, keep=False, release=RELEASE, layout=None):
     """The cluster up, lb1's certificate and key in the pillar from a test authority (as an
     operator hands over a CA's; trusted by this process), and a first ``orch.deploy`` that
-    succeeded; removed afterwards unless ``keep``. ``timings`` gets its wall times (their keys
-    end in ``_<release>`` for another release than the tier's). The cluster has
-    ``authority``, ``tls_key``, ``first`` (the deploy's results) and ``first_out``."""
-    c = Cluster(prefix, release=release)
+    succeeded; if that fails, the cluster is removed (unless ``keep``) and the error raised.
+    ``timings`` gets its wall times (their keys end in ``_<release>`` for another release
+    than the tier's). The cluster has ``authority``, ``tls_key``, ``first`` (the deploy's
+    results) and ``first_out``; the caller removes it (``down``)."""
+    c = Cluster(prefix, release=release, layout=layout)
     suffix = "" if release == RELEASE else "_" + release
     try:
         start = time.monotonic()
@@ -183,10 +188,11 @@ def deployed_cluster(prefix, timings, keep=False, release=RELEASE):
         timings["orch_deploy_from_scratch" + suffix] = seconds
         assert code == 0, f"orch.deploy from scratch exited {code}:\n{why_failed(out)}"
         c.first, c.first_out = orch_result(out), out
-        yield c
-    finally:
+    except BaseException:
         if not keep:
             c.down()
+        raise
+    return c
 
 
 def _orch_json(out):

@@ -616,3 +616,51 @@ def test_a_link_replaces_the_sources_placeholder_and_stays_inside_the_source(tmp
         rel._link(str(src), "out/media", "/srv/webapp/shared/media")
     assert not (tmp_path / "elsewhere" / "media").exists()
 
+
+
+# ---------------------------------------------------------------- virtualenv reuse
+
+def _requirements(src, files):
+    for name, text in files.items():
+        path = src / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return str(src)
+
+
+def test_the_virtualenv_key_follows_the_requirements_files_and_the_interpreter(tmp_path):
+    files = {"requirements/production.txt": "-r base.txt\ngunicorn==23.0.0  # the server\n",
+             "requirements/base.txt": "Django==5.2.8\n--constraint constraints.txt\n",
+             "requirements/constraints.txt": "asgiref<4\n"}
+    src = _requirements(tmp_path / "a", files)
+    key = rel._venv_key(src, "requirements/production.txt", "3.13.5")
+    assert key and key == rel._venv_key(_requirements(tmp_path / "b", files), "requirements/production.txt",
+                                        "3.13.5")
+    assert rel._venv_key(src, "requirements/production.txt", "3.11.2") != key
+    changed = _requirements(tmp_path / "c", dict(files, **{"requirements/constraints.txt": "asgiref<3.9\n"}))
+    assert rel._venv_key(changed, "requirements/production.txt", "3.13.5") != key  # an included file counts
+    assert rel._venv_key(_requirements(tmp_path / "d", {}), "", "3.13.5")  # no requirements: shared too
+
+
+@pytest.mark.parametrize("line", ["-e .", "--editable ./lib", ".", "./packages/billing", "/opt/wheels/x.whl",
+                                  "file:///opt/x", "mypkg @ file:///opt/mypkg",
+                                  "git+https://example.org/lib.git@main#egg=lib",
+                                  "lib @ git+https://example.org/lib.git"])
+def test_a_requirement_from_a_local_path_or_a_vcs_url_never_shares_a_virtualenv(tmp_path, line):
+    src = _requirements(tmp_path, {"requirements.txt": "Django==5.2.8\n",
+                                   "requirements/local.txt": f"-r ../requirements.txt\n{line}\n"})
+    assert rel._venv_key(src, "requirements.txt", "3.13.5")
+    assert rel._venv_key(src, "requirements/local.txt", "3.13.5") is None
+
+
+@pytest.mark.parametrize("include", ["-r missing.txt", "-r ../../etc/passwd", "-c /etc/hostname",
+                                     "--requirement=loop.txt"])
+def test_an_include_that_is_missing_or_leads_out_never_shares_a_virtualenv_and_a_cycle_is_read_once(tmp_path, include):
+    src = _requirements(tmp_path / "src", {"requirements.txt": f"Django==5.2.8\n{include}\n",
+                                           "loop.txt": "--requirement=loop2.txt\n",
+                                           "loop2.txt": "-r loop.txt\n"})
+    key = rel._venv_key(src, "requirements.txt", "3.13.5")
+    if include == "--requirement=loop.txt":  # a cycle is read once per file
+        assert key
+    else:
+        assert key is None
