@@ -41,6 +41,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import time
 
 from salt.exceptions import CommandExecutionError
 
@@ -769,7 +770,7 @@ def build(base_dir, source, rev="main", settings_file=None, requirements="requir
     planned = planned or plan(base_dir, source, rev=rev, settings_file=settings_file, python=python,
                               build_commands=build_commands, saltenv=saltenv, requirements=requirements,
                               links=links)
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    now = _build_time(base_dir)
     release_id = f"{now}-{planned['fingerprint'][:8]}"
     release_dir = _release_path(base_dir, release_id)
     os.makedirs(_releases_dir(base_dir), mode=0o755, exist_ok=True)
@@ -900,6 +901,24 @@ def _rewrite_prefix(venv, old):
             fh.write(data.replace(before, after))
         shutil.copymode(path, tmp)
         os.replace(tmp, path)
+
+
+def _build_time(base_dir, wait=2.0):
+    """The UTC time of a new build, to the second, later than every release id under
+    ``base_dir`` (finished or not): ids sort in build order, which the previous release,
+    pruning and the release pins rely on. A build within the same second as the last
+    one (a virtualenv copied, nothing to install) waits for the next second; a clock
+    that went back waits ``wait`` seconds at most."""
+    try:
+        newest = max((name[:16] for name in os.listdir(_releases_dir(base_dir)) if _ID_RE.match(name)), default="")
+    except OSError:
+        newest = ""
+    deadline = time.monotonic() + wait
+    while True:
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+        if now > newest or time.monotonic() >= deadline:
+            return now
+        time.sleep(0.1)
 
 
 def _link(src, rel, target):

@@ -664,3 +664,16 @@ def test_an_include_that_is_missing_or_leads_out_never_shares_a_virtualenv_and_a
         assert key
     else:
         assert key is None
+
+
+def test_a_build_in_the_same_second_as_the_last_waits_for_the_next(tmp_path):
+    """Release ids sort in build order: a build time is later than every id there."""
+    base = tmp_path / "srv" / "webapp"
+    assert rel._build_time(str(base))  # no releases yet
+    now = rel._build_time(str(base))
+    _release(base, f"{now}-0000aaaa", finished=False)
+    later = rel._build_time(str(base))
+    assert later > now
+    future = "29991231T235959Z"
+    _release(base, f"{future}-1111bbbb")
+    assert rel._build_time(str(base), wait=0.3) < future  # a clock gone back: no endless wait
