@@ -16,7 +16,8 @@ symlink that is switched atomically::
                                            current one last (a step back pops it)
     <base_dir>/cache/                      pip cache, git mirrors
 
-A release id is ``<UTC time>-<first 8 hex of the fingerprint>``. The fingerprint
+A release id is ``<UTC time>-<first 8 hex of the fingerprint>``, its time later than
+every other id's (ids sort in build order). The fingerprint
 covers the source (git commit, or content hash of a salt:// tree or archive,
 requirements included), the settings file's content, the interpreter and the
 build commands: a release is built only when one of them changed. A directory

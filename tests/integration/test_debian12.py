@@ -56,7 +56,7 @@ def test_the_cluster_on_debian_12_deploys_and_serves_from_both_app_nodes(cluster
         host = cluster12.master if node == "master" else cluster12.minions[node]
         assert _os_release(host)["VERSION_ID"] == "12", node
     assert {version(cluster12.lb.ip)[1] for _ in range(20)} == {"app1", "app2"}
-    # the cache and the database share db1; the worker on app1 answers Celery's ping
+    # the cache and the database share db1; a Celery worker runs on app1
     db1 = cluster12.minions["db1"]
     assert db1.exec(["pgrep", "-x", "redis-server"], check=False)[0] == 0
     assert db1.exec(["pgrep", "-f", "postgres -D"], check=False)[0] == 0
