@@ -622,14 +622,7 @@ def plan(base_dir, source, rev="main", settings_file=None, python="python3", bui
     cur = current(base_dir)
     cur_info = info(base_dir, cur) if cur else None
     changed = not cur_info or cur_info.get("fingerprint") != fingerprint
-    reuse = None
-    if changed:
-        for release_id in reversed(list_(base_dir)):
-            rel_info = info(base_dir, release_id)
-            if rel_info.get("fingerprint") == fingerprint and os.path.exists(
-                    os.path.join(_release_path(base_dir, release_id), "venv", "bin", "python")):
-                reuse = release_id
-                break
+    reuse = _newest_with(base_dir, "fingerprint", fingerprint) if changed else None
     return {
         "current": cur,
         "fingerprint": fingerprint,
@@ -755,8 +748,8 @@ def build(base_dir, source, rev="main", settings_file=None, requirements="requir
     Build a new release completely: export the source, create the virtualenv,
     install the requirements (pip cache under ``<base_dir>/cache/pip``; a virtualenv
     is copied from the newest release whose requirements files are the same, byte for
-    byte, with the same interpreter, unless a requirement installs from a local path,
-    and pip then finds everything installed), link each
+    byte, with the same interpreter, unless a requirement installs from a local path
+    or a version control URL, and pip then finds everything installed), link each
     path of ``links`` (relative to the source, e.g. ``media``) to its target outside
     the release (``<base_dir>/shared/media``), run the build commands (e.g.
     collectstatic), then write ``release.json``. A failed
@@ -787,7 +780,7 @@ def build(base_dir, source, rev="main", settings_file=None, requirements="requir
             raise CommandExecutionError(f"release {release_id}: requirements file {requirements} "
                                         "is not in the source")
         venv_key = _venv_key(os.path.join(release_dir, "src"), requirements, planned["parts"]["python"])
-        venv_from = _copy_venv(base_dir, venv_key, release_id, venv)
+        venv_from = _copy_venv(base_dir, venv_key, venv)
         if not venv_from:
             _check_run([python, "-m", "venv", venv], "create the virtualenv")
         pip = [os.path.join(venv, "bin", "python"), "-m", "pip", "--disable-pip-version-check", "--no-input"]
@@ -860,28 +853,33 @@ def _venv_key(src, requirements, python):
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def _copy_venv(base_dir, key, release_id, venv):
+def _newest_with(base_dir, field, value):
+    """The newest finished release whose ``release.json`` has ``field`` == ``value`` and
+    whose virtualenv is there, or None."""
+    for release_id in reversed(list_(base_dir)):
+        if info(base_dir, release_id).get(field) == value and os.path.exists(
+                os.path.join(_release_path(base_dir, release_id), "venv", "bin", "python")):
+            return release_id
+    return None
+
+
+def _copy_venv(base_dir, key, venv):
     """Copy the virtualenv of the newest finished release built with the same ``key``
     (see :py:func:`_venv_key`) to ``venv``, its own path written where the copy named
     the old one (scripts' ``#!`` lines, ``activate``, ``pyvenv.cfg``). Returns that
     release's id, or None (no such release, or the copy failed: nothing is left)."""
-    if not key:
+    other = _newest_with(base_dir, "venv_key", key) if key else None
+    if not other:
         return None
-    for other in reversed(list_(base_dir)):
-        old = os.path.join(_release_path(base_dir, other), "venv")
-        if other == release_id or info(base_dir, other).get("venv_key") != key \
-                or not os.path.exists(os.path.join(old, "bin", "python")):
-            continue
-        try:
-            shutil.copytree(old, venv, symlinks=True)
-            _rewrite_prefix(venv, old)
-        except OSError as exc:
-            log.warning("webstack_release: could not copy the virtualenv of %s (%s); building a new one",
-                        other, exc)
-            shutil.rmtree(venv, ignore_errors=True)
-            return None
-        return other
-    return None
+    old = os.path.join(_release_path(base_dir, other), "venv")
+    try:
+        shutil.copytree(old, venv, symlinks=True)
+        _rewrite_prefix(venv, old)
+    except OSError as exc:
+        log.warning("webstack_release: could not copy the virtualenv of %s (%s); building a new one", other, exc)
+        shutil.rmtree(venv, ignore_errors=True)
+        return None
+    return other
 
 
 def _rewrite_prefix(venv, old):
