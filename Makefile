@@ -5,6 +5,9 @@ VENV    ?= .venv
 PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# Two pytest-xdist workers, one per lane (tests/integration/conftest.py): the tests of the
+# clusters beside all the others.
+LANES   ?= -n 2
 export WEBSTACK_TESTBED_DIR ?= /var/tmp/webstack-testbed
 
 .PHONY: test unit functional integration venv host-deps testbed testbed-services demo demo-down bench lint docs clean
@@ -27,12 +30,13 @@ testbed-services:
 testbed: testbed-services
 	bash tests/testbed/images.sh
 
-# The linters, then all three tiers. The images build in the background while the unit
-# and functional tiers run (the integration tier's fixture waits for them: images.sh holds
-# a lock). The package cache is stopped afterwards, and dockerd only if this run started it.
+# The linters, then all three tiers, in two lanes (LANES): the cluster modules from the
+# start, beside the rest. The images build in the background meanwhile (the integration
+# tier's fixture waits for them: images.sh holds a lock). The package cache is stopped
+# afterwards, and dockerd only if this run started it.
 test: lint venv host-deps testbed-services
 	bash tests/testbed/images.sh & \
-	$(PY) -m pytest tests/unit tests/functional tests/integration -v $(PYTEST_ARGS); \
+	$(PY) -m pytest tests/unit tests/functional tests/integration -v $(LANES) $(PYTEST_ARGS); \
 	rc=$$?; wait; bash tests/testbed/aptcache.sh stop; bash tests/testbed/docker.sh stop; exit $$rc
 
 unit: venv
@@ -42,7 +46,7 @@ functional: venv host-deps
 	$(PY) -m pytest tests/functional $(PYTEST_ARGS)
 
 integration: venv testbed
-	$(PY) -m pytest tests/integration -v $(PYTEST_ARGS)
+	$(PY) -m pytest tests/integration -v $(LANES) $(PYTEST_ARGS)
 
 # The cluster in containers (master, db1, cache1, app1, app2, worker1, lb1), deployed
 # by orch.deploy; prints the load balancer's URL.

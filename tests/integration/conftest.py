@@ -6,6 +6,7 @@ missing Docker fails loudly instead of skipping.
 """
 
 import concurrent.futures
+import fcntl
 import os
 import subprocess
 import tempfile
@@ -16,7 +17,7 @@ import pytest
 import yaml
 
 from tests.support.cluster import start_cluster
-from tests.support.containers import OTHER_RELEASE, Host, image, remove_all
+from tests.support.containers import OTHER_RELEASE, TESTBED_DIR, Host, image, remove_all
 from tests.support.tls import trust_host
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,10 +29,10 @@ KEEP = os.environ.get("WEBSTACK_KEEP_CONTAINERS") == "1"
 
 # The tier's modules in this order: the fresh servers (fixture fresh_servers) bootstrap in
 # the background from the start of the tier, while the bad-input cases (one salt-call at a
-# time) leave a core free; their tests follow; the clusters come last, when nothing else is
-# being installed beside their tests under load. A module keeps its tests' order.
+# time) leave a core free; their tests follow; the clusters come last (in one process; with
+# xdist, their lane runs beside the others from the start). A module keeps its tests' order.
 MODULE_ORDER = ("test_bad_input", "test_master_minion", "test_single", "test_projects", "test_switch",
-                "test_systemd", "test_debian12", "test_cluster")
+                "test_systemd", "test_debian12", "test_cluster_debian12", "test_cluster")
 
 
 def _module_rank(item):
@@ -41,12 +42,61 @@ def _module_rank(item):
     return (1, MODULE_ORDER.index(name) if name in MODULE_ORDER else len(MODULE_ORDER))
 
 
+# Two lanes, one per worker of pytest-xdist (make test: -n 2): the cluster modules
+# (test_cluster*.py), and all the other tests (unit and functional first). Each worker runs
+# one lane, in the order above: the tests of a cluster wait on its orch.deploy and on its
+# load while the other lane installs and applies states, so both cores stay busy. Without
+# xdist, one process runs both, the hosts lane first.
+
+
+def _lane(path):
+    """The lane of a test, by its file (a path, or a test id)."""
+    return "clusters" if Path(str(path).split("::", 1)[0]).stem.startswith("test_cluster") else "hosts"
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's scheduling by scope, each lane one scope: with two workers each gets one lane."""
+    from xdist.scheduler import LoadScopeScheduling  # pylint: disable=import-outside-toplevel
+
+    class LaneScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return _lane(nodeid)
+
+    return LaneScheduling(config, log)
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "/integration/" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
     items.sort(key=_module_rank)  # stable: each module's own order stays
-    _CLUSTERS_WANTED.update(name for item in items for name in CLUSTERS if name in item.fixturenames)
+
+
+_MY_LANE = []  # in an xdist worker: the lane of the first test it ran
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item):
+    if not _MY_LANE and hasattr(item.config, "workerinput"):
+        _MY_LANE.append(_lane(item.fspath))
+
+
+def _my_items(session):
+    """The tests this process runs: all of them, or in an xdist worker those of its lane."""
+    return [item for item in session.items if not _MY_LANE or _lane(item.fspath) == _MY_LANE[0]]
+
+
+def _leftovers():
+    """Remove this process's containers (left by an interrupted run, or at the end): every
+    test container, or in an xdist worker only those of its lane (a cluster removes its own
+    when it comes up and after its module)."""
+    spare = tuple(spec["prefix"] for spec in CLUSTERS.values())
+    if _MY_LANE and _MY_LANE[0] == "clusters":
+        for prefix in spare:
+            remove_all(prefix)
+    else:
+        remove_all("webstack-test-", spare=spare if _MY_LANE else ())
 
 
 # The clusters: fixture name -> how start_cluster makes it. They come up in the
@@ -58,7 +108,7 @@ def pytest_collection_modifyitems(items):
 # fixtures wait for them; a run without those modules starts them when asked for.
 CLUSTERS = {
     "cluster": {"prefix": "webstack-test-c-"},
-    # Debian 12 (test_debian12.py), its roles put together as a smaller team would: the
+    # Debian 12 (test_cluster_debian12.py), its roles put together as a smaller team would: the
     # database and the cache on one node, the worker beside an app (4 minions, not 6)
     "cluster12": {"prefix": "webstack-test-d12-", "release": OTHER_RELEASE,
                   "layout": {"db1": ["db", "cache"], "app1": ["app", "worker"], "app2": ["app"], "lb1": ["lb"]}},
@@ -103,7 +153,7 @@ def cluster(testbed):
 
 @pytest.fixture(scope="module")
 def cluster12(testbed):
-    """The cluster of test_debian12.py: a master and four minions on Debian 12."""
+    """The cluster of test_cluster_debian12.py: a master and four minions on Debian 12."""
     yield from _cluster("cluster12")
 
 
@@ -114,13 +164,18 @@ _FRESH_FUTURES = {}  # setup -> Future of _bootstrap_fresh, started by the testb
 def testbed(request):
     """dockerd and the package cache running, the images built (idempotent, cheap when done);
     the fresh servers bootstrapping in the background if a selected test needs them."""
-    subprocess.run(["bash", str(REPO / "tests/testbed/docker.sh"), "ensure"], check=True)
-    subprocess.run(["bash", str(REPO / "tests/testbed/aptcache.sh"), "start"], check=True)
+    os.makedirs(TESTBED_DIR, exist_ok=True)
+    with open(os.path.join(TESTBED_DIR, "testbed.lock"), "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other lane's worker waits: one dockerd, one cache
+        subprocess.run(["bash", str(REPO / "tests/testbed/docker.sh"), "ensure"], check=True)
+        subprocess.run(["bash", str(REPO / "tests/testbed/aptcache.sh"), "start"], check=True)
     subprocess.run(["bash", str(REPO / "tests/testbed/images.sh")], check=True)
-    remove_all("webstack-test-")
+    mine = _my_items(request.session)
+    _CLUSTERS_WANTED.update(name for item in mine for name in CLUSTERS if name in item.fixturenames)
+    _leftovers()
     _TESTBED_READY.append(True)
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(FRESH_SERVERS))
-    if any("fresh_servers" in item.fixturenames for item in request.session.items):
+    if any("fresh_servers" in item.fixturenames for item in mine):
         # a developer's run may name the setups it needs (WEBSTACK_FRESH_SERVERS=guestbook,linkboard)
         wanted = [n for n in os.environ.get("WEBSTACK_FRESH_SERVERS", "").split(",") if n] or list(FRESH_SERVERS)
         _FRESH_FUTURES.update({name: pool.submit(_bootstrap_fresh, name, FRESH_SERVERS[name]) for name in wanted})
@@ -131,7 +186,7 @@ def testbed(request):
         pool.shutdown(wait=True, cancel_futures=True)
         _CLUSTER_POOL.shutdown(wait=True, cancel_futures=True)
         if not KEEP:
-            remove_all("webstack-test-")
+            _leftovers()
 
 
 TIMINGS = {}
@@ -141,6 +196,16 @@ TIMINGS = {}
 def timings():
     """Wall times (and counts) measured by the tests, shown in the terminal summary."""
     return TIMINGS
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):  # an xdist worker hands its figures to the controller
+        session.config.workeroutput["webstack_timings"] = dict(TIMINGS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):  # pylint: disable=unused-argument
+    TIMINGS.update(getattr(node, "workeroutput", {}).get("webstack_timings", {}))
 
 
 def pytest_terminal_summary(terminalreporter):

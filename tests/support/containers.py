@@ -9,6 +9,7 @@ published on 127.0.0.1 only.
 import contextlib
 import io
 import os
+import re
 import shlex
 import socket
 import tarfile
@@ -37,7 +38,8 @@ def image(kind, release=RELEASE):
 HOST_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pip.conf")
 # apt in a container goes through the test bed's package cache where it runs
 # (tests/testbed/aptcache.sh writes this file while it does)
-APT_PROXY = os.path.join(os.environ.get("WEBSTACK_TESTBED_DIR", "/var/tmp/webstack-testbed"), "apt-proxy.conf")
+TESTBED_DIR = os.environ.get("WEBSTACK_TESTBED_DIR", "/var/tmp/webstack-testbed")  # as tests/testbed/*.sh
+APT_PROXY = os.path.join(TESTBED_DIR, "apt-proxy.conf")
 APT_PROXY_IN_CONTAINER = "/etc/apt/apt.conf.d/00webstack-testbed-proxy"
 EXCLUDE_NAMES = {".git", "__pycache__", ".venv", ".pytest_cache"}
 EXCLUDE_SUFFIXES = (".pyc",)
@@ -212,11 +214,12 @@ class Host:
             self.container.remove(force=True, v=True)
 
 
-def remove_all(prefix=PREFIX):
-    """Force-remove every container whose name starts with ``prefix``; return their names."""
+def remove_all(prefix=PREFIX, spare=()):
+    """Force-remove every container whose name starts with ``prefix`` and with none of
+    ``spare``; return their names."""
     names = []
     for container in client().containers.list(all=True, filters={"name": prefix}):
-        if container.name.startswith(prefix):
+        if container.name.startswith(prefix) and not container.name.startswith(tuple(spare)):
             container.remove(force=True, v=True)
             names.append(container.name)
     return names
@@ -230,6 +233,12 @@ def tcp_reaches(address, port, timeout=3):
         return True
     except OSError:
         return False
+
+
+def os_release(host):
+    """The fields of ``host``'s /etc/os-release ({"VERSION_ID": "12", ...})."""
+    _, out = host.exec(["cat", "/etc/os-release"])
+    return dict(re.findall(r'^(\w+)="?([^"\n]*)"?$', out, re.M))
 
 
 def wait_until(what, check, timeout, interval=0.5):
