@@ -21,7 +21,7 @@ import pytest
 import requests
 import yaml
 
-from tests.integration.conftest import GUESTBOOK_SETTINGS, project_repo
+from tests.integration.conftest import GUESTBOOK_SETTINGS, LINKBOARD_SETTINGS, project_repo
 from tests.support.cluster import (
     APP_HEADERS,
     HEADERS,
@@ -796,6 +796,34 @@ NODES_YAML = f"{MASTER_DIR}/pillar/webstack/nodes.yaml"
 SECRETS_SLS = "/etc/webstack/pillar/webstack/secrets.sls"
 
 
+def _use_project(master, name, project_settings):
+    """The cluster's pillar deploys tests/projects/<name> from a git repository that the
+    master serves: the project's app keys (``project_settings["app"]``, but the WSGI
+    server, which stays the cluster's) in cluster.sls as it was before the first project,
+    its other sections beside them, its own secrets in secrets.sls."""
+    master.exec("command -v git >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends "
+                "git >/dev/null)", timeout=900)
+    master.put_dir(str(project_repo(name)), f"/srv/git/{name}.git")
+    master.exec("pgrep -x git-daemon >/dev/null || git daemon --reuseaddr --base-path=/srv/git --export-all "
+                "--detach /srv/git")
+    master.exec(f"[ -e /root/cluster.sls.before-projects ] || cp {CLUSTER_SLS} /root/cluster.sls.before-projects")
+    settings = dict(project_settings["app"], source=f"git://{master.ip}/{name}.git", rev="main")
+    secrets = settings.pop("secrets")
+    text = master.exec(["cat", "/root/cluster.sls.before-projects"])[1]
+    text = re.sub(r"(?m)^    (source|rev): .*\n", "", text)
+    app_keys = yaml.safe_dump({"app": settings}, default_flow_style=False, indent=2).split("\n", 1)[1]
+    text = text.replace("  app:\n    name: webapp\n", "  app:\n    name: webapp\n" + "\n".join(
+        "  " + line for line in app_keys.splitlines()) + "\n", 1)
+    others = {key: value for key, value in project_settings.items() if key not in ("app", "wsgi")}
+    if others:
+        text += "\n" + "\n".join("  " + line for line in yaml.safe_dump(
+            others, default_flow_style=False).splitlines()) + "\n"
+    master.write_private(CLUSTER_SLS, text)
+    stored = yaml.safe_load(master.exec(["cat", SECRETS_SLS])[1])
+    stored["webstack"]["app"]["secrets"] = secrets
+    master.write_private(SECRETS_SLS, yaml.safe_dump(stored, default_flow_style=False))
+
+
 def _guestbook_commit(master, change):
     master.exec("set -e; rm -rf /root/gb; git clone -q /srv/git/guestbook.git /root/gb; cd /root/gb; "
                 "export GIT_AUTHOR_NAME=Dev GIT_AUTHOR_EMAIL=dev@example.org GIT_COMMITTER_NAME=Dev "
@@ -820,24 +848,7 @@ def test_the_guestbook_project_deploys_on_the_cluster_by_pillar_alone(cluster, t
     workers with the worker's import error, before the load balancer step; its revert
     deploys, and the next orch.deploy changes nothing."""
     master = cluster.master
-    master.exec("command -v git >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends "
-                "git >/dev/null)", timeout=900)
-    master.put_dir(str(project_repo("guestbook")), "/srv/git/guestbook.git")
-    master.exec("pgrep -x git-daemon >/dev/null || git daemon --reuseaddr --base-path=/srv/git --export-all "
-                "--detach /srv/git")
-    settings = dict(GUESTBOOK_SETTINGS["app"], source=f"git://{master.ip}/guestbook.git", rev="main")
-    secrets = settings.pop("secrets")
-    text = master.exec(["cat", CLUSTER_SLS])[1]
-    text = re.sub(r"(?m)^    (source|rev): .*\n", "", text)
-    app_keys = yaml.safe_dump({"app": settings}, default_flow_style=False, indent=2).split("\n", 1)[1]
-    text = text.replace("  app:\n    name: webapp\n", "  app:\n    name: webapp\n" + "\n".join(
-        "  " + line for line in app_keys.splitlines()) + "\n", 1)
-    text += "\n" + "\n".join("  " + line for line in yaml.safe_dump(
-        {"celery": GUESTBOOK_SETTINGS["celery"]}, default_flow_style=False).splitlines()) + "\n"
-    master.write_private(CLUSTER_SLS, text)
-    stored = yaml.safe_load(master.exec(["cat", SECRETS_SLS])[1])
-    stored["webstack"]["app"]["secrets"] = secrets
-    master.write_private(SECRETS_SLS, yaml.safe_dump(stored, default_flow_style=False))
+    _use_project(master, "guestbook", GUESTBOOK_SETTINGS)
     master.exec(["sed", "-i", "s/^app2: \\[app\\]$/app2: [app, worker]/", NODES_YAML])
     assert "app2: [app, worker]" in master.exec(["cat", NODES_YAML])[1]
     # The health path moves from /healthz (the old project's) to / (the guestbook has no
@@ -901,5 +912,37 @@ def test_the_guestbook_project_deploys_on_the_cluster_by_pillar_alone(cluster, t
     assert code == 0, why_failed(out)
     code, out, seconds = cluster.orchestrate("orch.deploy")
     timings["orch_deploy_guestbook_no_change"] = seconds
+    assert code == 0, why_failed(out)
+    assert minion_changes(orch_result(out)) == {}
+
+
+def test_the_flask_project_deploys_on_the_cluster_by_pillar_alone(cluster, timings):
+    """tests/projects/linkboard (Flask, Flask-SQLAlchemy, its own init-db command, no task
+    queue), unchanged, in place of the guestbook, by the pillar alone (LINKBOARD_SETTINGS'
+    app keys and secrets; the cluster keeps its WSGI server, mod_wsgi): one orch.deploy
+    brings it up, a link posted through the load balancer is a row on db1 that both app
+    nodes show, its static files come through HAProxy from Apache, the guestbook's Celery
+    programs are gone from the worker nodes, and the next orch.deploy changes nothing."""
+    master = cluster.master
+    _use_project(master, "linkboard", LINKBOARD_SETTINGS)
+    code, out, seconds = cluster.orchestrate("orch.deploy")
+    timings["orch_deploy_linkboard"] = seconds
+    assert code == 0, why_failed(out)
+
+    lb = f"https://{cluster.lb.ip}"
+    resp = requests.post(lb + "/", data={"title": "Salt", "url": "https://docs.saltproject.io/"},
+                         headers=HEADERS, allow_redirects=False, timeout=10)
+    assert resp.status_code == 302, resp.text[:500]
+    for node in ("app1", "app2"):
+        direct = requests.get(f"http://{cluster.minions[node].ip}/", headers=APP_HEADERS, timeout=10)
+        assert direct.status_code == 200 and '<a href="https://docs.saltproject.io/">Salt</a>' in direct.text, node
+    assert psql(cluster.minions["db1"], "SELECT title FROM link") == "Salt"
+    css = requests.get(lb + "/static/style.css", headers=HEADERS, timeout=10)
+    assert css.status_code == 200 and "#377ba8" in css.text, css.status_code
+    for node in ("app2", "worker1"):
+        _, programs = cluster.minions[node].exec("supervisorctl status", check=False)
+        assert f"{APP}-celery" not in programs, (node, programs)
+
+    code, out, _ = cluster.orchestrate("orch.deploy")
     assert code == 0, why_failed(out)
     assert minion_changes(orch_result(out)) == {}
