@@ -5,8 +5,8 @@ VENV    ?= .venv
 PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
-# Two pytest-xdist workers, one per lane (tests/integration/conftest.py): the tests of the
-# clusters beside all the others.
+# Two pytest-xdist workers, one per lane (tests/integration/conftest.py): the tests of
+# Debian 13's cluster beside all the others.
 LANES   ?= -n 2
 export WEBSTACK_TESTBED_DIR ?= /var/tmp/webstack-testbed
 
@@ -30,7 +30,7 @@ testbed-services:
 testbed: testbed-services
 	bash tests/testbed/images.sh
 
-# The linters, then all three tiers, in two lanes (LANES): the cluster modules from the
+# The linters, then all three tiers, in two lanes (LANES): Debian 13's cluster from the
 # start, beside the rest. The images build in the background meanwhile (the integration
 # tier's fixture waits for them: images.sh holds a lock). The package cache is stopped
 # afterwards, and dockerd only if this run started it.
