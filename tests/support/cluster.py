@@ -18,7 +18,7 @@ import docker.errors
 import requests
 import yaml
 
-from tests.support.containers import RELEASE, Host, client, image
+from tests.support.containers import RELEASE, Host, client, image, remove_all
 from tests.support.load import Load
 from tests.support.tls import Authority, trust
 
@@ -125,12 +125,8 @@ class Cluster:
 
     def down(self):
         """Remove every container and the network of this prefix; return their names."""
-        removed = []
+        removed = remove_all(self.prefix)
         try:
-            for container in client().containers.list(all=True, filters={"name": self.prefix}):
-                if container.name.startswith(self.prefix):
-                    container.remove(force=True, v=True)
-                    removed.append(container.name)
             for network in client().networks.list(names=[self.network]):
                 network.remove()
                 removed.append(network.name)

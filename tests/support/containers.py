@@ -216,11 +216,12 @@ class Host:
 
 def remove_all(prefix=PREFIX, spare=()):
     """Force-remove every container whose name starts with ``prefix`` and with none of
-    ``spare``; return their names."""
+    ``spare``; return their names (one gone meanwhile counts as removed)."""
     names = []
     for container in client().containers.list(all=True, filters={"name": prefix}):
         if container.name.startswith(prefix) and not container.name.startswith(tuple(spare)):
-            container.remove(force=True, v=True)
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True, v=True)
             names.append(container.name)
     return names
 
