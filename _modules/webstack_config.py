@@ -243,6 +243,8 @@ def _derive(c, tplroot):
     db_node = "db" in c["roles"] and "single" not in c["roles"] and c["nodes"]
     c["mariadb"]["client_hosts"] = list(c["cluster"]["db_clients"]) if db_node else ["localhost", "127.0.0.1"]
     c["serves_http"] = not c["roles"] or "single" in c["roles"] or "app" in c["roles"]
+    # Nginx as the load balancer (its own node: validation refuses it beside role app)
+    c["nginx_lb"] = "lb" in c["roles"] and c["lb"]["engine"] == "nginx" and not c["serves_http"]
     _derive_tls(c, hosts, server)
     _derive_settings(c)
     _derive_queue(c)
@@ -452,7 +454,8 @@ def _derive_cluster(c):
         "addresses": addresses,
         "problems": problems,
         "db_clients": clients,
-        "backends": [{"name": n, "address": addresses[n]} for n in ids["app"] if addresses.get(n)],
+        "backends": [{"name": n, "address": addresses[n], "port": c["http_port"]} for n in ids["app"]
+                     if addresses.get(n)],
     }
 
 

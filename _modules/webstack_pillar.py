@@ -119,11 +119,31 @@ def _rules(schema, data, raw, pillar, roles):
     if data["redis"]["cache_db"] == data["redis"]["broker_db"]:
         errors.append("webstack:redis:broker_db: expected a database apart from webstack:redis:cache_db, "
                       f"got the same number {data['redis']['broker_db']}")
+    errors += _lb_rules(data, roles)
     errors += _env_names(data["app"])
     errors += _tls_rules(data["tls"], raw["tls"] if isinstance(raw.get("tls"), dict) else {})
     errors += _hosts_resolve(data, pillar, roles)
     errors += _ports_apart(data, roles)
     errors += _secrets(schema, raw, roles)
+    return errors
+
+
+def _lb_rules(data, roles):
+    """Nginx as the load balancer: a balance it has, and a node of its own (one Nginx serves
+    either the app or the load balancer)."""
+    lb = data["lb"]
+    if lb["engine"] != "nginx":
+        return []
+    errors = []
+    if lb["balance"] == "first":
+        errors.append("webstack:lb:balance: expected roundrobin, leastconn or source with lb:engine nginx (Nginx "
+                      "has no 'first'), got 'first'")
+    shared = sorted(n for n, r in data["nodes"].items() if "lb" in r and "app" in r)
+    if "lb" in roles and "app" in roles and not shared:
+        shared = ["this node"]
+    if shared:
+        errors.append(f"webstack:lb:engine: expected haproxy where a node has roles lb and app ({', '.join(shared)}): "
+                      "one Nginx serves either the app or the load balancer, got 'nginx'")
     return errors
 
 

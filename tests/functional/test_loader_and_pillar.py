@@ -38,6 +38,7 @@ VALID = {
         ("webstack_app.run", "webstack_app"),
         ("webstack_celery.wait_ready", "webstack_celery"),
         ("webstack_mariadb.ensure_user", "webstack_mariadb"),
+        ("webstack_nginx.set_down", "webstack_nginx"),
     ],
 )
 def test_repo_execution_modules_are_loaded(loaders, function, module):
@@ -55,6 +56,9 @@ def test_repo_state_modules_are_loaded(loaders):
         "webstack_health.ok",
         "webstack_mariadb.database_present",
         "webstack_mariadb.user_present",
+        "webstack_nginx.drained",
+        "webstack_nginx.ready",
+        "webstack_nginx.upstream_managed",
         "webstack_pillar.validated",
         "webstack_release.built",
         "webstack_release.deployed",

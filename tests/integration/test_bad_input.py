@@ -146,6 +146,11 @@ CASES = [
      ["webstack:lb:balance: expected one of roundrobin, leastconn, first, source"]),
     ("lb-timeout-injection", "lb", {"lb": {"timeout_client": "60s\n    stats enable"}}, None,
      ["webstack:lb:timeout_client: expected a duration such as 5s"]),
+    ("lb-nginx-fail-timeout-injection", "lb", {"lb": {"engine": "nginx", "fail_timeout": "10s;\n}\nserver {"}},
+     None, ["webstack:lb:fail_timeout: expected a duration such as 5s"]),
+    ("lb-nginx-beside-the-app", "lb", {"roles": ["app", "lb"], "lb": {"engine": "nginx", "port": 8080}}, None,
+     ["webstack:lb:engine: expected haproxy where a node has roles lb and app (this node): one Nginx serves "
+      "either the app or the load balancer, got 'nginx'"]),
     ("single-tls-certificate-without-key", "single", {"tls": {"certificate": TLS_CERT}}, None,
      ["webstack:tls:private_key: expected it with webstack:tls:certificate (both or neither"]),
     ("lb-tls-key-of-another-certificate", "lb", {"tls": {"certificate": TLS_CERT, "private_key": OTHER_KEY}},

@@ -790,6 +790,84 @@ def test_one_deploy_deploys_one_commit_whatever_is_pushed_meanwhile(cluster):
     assert "pushed during the deploy" in requests.get(f"https://{cluster.lb.ip}/", headers=HEADERS, timeout=10).text
 
 
+# ---------------------------------------------------------------- Nginx as the load balancer
+
+NGINX_UPSTREAM = "/etc/nginx/webstack-upstream.conf"
+
+
+def test_nginx_as_the_load_balancer_rolls_out_under_load_with_no_failed_request(cluster, lb_ip, timings):
+    """lb:engine nginx in the pillar: orch.deploy switches lb1 from HAProxy to Nginx (HAProxy's
+    program gone, Nginx ending TLS with the pillar's certificate, both app nodes in its list).
+    A new commit then rolls out under 50 clients through Nginx, each app node drained by a
+    reload (marked down, the old workers' requests finished), deployed, checked and put back,
+    with no failed request for clients that check an idle keep-alive connection before they
+    reuse it (browsers, curl, requests); what a reload costs clients that send blindly on an
+    idle connection is counted. The next orch.deploy changes nothing; with the pillar as it
+    was, lb1 is back on HAProxy."""
+    master, lb = cluster.master, cluster.lb
+    text = master.exec(["cat", CLUSTER_SLS])[1]
+    assert "  lb:\n    port: 80\n" in text
+    master.write_private(CLUSTER_SLS, text.replace("  lb:\n", "  lb:\n    engine: nginx\n", 1))
+    try:
+        code, out, seconds = cluster.orchestrate("orch.deploy")
+        timings["orch_deploy_switch_to_nginx_lb"] = seconds
+        assert code == 0, why_failed(out)
+        assert "haproxy" not in lb.exec("supervisorctl status", check=False)[1]
+        assert lb.exec("pgrep -x haproxy", check=False)[0] == 1
+        resp = requests.get(f"https://{lb_ip}/version?through-nginx", headers=HEADERS, timeout=10)  # verified
+        assert resp.status_code == 200, resp.text[:300]
+        assert "GET /version?through-nginx HTTP/1.1" in lb.exec(["cat", "/var/log/nginx/access.log"])[1]
+        redirect = requests.get(f"http://{lb_ip}/healthz", headers=HEADERS, timeout=10, allow_redirects=False)
+        assert redirect.status_code == 301 and redirect.headers["Location"] == "https://localhost/healthz"
+        listed = lb.exec(["cat", NGINX_UPSTREAM])[1]
+        for node in ("app1", "app2"):
+            assert f"server {cluster.minions[node].ip}:80 max_fails=3 fail_timeout=10s; # {node}" in listed, listed
+
+        before = {version(cluster.minions[n])[0] for n in ("app1", "app2")}
+        master.exec("cd /root/work && echo '<!-- behind Nginx -->' >> entries/templates/entries/base.html "
+                    "&& git -c user.name=ci -c user.email=ci@localhost commit -qam nginx "
+                    "&& git push -q /srv/git/webapp.git main")
+        paths = ("/", "/version", "/healthz")
+        with Load(lb_ip, 443, paths=paths, clients=CLIENTS, pause=DEPLOY_PAUSE, check_idle=True) as load, \
+                Load(lb_ip, 443, paths=paths, clients=10, pause=DEPLOY_PAUSE) as blind:
+            time.sleep(2)
+            code, out, seconds = cluster.orchestrate("orch.deploy")
+            time.sleep(2)
+        summary, blind_summary = load.summary(), blind.summary()
+        timings["nginx_rolling_deploy"] = seconds
+        timings["nginx_rolling_deploy_requests"] = summary["requests"]
+        timings["nginx_rolling_deploy_failed"] = summary["failed"]
+        timings["nginx_rolling_deploy_reconnects"] = summary["reconnects"]
+        timings["nginx_rolling_deploy_blind_requests"] = blind_summary["requests"]
+        timings["nginx_rolling_deploy_blind_failed"] = blind_summary["failed"]
+        assert code == 0, why_failed(out)
+        ok, why = no_failure(summary)
+        assert ok, why
+        assert set(summary["served_by"]) == {"app1", "app2"}
+        after = {n: version(cluster.minions[n])[0] for n in ("app1", "app2")}
+        assert len(set(after.values())) == 1 and not set(after.values()) & before, after
+        assert "behind Nginx" in requests.get(f"https://{lb_ip}/", headers=HEADERS, timeout=10).text
+        steps = {res["__id__"]: res for res in orch_result(out).values()}
+        for node in ("app1", "app2"):
+            drain = steps[f"Take {node} out of the load balancer and wait for its sessions to end"]
+            assert drain["result"] is True and drain["changes"], drain
+            assert steps[f"Put {node} back in the load balancer and wait until it is UP"]["result"] is True
+        timings["nginx_rolling_deploy_per_node"] = sum(
+            steps[s]["duration"] for s in steps
+            if s.startswith(("Take app", "Deploy on app", "Health check of app", "Put app"))) / 2000
+        assert " down;" not in lb.exec(["cat", NGINX_UPSTREAM])[1]
+
+        code, out, seconds = cluster.orchestrate("orch.deploy")
+        assert code == 0, why_failed(out)
+        assert minion_changes(orch_result(out)) == {}
+    finally:
+        master.write_private(CLUSTER_SLS, text)
+    code, out = master.exec(["salt", "--out=json", "--static", "lb1", "state.apply", "webstack.roles.lb"], check=False)
+    assert code == 0, out[-3000:]
+    assert lb.exec("pgrep -x nginx", check=False)[0] == 1 and lb.exec("pgrep -x haproxy", check=False)[0] == 0
+    assert requests.get(f"https://{lb_ip}/version", headers=HEADERS, timeout=10).status_code == 200
+
+
 # ---------------------------------------------------------------- a project as it is
 
 NODES_YAML = f"{MASTER_DIR}/pillar/webstack/nodes.yaml"

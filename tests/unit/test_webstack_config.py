@@ -180,7 +180,7 @@ def test_an_app_node_reaches_the_db_and_cache_nodes_and_the_first_one_migrates(p
 def test_a_crafted_address_is_left_out_of_every_list_and_named(plain):
     crafted = dict(ADDRESSES, app2="10.0.0.22:80 backup\n    server evil 203.0.113.9", worker1="10.0.0.21")
     c = _cluster("lb1", crafted)
-    assert c["cluster"]["backends"] == [{"name": "app1", "address": "10.0.0.21"}]
+    assert c["cluster"]["backends"] == [{"name": "app1", "address": "10.0.0.21", "port": 80}]
     assert [p.split(": expected")[0] for p in c["cluster"]["problems"]] == ["webstack:nodes:app2"]
     config_mod.__context__.clear()
     c = _cluster("db1", crafted)

@@ -306,6 +306,16 @@ BAD = [
     ("lb-rise-101", {"lb:rise": 101}, "webstack:lb:rise", "an integer from 1 to 100"),
     ("lb-retries-string", {"lb:retries": "3"}, "webstack:lb:retries", "an integer from 1 to 100"),
     ("lb-fall-bool", {"lb:fall": True}, "webstack:lb:fall", "got the boolean True"),
+    ("lb-engine-varnish", {"lb:engine": "varnish"}, "webstack:lb:engine", "one of haproxy, nginx"),
+    ("lb-engine-nginx-beside-app", {"lb:engine": "nginx", "roles": ["app", "lb"], "lb:port": 8080},
+     "webstack:lb:engine", "expected haproxy where a node has roles lb and app (this node)"),
+    ("lb-engine-nginx-app-node-in-nodes", {"lb:engine": "nginx", "nodes": {"db1": ["db", "cache"],
+                                                                           "web1": ["app", "lb"]}},
+     "webstack:lb:engine", "expected haproxy where a node has roles lb and app (web1)"),
+    ("lb-engine-nginx-balance-first", {"lb:engine": "nginx", "lb:balance": "first"}, "webstack:lb:balance",
+     "expected roundrobin, leastconn or source with lb:engine nginx"),
+    ("lb-fail-timeout-words", {"lb:fail_timeout": "10 seconds"}, "webstack:lb:fail_timeout",
+     "a duration such as 5s"),
     ("lb-maxconn-0", {"lb:maxconn": 0}, "webstack:lb:maxconn", "an integer from 1 to 1000000"),
     ("lb-maxconn-huge", {"lb:maxconn": 10**6 + 1}, "webstack:lb:maxconn", "an integer from 1 to 1000000"),
     ("lb-timeout-connect-words", {"lb:timeout_connect": "5 seconds"}, "webstack:lb:timeout_connect",
@@ -718,6 +728,12 @@ def test_good_cluster_pillar_has_no_errors(nodes):
     for roles in {tuple(r) for r in (nodes or {}).values()} | {("single",)}:
         role_list = ["single"] if roles == ("single",) else list(roles)
         assert pillar_mod.validate(pillar=pillar, roles=role_list) == [], role_list
+
+
+@pytest.mark.parametrize("balance", ["roundrobin", "leastconn", "source"])
+def test_nginx_as_the_load_balancer_on_a_node_of_its_own_is_valid(balance):
+    pillar = _with({"nodes": NODES, "lb:engine": "nginx", "lb:balance": balance, "lb:fail_timeout": "30s"})
+    assert pillar_mod.validate(pillar=pillar, roles=["lb"]) == []
 
 
 @pytest.mark.parametrize("release", ["", None, "0123abcd", "20261126T210000Z-0123abcd"])

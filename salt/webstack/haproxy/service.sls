@@ -3,6 +3,9 @@
 include:
   - .config
   - {{ tplroot }}.supervisor
+{%- if not webstack.serves_http %}
+  - {{ tplroot }}.nginx.clean
+{%- endif %}
 
 {#- Before a reload: the servers' drain/maintenance states, for the new workers. #}
 webstack-haproxy-service-webstack_haproxy-state_saved:
@@ -38,6 +41,9 @@ webstack-haproxy-service-webstack_process-running:
       - service: webstack-haproxy-package-distro-service-dead
       - file: webstack-haproxy-config-run-file-directory
       - webstack_haproxy: webstack-haproxy-service-webstack_haproxy-state_saved
+{%- if not webstack.serves_http %}
+      - service: webstack-nginx-clean-service-dead
+{%- endif %}
     - watch:
       - file: webstack-haproxy-config-file-managed
 {%- if webstack.tls.lb %}

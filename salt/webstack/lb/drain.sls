@@ -1,10 +1,19 @@
 {#- orch.deploy / orch.rollback, per app node: take it out of the load balancer
-    and wait until its sessions reach zero. The node comes as inline pillar
-    webstack_orch:node. A node HAProxy does not know yet has nothing to drain. #}
+    and wait until its sessions reach zero (Nginx: until the old workers of the
+    reload are done). The node comes as inline pillar webstack_orch:node. A node
+    the load balancer does not know yet has nothing to drain. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 {%- set node = (pillar.get('webstack_orch') or {}).get('node') %}
-{%- if node %}
+{%- if node and webstack.nginx_lb %}
+webstack-lb-drain-webstack_nginx-drained:
+  webstack_nginx.drained:
+    - name: {{ node }}
+    - path: {{ webstack.nginx_upstream_file }}
+    - timeout: {{ webstack.wsgi.timeout + 5 }}
+    - pidfile: {{ webstack.nginx_pidfile }}
+    - missing_ok: True
+{%- elif node %}
 webstack-lb-drain-webstack_haproxy-drained:
   webstack_haproxy.drained:
     - name: {{ node }}

@@ -1,9 +1,18 @@
 {#- orch.deploy / orch.rollback, per app node: back in the load balancer, and
-    wait until HAProxy's health checks report it UP. #}
+    wait until HAProxy's health checks report it UP (Nginx: until its new workers
+    run; orch.deploy has checked the node directly before). #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 {%- set node = (pillar.get('webstack_orch') or {}).get('node') %}
-{%- if node %}
+{%- if node and webstack.nginx_lb %}
+webstack-lb-ready-webstack_nginx-ready:
+  webstack_nginx.ready:
+    - name: {{ node }}
+    - path: {{ webstack.nginx_upstream_file }}
+    - timeout: 60
+    - pidfile: {{ webstack.nginx_pidfile }}
+    - missing_ok: True
+{%- elif node %}
 webstack-lb-ready-webstack_haproxy-ready:
   webstack_haproxy.ready:
     - name: {{ node }}

@@ -4,8 +4,12 @@
 include:
   - .config
   - {{ tplroot }}.apache.clean
+{%- if webstack.nginx_lb %}
+  - {{ tplroot }}.haproxy.clean
+{%- endif %}
 
-{#- Apache goes first (a switch from mod_wsgi): the same port. #}
+{#- Apache goes first (a switch from mod_wsgi), or HAProxy (a switch of the load
+    balancer): the same port. #}
 webstack-nginx-service-running:
   service.running:
     - name: {{ webstack.services.nginx }}
@@ -15,9 +19,15 @@ webstack-nginx-service-running:
     - reload: True
     - require:
       - service: webstack-apache-clean-service-dead
+{%- if webstack.nginx_lb %}
+      - webstack_process: webstack-haproxy-clean-webstack_process-absent
+{%- endif %}
     - watch:
       - file: webstack-nginx-config-file-managed
-{%- if webstack.tls.front %}
+{%- if webstack.nginx_lb %}
+      - webstack_nginx: webstack-nginx-config-webstack_nginx-upstream_managed
+{%- endif %}
+{%- if webstack.tls.front or (webstack.nginx_lb and webstack.tls.lb) %}
       - {{ webstack.tls.requisite | yaml(False) }}
 {%- endif %}
 
