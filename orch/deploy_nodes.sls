@@ -9,7 +9,7 @@
     get that id (inline pillar webstack:app:rev), whatever is pushed meanwhile. The
     rollout then only switches to the release that the build step made and
     migrated (webstack_orch:switch_only): it never builds one. #}
-{%- from 'orch/rollout.jinja' import ids, webstack, pending_nodes, rolling, switch_workers, smoke_test with context %}
+{%- from 'orch/rollout.jinja' import ids, webstack, pending_nodes, rolling, switch_workers, smoke_test, ban_cache with context %}
 {%- set app = webstack.app %}
 {%- set builders = (ids.app + ids.worker) | unique | list %}
 {%- set pin = {} %}
@@ -95,6 +95,7 @@ Configure the load balancer on {{ ids.lb | join(', ') }}:
     - tgt_type: list
     - sls: webstack.roles.lb
     - failhard: True
+{{ ban_cache(pending) }}
 
 {{ smoke_test() }}
 {%- endif %}

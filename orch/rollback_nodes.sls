@@ -7,7 +7,7 @@
     worker node: where one lacks it, nothing is switched. Until the pillar's source
     changes, the next orch.deploy would bring the newer release back: fix the source
     first, or pin webstack:app:release in pillar. #}
-{%- from 'orch/rollout.jinja' import ids, webstack, pending_nodes, rolling, switch_workers, smoke_test with context %}
+{%- from 'orch/rollout.jinja' import ids, webstack, pending_nodes, rolling, switch_workers, smoke_test, ban_cache with context %}
 {%- set target = pillar.get('release') %}
 {%- if not target and ids.app %}
 {%-   set answer = salt['saltutil.cmd'](ids.app[0], 'webstack_release.previous', arg=[webstack.app.base_dir], timeout=60) %}
@@ -46,6 +46,7 @@ Find release {{ target }} on every app and worker node:
 {{ switch_workers(pin, 'back to release ' ~ target) }}
 {%- endif %}
 {%- if ids.lb %}
+{{ ban_cache(pending) }}
 
 {{ smoke_test() }}
 {%- endif %}

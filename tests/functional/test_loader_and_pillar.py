@@ -39,6 +39,7 @@ VALID = {
         ("webstack_celery.wait_ready", "webstack_celery"),
         ("webstack_mariadb.ensure_user", "webstack_mariadb"),
         ("webstack_nginx.set_down", "webstack_nginx"),
+        ("webstack_varnish.ban", "webstack_varnish"),
     ],
 )
 def test_repo_execution_modules_are_loaded(loaders, function, module):
@@ -60,6 +61,7 @@ def test_repo_state_modules_are_loaded(loaders):
         "webstack_nginx.ready",
         "webstack_nginx.upstream_managed",
         "webstack_pillar.validated",
+        "webstack_varnish.vcl_active",
         "webstack_release.built",
         "webstack_release.deployed",
         "webstack_release.migrated",

@@ -868,6 +868,91 @@ def test_nginx_as_the_load_balancer_rolls_out_under_load_with_no_failed_request(
     assert requests.get(f"https://{lb_ip}/version", headers=HEADERS, timeout=10).status_code == 200
 
 
+def _varnish_stats(cluster):
+    _, out = cluster.master.exec(["salt", "--out=json", "--static", "lb1", "webstack_varnish.stats"])
+    return json.loads(out)["lb1"]
+
+
+def test_varnish_in_front_caches_anonymous_pages_never_a_session_and_a_deploy_bans_them(cluster, lb_ip, timings):
+    """varnish:enabled in the pillar: orch.deploy puts Varnish on lb1 between HAProxy's front
+    (TLS ends there) and the pool of app nodes. An anonymous GET of a public page comes from
+    the app once, then from the cache; a request with a session cookie or credentials, and a
+    page that sets a cookie (the form's CSRF token), are never cached; a run of anonymous
+    GETs gives the hit ratio. A new commit rolls out under 50 clients through Varnish with no
+    failed request, and the first GET after it has the new release's page: the deploy banned
+    the pages of the old one. The next orch.deploy changes nothing and bans nothing; with
+    the pillar as it was, Varnish is gone and HAProxy sends to the app nodes directly."""
+    master, lb = cluster.master, cluster.lb
+    text = master.exec(["cat", CLUSTER_SLS])[1]
+    master.write_private(CLUSTER_SLS, text.replace("  lb:\n", "  varnish:\n    enabled: true\n  lb:\n", 1))
+    base = f"https://{lb_ip}"
+
+    def get(path, **headers):
+        resp = requests.get(base + path, headers=dict(HEADERS, **headers), timeout=10)
+        assert resp.status_code == 200, (path, resp.status_code, resp.text[:300])
+        return resp
+
+    try:
+        code, out, seconds = cluster.orchestrate("orch.deploy")
+        timings["orch_deploy_varnish_on"] = seconds
+        assert code == 0, why_failed(out)
+        assert lb.exec("pgrep -x varnishd", check=False)[0] == 0
+        first, second = get("/uploads/"), get("/uploads/")
+        assert (first.headers["X-Cache"], second.headers["X-Cache"]) == ("MISS", "HIT")
+        assert second.text == first.text
+        for headers in ({"Cookie": "sessionid=6m4kq2tbz8e0w1r3"}, {"Authorization": "Basic dXNlcjpwYXNzd29yZA=="}):
+            assert [get("/uploads/", **headers).headers["X-Cache"] for _ in range(2)] == ["MISS", "MISS"], headers
+        pages = [get("/") for _ in range(2)]
+        assert [p.headers["X-Cache"] for p in pages] == ["MISS", "MISS"]
+        assert all("csrftoken=" in p.headers["Set-Cookie"] for p in pages)
+        assert pages[0].headers["Set-Cookie"] != pages[1].headers["Set-Cookie"]
+
+        time.sleep(1.5)  # varnishstat's counters are published about once a second
+        before = _varnish_stats(cluster)
+        with requests.Session() as session:
+            for n in range(500):
+                path = ("/uploads/", "/static/entries/site.css")[n % 2]
+                assert session.get(base + path, headers=HEADERS, timeout=10).status_code == 200
+        time.sleep(1.5)
+        after = _varnish_stats(cluster)
+        hits, misses = after["hit"] - before["hit"], after["miss"] - before["miss"]
+        timings["varnish_hit_ratio"] = hits / (hits + misses)
+        timings["varnish_misses_of_500"] = misses
+        assert hits + misses == 500 and hits >= 495, (hits, misses)
+
+        master.exec("cd /root/work && echo '<!-- cached by Varnish -->' >> entries/templates/entries/base.html "
+                    "&& git -c user.name=ci -c user.email=ci@localhost commit -qam varnish "
+                    "&& git push -q /srv/git/webapp.git main")
+        assert "cached by Varnish" not in get("/uploads/").text
+        paths = ("/", "/version", "/healthz", "/uploads/")
+        with Load(lb_ip, 443, paths=paths, clients=CLIENTS, pause=DEPLOY_PAUSE) as load:
+            time.sleep(2)
+            code, out, seconds = cluster.orchestrate("orch.deploy")
+            time.sleep(2)
+        summary = load.summary()
+        timings["varnish_rolling_deploy"] = seconds
+        timings["varnish_rolling_deploy_requests"] = summary["requests"]
+        timings["varnish_rolling_deploy_failed"] = summary["failed"]
+        assert code == 0, why_failed(out)
+        ok, why = no_failure(summary)
+        assert ok, why
+        steps = {res["__id__"]: res for res in orch_result(out).values()}
+        assert steps["Ban the pages Varnish cached before the release, on lb1"]["result"] is True
+        assert "cached by Varnish" in get("/uploads/").text
+
+        code, out, _ = cluster.orchestrate("orch.deploy")
+        assert code == 0, why_failed(out)
+        results = orch_result(out)
+        assert minion_changes(results) == {}
+        assert not [r for r in results.values() if r["__id__"].startswith("Ban the pages")]
+    finally:
+        master.write_private(CLUSTER_SLS, text)
+    code, out = master.exec(["salt", "--out=json", "--static", "lb1", "state.apply", "webstack.roles.lb"], check=False)
+    assert code == 0, out[-3000:]
+    assert lb.exec("pgrep -x varnishd", check=False)[0] == 1
+    assert "X-Cache" not in get("/uploads/").headers
+
+
 # ---------------------------------------------------------------- a project as it is
 
 NODES_YAML = f"{MASTER_DIR}/pillar/webstack/nodes.yaml"

@@ -3,12 +3,13 @@
 # machine (one apt-get run, and only when something is missing). Without
 # arguments: what the functional tier runs on this host, HAProxy (its runtime
 # API is driven by tests/functional/test_haproxy.py), Nginx (a load balancer
-# drained by reloads, tests/functional/test_nginx_lb.py) and uWSGI with its
-# Python 3 plugin (tests/functional/test_uwsgi.py). .ci/run uses it for the packages
+# drained by reloads, tests/functional/test_nginx_lb.py), Varnish
+# (tests/functional/test_varnish.py) and uWSGI with its Python 3 plugin
+# (tests/functional/test_uwsgi.py). .ci/run uses it for the packages
 # `make test` itself needs.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-[ $# -gt 0 ] || set -- haproxy nginx uwsgi-core uwsgi-plugin-python3
+[ $# -gt 0 ] || set -- haproxy nginx varnish uwsgi-core uwsgi-plugin-python3
 need=()
 for pkg in "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
