@@ -97,6 +97,10 @@ def _number(what, value, minimum):
     return number
 
 
+class _NotRunning(CommandExecutionError):
+    """Nothing answers on the admin socket: HAProxy is not running (or not set up)."""
+
+
 def _runtime(command, socket=None):
     """Send one runtime API command and return HAProxy's whole answer."""
     # Names are checked by the callers; this is the last line against a second
@@ -111,12 +115,12 @@ def _runtime(command, socket=None):
         try:
             conn.connect(path)
         except FileNotFoundError:
-            raise CommandExecutionError(
+            raise _NotRunning(
                 f"HAProxy admin socket {path} does not exist: is haproxy running with "
                 f"'stats socket {path} level admin'?"
             ) from None
         except ConnectionRefusedError:
-            raise CommandExecutionError(
+            raise _NotRunning(
                 f"nothing listens on HAProxy admin socket {path}: is haproxy running?"
             ) from None
         except PermissionError:
@@ -242,9 +246,10 @@ def servers(backend=None, socket=None):
 
 def has_server(backend, server, socket=None):  # pylint: disable=redefined-outer-name
     """
-    True when HAProxy runs and its ``backend`` holds ``server``; False when the
-    admin socket does not exist yet (HAProxy not set up) or the backend or the
-    server is not in its config (a node that the next config will add).
+    True when HAProxy runs and its ``backend`` holds ``server``; False when
+    nothing answers on the admin socket (HAProxy not set up, or stopped: another
+    load balancer took its place) or the backend or the server is not in its
+    config (a node that the next config will add).
 
     CLI Example:
 
@@ -256,7 +261,10 @@ def has_server(backend, server, socket=None):  # pylint: disable=redefined-outer
     _check_name("server", server)
     if not os.path.exists(_socket_path(socket)):
         return False
-    return any(key == (backend, server) for key in _servers_state(None, socket))
+    try:
+        return any(key == (backend, server) for key in _servers_state(None, socket))
+    except _NotRunning:
+        return False
 
 
 def running(socket=None):

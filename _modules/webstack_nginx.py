@@ -217,6 +217,23 @@ def _master(pidfile):
     return pid
 
 
+def running(pidfile="/run/nginx.pid"):
+    """
+    Whether Nginx runs (its pid file names a live process).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt lb1 webstack_nginx.running
+    """
+    try:
+        _master(pidfile)
+    except CommandExecutionError:
+        return False
+    return True
+
+
 def _children(master):
     """{pid: title} of the processes whose parent is ``master``."""
     found = {}
@@ -341,6 +358,7 @@ def set_down(path, name, down, pidfile="/run/nginx.pid", timeout=60, nginx=None,
     if match[0]["down"] == bool(down):
         seconds = wait_old_workers(pidfile, timeout) if down else 0.0
         return {"changed": False, "seconds": seconds}
+    _master(pidfile)  # not running: raise before the list changes
     match[0]["down"] = bool(down)
     write(path, entries, nginx=nginx, conf=conf)
     return {"changed": True, "seconds": reload(pidfile, wait_old=bool(down), timeout=timeout)}

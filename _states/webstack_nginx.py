@@ -96,6 +96,9 @@ def _toggle(name, path, down, timeout, pidfile, missing_ok, nginx, conf):
     what = "drain" if down else "put in service"
     try:
         entry = [s for s in __salt__[mod + "servers"](path) if s["name"] == name]
+        if entry and missing_ok and not __salt__[mod + "running"](pidfile):
+            ret["comment"] = f"Nginx is not running (another load balancer serves, or none yet): nothing to {what}"
+            return ret
     except Exception as exc:  # pylint: disable=broad-except
         ret["result"] = False
         ret["comment"] = str(exc)
@@ -152,7 +155,8 @@ def drained(name, path, timeout=60, pidfile="/run/nginx.pid", missing_ok=False, 
         Nginx's pid file (its master gets the reload signal).
     missing_ok
         Succeed with nothing to do when the list does not hold the node (a
-        node that the next load-balancer config adds).
+        node that the next load-balancer config adds) or Nginx is not running
+        (HAProxy serves until the load balancer's step switches to Nginx).
     nginx, conf
         Nginx's program and config file, for the check.
     """
@@ -176,7 +180,8 @@ def ready(name, path, timeout=60, pidfile="/run/nginx.pid", missing_ok=False, ng
     pidfile
         Nginx's pid file.
     missing_ok
-        Succeed with nothing to do when the list does not hold the node.
+        Succeed with nothing to do when the list does not hold the node or
+        Nginx is not running.
     nginx, conf
         Nginx's program and config file, for the check.
     """

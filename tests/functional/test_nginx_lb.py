@@ -238,3 +238,16 @@ def test_bad_arguments_are_refused_before_the_file_is_touched(nginx, modules):
     with pytest.raises(CommandExecutionError, match="fail_timeout must be a duration"):
         modules.webstack_nginx.plan(nginx.upstream, nginx.wanted, fail_timeout="10s; evil")
     assert pathlib.Path(nginx.upstream).read_text(encoding="utf-8") == before
+
+
+def test_a_stopped_nginx_has_nothing_to_drain_when_missing_is_ok(nginx, states):
+    """During a switch to HAProxy (lb:engine), Nginx's list stays behind and Nginx is stopped:
+    with missing_ok there is nothing to drain there; without, it is an error that says so."""
+    nginx.stop()
+    nginx.proc = None
+    ret = states.webstack_nginx.drained("s1", path=nginx.upstream, pidfile=nginx.pidfile, conf=nginx.conf,
+                                        missing_ok=True)
+    assert ret.result is True and ret.changes == {} and "Nginx is not running" in ret.comment, ret
+    ret = states.webstack_nginx.drained("s1", path=nginx.upstream, pidfile=nginx.pidfile, conf=nginx.conf)
+    assert ret.result is False and "Nginx is not running" in ret.comment, ret
+    assert " down;" not in pathlib.Path(nginx.upstream).read_text(encoding="utf-8")

@@ -5,7 +5,9 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 {%- set node = (pillar.get('webstack_orch') or {}).get('node') %}
-{%- if node and webstack.nginx_lb %}
+{%- if node %}
+{#- Whichever load balancer runs now: during a switch of lb:engine the old one serves
+    until the load balancer's step; the one that does not run has nothing to do. #}
 webstack-lb-drain-webstack_nginx-drained:
   webstack_nginx.drained:
     - name: {{ node }}
@@ -13,7 +15,7 @@ webstack-lb-drain-webstack_nginx-drained:
     - timeout: {{ webstack.wsgi.timeout + 5 }}
     - pidfile: {{ webstack.nginx_pidfile }}
     - missing_ok: True
-{%- elif node %}
+
 webstack-lb-drain-webstack_haproxy-drained:
   webstack_haproxy.drained:
     - name: {{ node }}

@@ -4,7 +4,9 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 {%- set node = (pillar.get('webstack_orch') or {}).get('node') %}
-{%- if node and webstack.nginx_lb %}
+{%- if node %}
+{#- Whichever load balancer runs now: during a switch of lb:engine the old one serves
+    until the load balancer's step; the one that does not run has nothing to do. #}
 webstack-lb-ready-webstack_nginx-ready:
   webstack_nginx.ready:
     - name: {{ node }}
@@ -12,7 +14,7 @@ webstack-lb-ready-webstack_nginx-ready:
     - timeout: 60
     - pidfile: {{ webstack.nginx_pidfile }}
     - missing_ok: True
-{%- elif node %}
+
 webstack-lb-ready-webstack_haproxy-ready:
   webstack_haproxy.ready:
     - name: {{ node }}
