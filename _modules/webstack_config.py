@@ -333,11 +333,14 @@ def _url_host(host):
 
 def _database_url(c, q):
     """DATABASE_URL of the chosen engine (db:engine): postgresql://... or mysql://... (with
-    the host ``localhost``, MariaDB's client takes the server's socket)."""
+    the host ``localhost``, MariaDB's client takes the server's socket; on another node,
+    where MariaDB makes its own certificate, TLS is required: ``ssl_mode=REQUIRED``, which
+    django-environ and dj-database-url pass to the client as an option)."""
     if c["db"]["engine"] == "mariadb":
         db = c["mariadb"]
+        tls = c["mariadb_tls"] and db["host"] not in ("localhost", "127.0.0.1", "::1")
         return (f"mysql://{q(db['user'])}:{q(db['password'])}@{_url_host(db['host'])}:{db['port']}/{db['name']}"
-                "?charset=utf8mb4")
+                "?charset=utf8mb4" + ("&ssl_mode=REQUIRED" if tls else ""))
     pg = c["postgres"]
     return f"postgresql://{q(pg['user'])}:{q(pg['password'])}@{_url_host(pg['host'])}:{pg['port']}/{pg['name']}"
 

@@ -120,11 +120,16 @@ def ensure_database(name, charset=CHARSET, collation=COLLATION, binary=MARIADB):
     return before
 
 
+def _local(host):
+    return host in ("localhost", "127.0.0.1", "::1")
+
+
 def user(name, password, database, binary=MARIADB):
     """
     The hosts from which ``name`` may log in, and per host whether its password is
-    ``password`` and whether its privileges are exactly every privilege on
-    ``database``. ``None`` where no server answers.
+    ``password``, whether its privileges are exactly every privilege on
+    ``database`` and whether it must log in over TLS (``REQUIRE SSL`` or
+    stricter). ``None`` where no server answers.
 
     The password is an argument for the state that calls this; from the command line
     (where it would land in the shell's history and the job cache), ask the state in
@@ -141,29 +146,33 @@ def user(name, password, database, binary=MARIADB):
     _password(password)
     if not answers(binary):
         return None
-    hosts = sorted(row[0] for row in _run(f"SELECT Host FROM mysql.user WHERE User = '{name}';", binary))
+    rows = _run(f"SELECT Host, ssl_type FROM mysql.user WHERE User = '{name}';", binary)
+    tls = {row[0]: len(row) > 1 and row[1] not in ("", "NONE") for row in rows}
     found = {}
-    for host in hosts:
+    for host in sorted(tls):
         try:
             _host(host)
         except CommandExecutionError:
-            found[host] = {"password": False, "privileges": False}  # not one of ours: it goes
+            found[host] = {"password": False, "privileges": False, "tls": False}  # not one of ours: it goes
             continue
         same = _run(f"SELECT authentication_string = PASSWORD('{password}') FROM mysql.user "
                     f"WHERE User = '{name}' AND Host = '{host}';", binary, secret=password)
         grants = [row[0] for row in _run(f"SHOW GRANTS FOR {_account(name, host)};", binary, secret=password)]
         wanted = f"GRANT ALL PRIVILEGES ON `{database}`.* TO `{name}`@`{host}`"
         others = [g for g in grants if not g.startswith("GRANT USAGE ON *.* TO ") and g != wanted]
-        found[host] = {"password": same == [["1"]], "privileges": wanted in grants and not others}
+        found[host] = {"password": same == [["1"]], "privileges": wanted in grants and not others,
+                       "tls": tls[host]}
     return found
 
 
-def ensure_user(name, password, hosts, database, binary=MARIADB):
+def ensure_user(name, password, hosts, database, binary=MARIADB, require_tls=False):
     """
     Make ``name`` log in from exactly ``hosts`` (``localhost``: the socket; IP
     addresses) with ``password`` and every privilege on ``database``, no other: a
     missing account is created, a wrong password or extra privilege set right, an
-    account from any other host dropped. Returns the hosts before.
+    account from any other host dropped. With ``require_tls``, an account from
+    another host than this one must log in over TLS (``REQUIRE SSL``); a local one
+    never needs to. Returns the hosts before.
 
     CLI Example (through its state, which holds the password):
 
@@ -181,10 +190,13 @@ def ensure_user(name, password, hosts, database, binary=MARIADB):
     for host in hosts:
         account = _account(name, host)
         now = before.get(host)
+        tls = bool(require_tls) and not _local(host)
         if now is None:
             statements.append(f"CREATE USER {account} IDENTIFIED BY '{password}';")
         elif not now["password"]:
             statements.append(f"ALTER USER {account} IDENTIFIED BY '{password}';")
+        if now is None and tls or now is not None and now["tls"] != tls:
+            statements.append(f"ALTER USER {account} REQUIRE {'SSL' if tls else 'NONE'};")
         if now is None or not now["privileges"]:
             statements.append(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account};")
             statements.append(f"GRANT ALL PRIVILEGES ON `{database}`.* TO {account};")

@@ -19,10 +19,11 @@ a node is drained keeps it drained:
     server 10.0.0.4:80 max_fails=3 fail_timeout=10s down; # app2
 
 What a reload costs (Nginx's own behaviour, not this module's): the old workers
-close their clients' idle keep-alive connections at once. A client that checks
-an idle connection before it sends on it (browsers, curl, Python's requests)
-opens a new one; a client that sends blindly on it may find it closed and must
-retry. An in-flight request is never cut.
+close their clients' idle keep-alive connections at once, and a client that
+sends on one at that instant finds it closed. So the formula reloads only a pool
+instance of Nginx that its front (and Varnish) reach with a connection per
+request; the front, which holds the clients' connections, is not reloaded. An
+in-flight request is never cut.
 
 CLI Example:
 
@@ -163,9 +164,10 @@ def plan(path, wanted, max_fails=1, fail_timeout="10s"):
 def write(path, entries, nginx=None, conf=None):
     """
     Write the server list ``entries`` to ``path`` (atomically, mode 0644) and
-    check Nginx's whole config with it (``nginx -t``, ``-c conf`` where given);
-    if the check fails the old file is put back and the error raised. Nginx is
-    not reloaded. Returns whether the file changed.
+    check Nginx's whole config with it (``nginx -t``, ``-c conf`` where given,
+    unless that config does not exist yet); if the check fails the old file is
+    put back and the error raised. Nginx is not reloaded. Returns whether the
+    file changed.
 
     CLI Example:
 
@@ -182,6 +184,8 @@ def write(path, entries, nginx=None, conf=None):
     if old == text:
         return False
     _replace(path, text)
+    if conf and not os.path.exists(conf):
+        return True  # nothing includes the list yet: the config's own check will
     res = __salt__["cmd.run_all"](_test_argv(nginx, conf), python_shell=False, ignore_retcode=True)
     if res["retcode"] != 0:
         if old is None:

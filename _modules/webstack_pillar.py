@@ -45,8 +45,8 @@ _PORTS = {
     "app": ("front", "tls:port"),
     "lb": ("lb:port", "tls:port"),
 }
-# and Varnish's, on an lb node with varnish:enabled
-_VARNISH_PORTS = ("varnish:port", "varnish:admin_port", "varnish:backend_port")
+# and Varnish's, on an lb node with varnish:enabled; the pool's with Nginx or Varnish
+_VARNISH_PORTS = ("varnish:port", "varnish:admin_port")
 
 
 def __virtual__():
@@ -320,8 +320,11 @@ def _ports_apart(data, roles):
     behind_lb = any("lb" in r for r in data["nodes"].values())
     keys = []
     for role in roles:
-        varnish = _VARNISH_PORTS if role == "lb" and data["varnish"]["enabled"] else ()
-        for key in _PORTS.get(role, ()) + varnish:
+        extra = ()
+        if role == "lb":
+            extra = (_VARNISH_PORTS if data["varnish"]["enabled"] else ()) + (
+                ("lb:pool_port",) if data["varnish"]["enabled"] or data["lb"]["engine"] == "nginx" else ())
+        for key in _PORTS.get(role, ()) + extra:
             if key == "tls:port" and (not data["tls"]["enabled"] or (role == "app" and behind_lb)):
                 continue  # no TLS here: off, or an app node behind the load balancer
             key = {"front": front, "db": f"{engines[0]}:port", "cache": f"{engines[1]}:port"}.get(key, key)

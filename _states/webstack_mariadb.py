@@ -55,10 +55,11 @@ def database_present(name, charset="utf8mb4", collation="utf8mb4_unicode_ci", bi
     return ret
 
 
-def user_present(name, password, hosts, database, binary="/usr/bin/mariadb"):
+def user_present(name, password, hosts, database, binary="/usr/bin/mariadb", require_tls=False):
     """
     Make sure user ``name`` logs in from exactly ``hosts`` with ``password`` and has
-    every privilege on ``database`` and no other.
+    every privilege on ``database`` and no other; with ``require_tls``, over TLS
+    from every host but this one.
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     try:
@@ -78,6 +79,14 @@ def user_present(name, password, hosts, database, binary="/usr/bin/mariadb"):
     if narrow:
         changes["privileges"] = {"old": "not only " + database + ".* on " + ", ".join(narrow),
                                  "new": f"ALL on {database}.*"}
+
+    def tls_wanted(host):
+        return bool(require_tls) and host not in ("localhost", "127.0.0.1", "::1")
+
+    tls_off = sorted(h for h in hosts if (now or {}).get(h, {}).get("tls", False) != tls_wanted(h))
+    if tls_off:
+        changes["tls"] = {"old": {h: (now or {}).get(h, {}).get("tls", False) for h in tls_off},
+                          "new": {h: tls_wanted(h) for h in tls_off}}
     if not changes:
         ret["comment"] = f"MariaDB user {name} is present from {', '.join(hosts)}"
         return ret
@@ -87,7 +96,8 @@ def user_present(name, password, hosts, database, binary="/usr/bin/mariadb"):
         ret["comment"] = f"MariaDB user {name} would be set up from {', '.join(hosts)}"
         return ret
     try:
-        __salt__["webstack_mariadb.ensure_user"](name, password, hosts, database, binary=binary)
+        __salt__["webstack_mariadb.ensure_user"](name, password, hosts, database, binary=binary,
+                                                 require_tls=require_tls)
     except Exception as exc:  # pylint: disable=broad-except
         ret.update(result=False, changes={}, comment=str(exc))
         return ret

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.cluster import start_cluster
+from tests.support.cluster import CLUSTER_SLS, start_cluster, use_project
 from tests.support.containers import OTHER_RELEASE, TESTBED_DIR, Host, image, remove_all
 from tests.support.tls import trust_host
 
@@ -32,7 +32,7 @@ KEEP = os.environ.get("WEBSTACK_KEEP_CONTAINERS") == "1"
 # time) leave a core free; their tests follow; the clusters come last (with xdist, Debian
 # 13's runs in a lane of its own from the start: below). A module keeps its tests' order.
 MODULE_ORDER = ("test_bad_input", "test_master_minion", "test_single", "test_projects", "test_switch",
-                "test_systemd", "test_debian12", "test_cluster_debian12", "test_cluster")
+                "test_systemd", "test_debian12", "test_cluster_debian12", "test_cluster_engines", "test_cluster")
 
 
 def _module_rank(item):
@@ -112,8 +112,23 @@ def _leftovers():
 # with test_single, whose tests apply states more than they wait, at 25.7 min (the
 # master's highstate push is slower beside them, test_single twice as slow). Their
 # fixtures wait for them; a run without those modules starts them when asked for.
+def _engines_pillar(cluster):
+    """The engines cluster's pillar, as its operator would write it: the noticeboard
+    (NOTICEBOARD_SETTINGS: MariaDB, Memcached, RQ) from a git repository on the master,
+    Varnish in front, Nginx as the load balancer."""
+    use_project(cluster.master, "noticeboard", project_repo("noticeboard"),
+                dict(NOTICEBOARD_SETTINGS, varnish={"enabled": True}))
+    text = cluster.master.exec(["cat", CLUSTER_SLS])[1]
+    cluster.master.write_private(CLUSTER_SLS, text.replace("  lb:\n", "  lb:\n    engine: nginx\n", 1))
+
+
 CLUSTERS = {
     "cluster": {"prefix": "webstack-test-c-"},
+    # The other engines together (test_cluster_engines.py): MariaDB, Memcached and RQ beside
+    # the broker's Redis, Nginx as the load balancer with Varnish in front; the database and
+    # the cache on one node, RQ's worker beside an app (4 minions)
+    "engines": {"prefix": "webstack-test-e-", "prepare": _engines_pillar,
+                "layout": {"db1": ["db", "cache"], "app1": ["app"], "app2": ["app", "worker"], "lb1": ["lb"]}},
     # Debian 12 (test_cluster_debian12.py), its roles put together as a smaller team would: the
     # database and the cache on one node, the worker beside an app (4 minions, not 6)
     "cluster12": {"prefix": "webstack-test-d12-", "release": OTHER_RELEASE,
@@ -155,6 +170,13 @@ def cluster(testbed):
     """The cluster of `make demo` (test_cluster.py): a master and the six minions of
     pillar/webstack/nodes.yaml on Debian 13."""
     yield from _cluster("cluster")
+
+
+@pytest.fixture(scope="module")
+def cluster_engines(testbed):
+    """The cluster of test_cluster_engines.py: a master and four minions on Debian 13, the
+    noticeboard on MariaDB, Memcached and RQ, behind Varnish and Nginx."""
+    yield from _cluster("engines")
 
 
 @pytest.fixture(scope="module")

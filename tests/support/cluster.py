@@ -24,6 +24,8 @@ from tests.support.tls import Authority, trust
 
 REPO = Path(__file__).resolve().parents[2]
 MASTER_DIR = "/srv/webstack"
+CLUSTER_SLS = f"{MASTER_DIR}/pillar/webstack/cluster.sls"
+SECRETS_SLS = "/etc/webstack/pillar/webstack/secrets.sls"
 MINION_DIR = "/root/webstack"
 HEADERS = {"Host": "localhost"}
 # straight to an app node, as the load balancer asks it (TLS ended there)
@@ -163,10 +165,40 @@ class Cluster:
         return self.minions[next(n for n, r in self.layout.items() if "lb" in r)]
 
 
-def start_cluster(prefix, timings, keep=False, release=RELEASE, layout=None):
+def use_project(master, name, repo, project_settings):
+    """The cluster's pillar deploys tests/projects/<name> (``repo``: its bare git repository,
+    copied to the master and served by git daemon there): the project's app keys
+    (``project_settings["app"]``, but the WSGI server, which stays the cluster's) in
+    cluster.sls as it was before the first project, its other sections beside them, its own
+    secrets (``app:secrets``, if any) in secrets.sls."""
+    master.exec("command -v git >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends "
+                "git >/dev/null)", timeout=900)
+    master.put_dir(str(repo), f"/srv/git/{name}.git")
+    master.exec("pgrep -x git-daemon >/dev/null || git daemon --reuseaddr --base-path=/srv/git --export-all "
+                "--detach /srv/git")
+    master.exec(f"[ -e /root/cluster.sls.before-projects ] || cp {CLUSTER_SLS} /root/cluster.sls.before-projects")
+    settings = dict(project_settings["app"], source=f"git://{master.ip}/{name}.git", rev="main")
+    secrets = settings.pop("secrets", {})
+    text = master.exec(["cat", "/root/cluster.sls.before-projects"])[1]
+    text = re.sub(r"(?m)^    (source|rev): .*\n", "", text)
+    app_keys = yaml.safe_dump({"app": settings}, default_flow_style=False, indent=2).split("\n", 1)[1]
+    text = text.replace("  app:\n    name: webapp\n", "  app:\n    name: webapp\n" + "\n".join(
+        "  " + line for line in app_keys.splitlines()) + "\n", 1)
+    others = {key: value for key, value in project_settings.items() if key not in ("app", "wsgi")}
+    if others:
+        text += "\n" + "\n".join("  " + line for line in yaml.safe_dump(
+            others, default_flow_style=False).splitlines()) + "\n"
+    master.write_private(CLUSTER_SLS, text)
+    stored = yaml.safe_load(master.exec(["cat", SECRETS_SLS])[1])
+    stored["webstack"]["app"]["secrets"] = secrets
+    master.write_private(SECRETS_SLS, yaml.safe_dump(stored, default_flow_style=False))
+
+
+def start_cluster(prefix, timings, keep=False, release=RELEASE, layout=None, prepare=None):
     """The cluster up, lb1's certificate and key in the pillar from a test authority (as an
-    operator hands over a CA's; trusted by this process), and a first ``orch.deploy`` that
-    succeeded; if that fails, the cluster is removed (unless ``keep``) and the error raised.
+    operator hands over a CA's; trusted by this process), ``prepare(cluster)`` (the
+    operator's pillar, say) and a first ``orch.deploy`` that succeeded; if that fails, the
+    cluster is removed (unless ``keep``) and the error raised.
     ``timings`` gets its wall times (their keys end in ``_<release>`` for another release
     than the tier's). The cluster has ``authority``, ``tls_key``, ``first`` (the deploy's
     results) and ``first_out``; the caller removes it (``down``)."""
@@ -180,6 +212,8 @@ def start_cluster(prefix, timings, keep=False, release=RELEASE, layout=None):
         certificate, c.tls_key = c.authority.issue(["localhost", "127.0.0.1", "lb1", c.lb.ip])
         c.write_pillar("tls", {"webstack": {"tls": {"certificate": certificate, "private_key": c.tls_key}}})
         trust(c.authority.pem)
+        if prepare:
+            prepare(c)
         code, out, seconds = c.orchestrate("orch.deploy")
         timings["orch_deploy_from_scratch" + suffix] = seconds
         assert code == 0, f"orch.deploy from scratch exited {code}:\n{why_failed(out)}"

@@ -6,15 +6,12 @@ socket error by kind. Only for loopback or the test bed's own containers.
 With ``tls``, HTTPS without verifying the certificate: the load counts answers;
 the tests verify certificates with their own clients.
 
-By default a client sends its next request on its idle keep-alive connection
-blindly, as Python's http.client does; with ``check_idle``, it first checks
-whether the server has closed that connection meanwhile and opens a new one if
-so, as browsers, curl and urllib3 (requests) do. Neither retries a request.
+A client sends its next request on its idle keep-alive connection blindly, as
+Python's http.client does, and retries nothing.
 """
 
 import collections
 import http.client
-import select
 import ssl
 import threading
 import time
@@ -28,7 +25,7 @@ DEPLOY_PAUSE = 0.5
 
 class Load:
     def __init__(self, host, port=80, paths=("/",), clients=50, host_header="localhost", pause=0.0,
-                 timeout=30, tls=None, check_idle=False):
+                 timeout=30, tls=None):
         self.host, self.port, self.paths = host, port, list(paths)
         self.context = None  # one for every client's connections
         if (port == 443 if tls is None else tls):
@@ -36,8 +33,6 @@ class Load:
             self.context.check_hostname = False
             self.context.verify_mode = ssl.CERT_NONE
         self.clients, self.host_header, self.pause, self.timeout = clients, host_header, pause, timeout
-        self.check_idle = check_idle
-        self.reconnects = 0  # idle connections found closed by the server (check_idle)
         self.statuses = collections.Counter()
         self.errors = collections.Counter()
         self.served_by = collections.Counter()
@@ -69,13 +64,6 @@ class Load:
         while not self._stop.is_set():
             path = self.paths[n % len(self.paths)]
             n += 1
-            if conn is not None and self.check_idle and conn.sock is not None \
-                    and select.select([conn.sock], [], [], 0)[0]:
-                # readable while idle: the server closed it (EOF), as urllib3's is_connection_dropped sees
-                conn.close()
-                conn = None
-                with self._lock:
-                    self.reconnects += 1
             if conn is None:
                 if self.context:
                     conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout,
@@ -144,7 +132,6 @@ class Load:
                 "statuses": dict(self.statuses),
                 "error_kinds": dict(self.errors),
                 "served_by": dict(self.served_by),
-                "reconnects": self.reconnects,
                 "rps": total / seconds if seconds else 0.0,
                 "p50_ms": pct(0.50),
                 "p99_ms": pct(0.99),

@@ -19,7 +19,7 @@ NATIVE = "*" + "A" * 40
 
 
 class FakeServer:
-    """Answers the module's statements from ``accounts``: {host: (password, grants)}."""
+    """Answers the module's statements from ``accounts``: {host: (password, grants[, ssl_type])}."""
 
     def __init__(self, accounts=None, fail=None):
         self.accounts = accounts or {}
@@ -33,8 +33,9 @@ class FakeServer:
             return {"retcode": 1, "stdout": "", "stderr": f"ERROR 1064 near '{PASSWORD}' at line 1"}
         if sql == "SELECT 1;":
             return {"retcode": 0, "stdout": "1\n", "stderr": ""}
-        if sql.startswith("SELECT Host FROM mysql.user"):
-            return {"retcode": 0, "stdout": "".join(f"{h}\n" for h in self.accounts), "stderr": ""}
+        if sql.startswith("SELECT Host, ssl_type FROM mysql.user"):
+            return {"retcode": 0, "stdout": "".join(f"{h}\t{a[2] if len(a) > 2 else ''}\n"
+                                                    for h, a in self.accounts.items()), "stderr": ""}
         if sql.startswith("SELECT authentication_string"):
             host = sql.split("Host = '")[1].split("'")[0]
             return {"retcode": 0, "stdout": "1\n" if self.accounts[host][0] == PASSWORD else "0\n", "stderr": ""}
@@ -95,6 +96,33 @@ def test_a_wrong_password_an_extra_privilege_and_a_stale_host_are_set_right(serv
         "REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'webapp'@'10.0.0.6';",
         "GRANT ALL PRIVILEGES ON `webapp`.* TO 'webapp'@'10.0.0.6';",
     ]
+
+
+def test_with_tls_required_an_account_from_another_node_must_use_tls_and_a_local_one_need_not(server):
+    server.accounts = {"10.0.0.5": (PASSWORD, _grants("10.0.0.5")),
+                       "localhost": (PASSWORD, _grants("localhost"), "ANY")}
+    mariadb.ensure_user("webapp", PASSWORD, ["10.0.0.5", "10.0.0.6", "localhost"], "webapp", require_tls=True)
+    assert _changes(server) == [
+        "ALTER USER 'webapp'@'10.0.0.5' REQUIRE SSL;",
+        f"CREATE USER 'webapp'@'10.0.0.6' IDENTIFIED BY '{PASSWORD}';",
+        "ALTER USER 'webapp'@'10.0.0.6' REQUIRE SSL;",
+        "REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'webapp'@'10.0.0.6';",
+        "GRANT ALL PRIVILEGES ON `webapp`.* TO 'webapp'@'10.0.0.6';",
+        "ALTER USER 'webapp'@'localhost' REQUIRE NONE;",
+    ]
+
+
+@pytest.mark.parametrize("test", [True, False], ids=["test", "apply"])
+def test_the_state_names_the_accounts_whose_tls_requirement_changes(server, test):
+    server.accounts = {"10.0.0.5": (PASSWORD, _grants("10.0.0.5")),
+                       "10.0.0.6": (PASSWORD, _grants("10.0.0.6"), "ANY")}
+    mariadb_state.__opts__["test"] = test
+    try:
+        ret = mariadb_state.user_present("webapp", PASSWORD, ["10.0.0.5", "10.0.0.6"], "webapp", require_tls=True)
+    finally:
+        mariadb_state.__opts__["test"] = False
+    assert ret["result"] is (None if test else True)
+    assert ret["changes"] == {"tls": {"old": {"10.0.0.5": False}, "new": {"10.0.0.5": True}}}
 
 
 def test_the_state_reports_without_the_password_and_test_mode_changes_nothing(server):

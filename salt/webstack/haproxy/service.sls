@@ -5,6 +5,7 @@ include:
   - {{ tplroot }}.supervisor
 {%- if not webstack.serves_http %}
   - {{ tplroot }}.nginx.clean
+  - {{ tplroot }}.nginx.pool_clean
 {%- endif %}
 
 {#- Before a reload: the servers' drain/maintenance states, for the new workers. #}
@@ -43,6 +44,7 @@ webstack-haproxy-service-webstack_process-running:
       - webstack_haproxy: webstack-haproxy-service-webstack_haproxy-state_saved
 {%- if not webstack.serves_http %}
       - service: webstack-nginx-clean-service-dead
+      - webstack_process: webstack-nginx-pool_clean-webstack_process-absent
 {%- endif %}
     - watch:
       - file: webstack-haproxy-config-file-managed

@@ -13,7 +13,8 @@ webstack-lb-drain-webstack_nginx-drained:
     - name: {{ node }}
     - path: {{ webstack.nginx_upstream_file }}
     - timeout: {{ webstack.wsgi.timeout + 5 }}
-    - pidfile: {{ webstack.nginx_pidfile }}
+    - pidfile: {{ webstack.nginx_pool_pidfile }}
+    - conf: {{ webstack.nginx_pool_conf }}
     - missing_ok: True
 
 webstack-lb-drain-webstack_haproxy-drained:

@@ -12,7 +12,8 @@ webstack-lb-ready-webstack_nginx-ready:
     - name: {{ node }}
     - path: {{ webstack.nginx_upstream_file }}
     - timeout: 60
-    - pidfile: {{ webstack.nginx_pidfile }}
+    - pidfile: {{ webstack.nginx_pool_pidfile }}
+    - conf: {{ webstack.nginx_pool_conf }}
     - missing_ok: True
 
 webstack-lb-ready-webstack_haproxy-ready:

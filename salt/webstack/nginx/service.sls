@@ -24,9 +24,6 @@ webstack-nginx-service-running:
 {%- endif %}
     - watch:
       - file: webstack-nginx-config-file-managed
-{%- if webstack.nginx_lb %}
-      - webstack_nginx: webstack-nginx-config-webstack_nginx-upstream_managed
-{%- endif %}
 {%- if webstack.tls.front or (webstack.nginx_lb and webstack.tls.lb) %}
       - {{ webstack.tls.requisite | yaml(False) }}
 {%- endif %}

@@ -1,0 +1,183 @@
+"""
+The other engines on a cluster, brought up together by one `orch.deploy` from scratch: the
+noticeboard (tests/projects/noticeboard, as its authors wrote it) on MariaDB, with Memcached
+as its cache and RQ as its task queue (Redis beside them as RQ's broker), behind Nginx as the
+load balancer with Varnish in front. A master and four minions on Debian 13: db1 (the
+database and the cache), app1, app2 (an app and RQ's worker) and lb1. Its pillar:
+conftest's _engines_pillar.
+
+Not here yet: uploads that every app node sees (an upload through app1 is on app1 only),
+TLS between the app nodes and MariaDB, a firewall in front of Memcached (docs/operations.md,
+Limits).
+"""
+
+import json
+import re
+import time
+import uuid
+
+import requests
+
+from tests.support.cluster import HEADERS, failed_steps, minion_changes, orch_result, why_failed
+from tests.support.load import DEPLOY_PAUSE, Load, no_failure
+from tests.support.single import APP, CSRF_TOKEN
+
+CLIENTS = 50
+SERVED_BY = re.compile(r"Served by (\S+)</p>")
+
+
+def _mariadb(db1, sql):
+    _, out = db1.exec(["mariadb", "--batch", "--skip-column-names", APP, "-e", sql])
+    return out.strip()
+
+
+def _greeting(host, address):
+    """The first packet MariaDB sends a client that connects from ``host``: its greeting, or
+    the error it gives a host that no account may log in from."""
+    script = (f"import socket; s = socket.create_connection(({address!r}, 3306), timeout=5); "
+              "print(s.recv(512))")
+    _, out = host.exec(["python3", "-c", script])
+    return out
+
+
+def _get(cluster_engines, path, **headers):
+    resp = requests.get(f"https://{cluster_engines.lb.ip}{path}", headers=dict(HEADERS, **headers), timeout=10)
+    assert resp.status_code == 200, (path, resp.status_code, resp.text[:500])
+    return resp
+
+
+def test_one_orch_deploy_brings_up_every_engine(cluster_engines):
+    """Every step ran; MariaDB and Memcached listen on db1's private address (and loopback),
+    the app's MariaDB user may log in from the app nodes only (their addresses from the mine)
+    and over TLS only (MariaDB 11.8 makes its own certificate), and the app's connection is
+    TLS;
+    RQ's worker runs on app2 alone, no Celery anywhere; lb1 runs Nginx and Varnish, no
+    HAProxy."""
+    c = cluster_engines
+    assert failed_steps(c.first) == []
+    db1 = c.minions["db1"]
+    _, sockets = db1.exec("ss -Hltn")
+    listening = {line.split()[3] for line in sockets.splitlines()}
+    assert {f"{db1.ip}:3306", f"{db1.ip}:11211", "127.0.0.1:11211"} <= listening, sockets
+    accounts = dict(line.split("\t") for line in _mariadb(
+        db1, f"SELECT Host, ssl_type FROM mysql.user WHERE User = '{APP}'").splitlines())
+    assert accounts == {c.minions["app1"].ip: "ANY", c.minions["app2"].ip: "ANY"}, accounts  # REQUIRE SSL
+    command = ('python manage.py shell -c "from django.db import connection; cursor = connection.cursor(); '
+               "cursor.execute('SHOW SESSION STATUS LIKE %s', ['Ssl_version']); print(cursor.fetchone()[1])\"")
+    _, out = c.master.exec(["salt", "--out=json", "--static", "app1", "webstack_app.run", command])
+    assert json.loads(out)["app1"]["stdout"].splitlines()[-1] in ("TLSv1.2", "TLSv1.3"), out
+    assert "is not allowed to connect" in _greeting(c.lb, db1.ip)
+    assert "is not allowed" not in _greeting(c.minions["app1"], db1.ip)
+    for node in ("app1", "app2"):
+        _, programs = c.minions[node].exec("supervisorctl status", check=False)
+        assert (f"{APP}-rq " in programs) is (node == "app2"), (node, programs)
+        assert f"{APP}-celery" not in programs, (node, programs)
+    lb = c.lb
+    assert lb.exec("pgrep -x nginx", check=False)[0] == 0 and lb.exec("pgrep -x varnishd", check=False)[0] == 0
+    assert lb.exec("pgrep -x haproxy", check=False)[0] == 1
+
+
+def test_a_notice_posted_through_one_node_is_a_row_on_db1_read_through_the_other_and_published_by_rq(
+        cluster_engines):
+    """Posted through the load balancer (HTTPS, Nginx, Varnish passes a POST), with an emoji: a
+    row in MariaDB on db1; RQ's worker on app2 publishes it; each app node, asked directly,
+    shows it; the cache in Memcached counts across both app nodes."""
+    c = cluster_engines
+    base = f"https://{c.lb.ip}"
+    session = requests.Session()
+    form = session.get(base + "/new/", headers=HEADERS, timeout=10)
+    assert form.status_code == 200 and form.headers["X-Cache"] == "MISS", form.status_code
+    token = CSRF_TOKEN.search(form.text).group(1)
+    title = f"Cluster 🎉 {uuid.uuid4().hex[:6]}"
+    resp = session.post(base + "/new/", data={"csrfmiddlewaretoken": token, "title": title, "body": "hello"},
+                        headers=dict(HEADERS, Referer="https://localhost/new/"), allow_redirects=False, timeout=10)
+    assert resp.status_code == 302, resp.text[:500]
+    db1 = c.minions["db1"]
+    assert _mariadb(db1, f"SELECT title FROM notices_notice WHERE title = '{title}'") == title
+    deadline = time.monotonic() + 60
+    while _mariadb(db1, f"SELECT host FROM notices_notice WHERE title = '{title}' AND published_at IS NOT NULL") \
+            != "app2":
+        assert time.monotonic() < deadline, c.minions["app2"].exec(f"tail -20 /var/log/webstack/{APP}-rq.log")[1]
+        time.sleep(0.5)
+    for node in ("app1", "app2"):
+        page = requests.get(f"http://{c.minions[node].ip}/", headers=dict(HEADERS, **{"X-Forwarded-Proto": "https"}),
+                            timeout=10).text
+        assert title in page and f"Served by {node}<" in page and "on app2" in page, (node, page[:800])
+    counts = [int(requests.get(f"http://{c.minions[n].ip}/cache/", timeout=10,
+                               headers=dict(HEADERS, **{"X-Forwarded-Proto": "https"})).text.split("=")[1])
+              for n in ("app1", "app2", "app1", "app2")]
+    assert counts == list(range(counts[0], counts[0] + 4)), counts
+
+
+def test_varnish_serves_the_public_page_from_its_cache_and_never_a_session_page(cluster_engines):
+    """The noticeboard's home page (public, max-age 60, no cookie) comes from the app once, then
+    from Varnish; the visits page counts in the session: each visit with the session's cookie
+    goes to the app and counts, never from the cache."""
+    first, second = _get(cluster_engines, "/"), _get(cluster_engines, "/")
+    assert (first.headers["X-Cache"], second.headers["X-Cache"]) == ("MISS", "HIT")
+    assert SERVED_BY.search(second.text).group(1) == SERVED_BY.search(first.text).group(1)
+    session = requests.Session()
+    counted = []
+    for _ in range(3):
+        resp = session.get(f"https://{cluster_engines.lb.ip}/visits/", headers=HEADERS, timeout=10)
+        assert resp.status_code == 200 and resp.headers["X-Cache"] == "MISS"
+        counted.append(int(re.search(r'<p class="visits">Visits: (\d+)</p>', resp.text).group(1)))
+    assert counted == [1, 2, 3], counted
+
+
+def test_a_new_commit_rolls_out_under_load_with_no_failed_request_and_its_page_replaces_the_cached_one(
+        cluster_engines, timings):
+    """A commit of the noticeboard's home template, rolled out by orch.deploy while 50
+    keep-alive clients that retry nothing send GETs through Nginx and Varnish: every answer
+    a 2xx, no error; each app node drained by a reload of Nginx's pool instance and back,
+    RQ's worker switched, every cached page banned at the end: the home page has the new
+    template at once (it was cached for 60 s)."""
+    c = cluster_engines
+    heading = f"<h1>Notices {uuid.uuid4().hex[:6]}</h1>"
+    rq_before = c.minions["app2"].exec(f"supervisorctl pid {APP}-rq")[1].strip()
+    assert heading not in _get(c, "/").text
+    c.master.exec("set -e; rm -rf /root/nb; git clone -q /srv/git/noticeboard.git /root/nb; cd /root/nb; "
+                  f"sed -i 's|<h1>Notices[^<]*</h1>|{heading}|' notices/templates/notices/home.html; "
+                  "git -c user.name=Dev -c user.email=dev@example.org commit -qam 'A new title'; "
+                  "git push -q origin main")
+    with Load(c.lb.ip, 443, paths=("/", "/health/", "/new/"), clients=CLIENTS, pause=DEPLOY_PAUSE) as load:
+        time.sleep(2)
+        code, out, seconds = c.orchestrate("orch.deploy")
+        time.sleep(2)
+    summary = load.summary()
+    timings["engines_rolling_deploy"] = seconds
+    timings["engines_rolling_deploy_requests"] = summary["requests"]
+    timings["engines_rolling_deploy_failed"] = summary["failed"]
+    assert code == 0, why_failed(out)
+    ok, why = no_failure(summary)
+    assert ok, why
+    steps = {res["__id__"]: res for res in orch_result(out).values()}
+    for node in ("app1", "app2"):
+        drain = steps[f"Take {node} out of the load balancer and wait for its sessions to end"]
+        assert drain["result"] is True and "Nginx reloaded" in str(drain["changes"]), drain
+    assert "Switch the workers to the release on app2" in steps
+    assert steps["Ban the pages Varnish cached before the release, on lb1"]["result"] is True
+    timings["engines_rolling_deploy_per_node"] = sum(
+        steps[s]["duration"] for s in steps
+        if s.startswith(("Take app", "Deploy on app", "Health check of app", "Put app"))) / 2000
+    assert heading in _get(c, "/").text
+    # app2's RQ worker restarted with the release, in app2's own deploy step
+    assert c.minions["app2"].exec(f"supervisorctl pid {APP}-rq")[1].strip() != rq_before
+
+
+def test_the_next_orch_deploy_changes_nothing(cluster_engines, timings):
+    code, out, seconds = cluster_engines.orchestrate("orch.deploy")
+    timings["engines_orch_deploy_no_change"] = seconds
+    assert code == 0, why_failed(out)
+    results = orch_result(out)
+    assert minion_changes(results) == {}
+    assert not [r for r in results.values() if r["__id__"].startswith("Ban the pages")]
+
+
+def test_memcached_on_db1_answers_the_app_nodes(cluster_engines):
+    """Memcached listens on db1's private address for the app nodes (no authentication that the
+    project's client can use, and no firewall yet: see the limits)."""
+    script = ("import socket; s = socket.create_connection(({!r}, 11211), timeout=5); "
+              "s.sendall(b'version\\r\\n'); print(s.recv(64))").format(cluster_engines.minions["db1"].ip)
+    _, out = cluster_engines.minions["app1"].exec(["python3", "-c", script])
+    assert "VERSION 1.6" in out, out
