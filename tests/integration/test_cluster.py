@@ -27,6 +27,7 @@ from tests.support.cluster import (
     CLUSTER_SLS,
     HEADERS,
     MASTER_DIR,
+    deploy_under_load,
     failed_steps,
     lb_config_changes_under_load,
     minion_changes,
@@ -69,18 +70,6 @@ def lb_ip(cluster):
 def lb_url(lb_ip):
     """The site: HTTPS on lb1 (its certificate verifies against the test authority)."""
     return f"https://{lb_ip}"
-
-
-def deploy_under_load(cluster, lb_ip, sls, timings, key, pillar=None):
-    with Load(lb_ip, 443, paths=("/", "/version", "/healthz"), clients=CLIENTS, pause=DEPLOY_PAUSE) as load:
-        time.sleep(2)  # the clients are all running before the deploy starts
-        code, out, seconds = cluster.orchestrate(sls, pillar=pillar)
-        time.sleep(2)
-    summary = load.summary()
-    timings[key] = seconds
-    timings[key + "_requests"] = summary["requests"]
-    timings[key + "_failed"] = summary["failed"]
-    return code, out, summary
 
 
 # ---------------------------------------------------------------- from scratch
@@ -828,16 +817,8 @@ def test_nginx_as_the_load_balancer_rolls_out_under_load_with_no_failed_request(
         master.exec("cd /root/work && echo '<!-- behind Nginx -->' >> entries/templates/entries/base.html "
                     "&& git -c user.name=ci -c user.email=ci@localhost commit -qam nginx "
                     "&& git push -q /srv/git/webapp.git main")
-        paths = ("/", "/version", "/healthz")
         pool = lb.exec(["cat", "/run/nginx-webstack-pool.pid"])[1].strip()
-        with Load(lb_ip, 443, paths=paths, clients=CLIENTS, pause=DEPLOY_PAUSE) as load:
-            time.sleep(2)
-            code, out, seconds = cluster.orchestrate("orch.deploy")
-            time.sleep(2)
-        summary = load.summary()
-        timings["nginx_rolling_deploy"] = seconds
-        timings["nginx_rolling_deploy_requests"] = summary["requests"]
-        timings["nginx_rolling_deploy_failed"] = summary["failed"]
+        code, out, summary = deploy_under_load(cluster, lb_ip, "orch.deploy", timings, "nginx_rolling_deploy")
         assert code == 0, why_failed(out)
         # the same pool master, reloaded (not restarted) by the drains
         assert lb.exec(["cat", "/run/nginx-webstack-pool.pid"])[1].strip() == pool
@@ -924,15 +905,8 @@ def test_varnish_in_front_caches_anonymous_pages_never_a_session_and_a_deploy_ba
                     "&& git -c user.name=ci -c user.email=ci@localhost commit -qam varnish "
                     "&& git push -q /srv/git/webapp.git main")
         assert "cached by Varnish" not in get("/uploads/").text
-        paths = ("/", "/version", "/healthz", "/uploads/")
-        with Load(lb_ip, 443, paths=paths, clients=CLIENTS, pause=DEPLOY_PAUSE) as load:
-            time.sleep(2)
-            code, out, seconds = cluster.orchestrate("orch.deploy")
-            time.sleep(2)
-        summary = load.summary()
-        timings["varnish_rolling_deploy"] = seconds
-        timings["varnish_rolling_deploy_requests"] = summary["requests"]
-        timings["varnish_rolling_deploy_failed"] = summary["failed"]
+        code, out, summary = deploy_under_load(cluster, lb_ip, "orch.deploy", timings, "varnish_rolling_deploy",
+                                               paths=("/", "/version", "/healthz", "/uploads/"))
         assert code == 0, why_failed(out)
         ok, why = no_failure(summary)
         assert ok, why

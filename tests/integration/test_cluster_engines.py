@@ -18,8 +18,8 @@ import uuid
 
 import requests
 
-from tests.support.cluster import HEADERS, failed_steps, minion_changes, orch_result, why_failed
-from tests.support.load import DEPLOY_PAUSE, Load, no_failure
+from tests.support.cluster import HEADERS, deploy_under_load, failed_steps, minion_changes, orch_result, why_failed
+from tests.support.load import no_failure
 from tests.support.single import APP, CSRF_TOKEN
 
 CLIENTS = 50
@@ -140,14 +140,8 @@ def test_a_new_commit_rolls_out_under_load_with_no_failed_request_and_its_page_r
                   f"sed -i 's|<h1>Notices[^<]*</h1>|{heading}|' notices/templates/notices/home.html; "
                   "git -c user.name=Dev -c user.email=dev@example.org commit -qam 'A new title'; "
                   "git push -q origin main")
-    with Load(c.lb.ip, 443, paths=("/", "/health/", "/new/"), clients=CLIENTS, pause=DEPLOY_PAUSE) as load:
-        time.sleep(2)
-        code, out, seconds = c.orchestrate("orch.deploy")
-        time.sleep(2)
-    summary = load.summary()
-    timings["engines_rolling_deploy"] = seconds
-    timings["engines_rolling_deploy_requests"] = summary["requests"]
-    timings["engines_rolling_deploy_failed"] = summary["failed"]
+    code, out, summary = deploy_under_load(c, c.lb.ip, "orch.deploy", timings, "engines_rolling_deploy",
+                                           paths=("/", "/health/", "/new/"), clients=CLIENTS)
     assert code == 0, why_failed(out)
     ok, why = no_failure(summary)
     assert ok, why

@@ -19,7 +19,7 @@ import requests
 import yaml
 
 from tests.support.containers import RELEASE, Host, client, image, remove_all
-from tests.support.load import Load
+from tests.support.load import DEPLOY_PAUSE, Load
 from tests.support.tls import Authority, trust
 
 REPO = Path(__file__).resolve().parents[2]
@@ -163,6 +163,21 @@ class Cluster:
     @property
     def lb(self):
         return self.minions[next(n for n, r in self.layout.items() if "lb" in r)]
+
+
+def deploy_under_load(cluster, lb_ip, sls, timings, key, pillar=None, paths=("/", "/version", "/healthz"), clients=50):
+    """``salt-run state.orchestrate <sls>`` while ``clients`` keep-alive clients that retry
+    nothing send GETs of ``paths`` through the load balancer over HTTPS: (exit code, output,
+    the load's summary); ``timings`` gets its time, requests and failures under ``key``."""
+    with Load(lb_ip, 443, paths=paths, clients=clients, pause=DEPLOY_PAUSE) as load:
+        time.sleep(2)  # the clients are all running before the deploy starts
+        code, out, seconds = cluster.orchestrate(sls, pillar=pillar)
+        time.sleep(2)
+    summary = load.summary()
+    timings[key] = seconds
+    timings[key + "_requests"] = summary["requests"]
+    timings[key + "_failed"] = summary["failed"]
+    return code, out, summary
 
 
 def use_project(master, name, repo, project_settings):
