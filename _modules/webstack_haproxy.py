@@ -269,7 +269,9 @@ def has_server(backend, server, socket=None):  # pylint: disable=redefined-outer
 
 def running(socket=None):
     """
-    True when HAProxy's admin socket exists (HAProxy is set up and running).
+    True when HAProxy answers on its admin socket (set up and running); False
+    when the socket does not exist or nothing listens on it (HAProxy stopped:
+    another load balancer took its place, its socket file left behind).
 
     CLI Example:
 
@@ -277,7 +279,18 @@ def running(socket=None):
 
         salt-call webstack_haproxy.running
     """
-    return os.path.exists(_socket_path(socket))
+    path = _socket_path(socket)
+    if not os.path.exists(path):
+        return False
+    conn = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+    conn.settimeout(2)
+    try:
+        conn.connect(path)
+    except (FileNotFoundError, ConnectionRefusedError):
+        return False
+    finally:
+        conn.close()
+    return True
 
 
 def save_state(path, socket=None):
@@ -295,9 +308,10 @@ def save_state(path, socket=None):
     """
     if not os.path.isabs(str(path)):
         raise CommandExecutionError(f"path {path!r}: expected an absolute path")
-    if not os.path.exists(_socket_path(socket)):
+    try:
+        answer = _runtime("show servers state", socket)
+    except _NotRunning:
         return None
-    answer = _runtime("show servers state", socket)
     lines = answer.splitlines()
     if not lines or lines[0].strip() != "1":
         raise CommandExecutionError(f"unexpected answer to 'show servers state': {answer[:200]!r}")

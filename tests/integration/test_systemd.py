@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.integration.conftest import write_local_pillar
-from tests.support.containers import tcp_reaches
+from tests.support.containers import tcp_reaches, wait_until
 from tests.support.single import (
     APP,
     assert_predicted_exactly,
@@ -161,7 +161,8 @@ def test_a_master_under_systemd_loads_its_firewall_at_boot_before_salt_master(se
     assert not tcp_reaches(host.ip, 4506)
     # what a reboot does: the kernel's table gone, then the unit's start
     host.exec("nft delete table inet webstack_salt_master")
-    assert tcp_reaches(host.ip, 4506)
+    # reachable again (a busy test machine can take a few seconds to answer a connect)
+    wait_until("port 4506 reachable without the firewall's table", lambda: tcp_reaches(host.ip, 4506), 20)
     host.exec(["systemctl", "restart", fw])
     assert not tcp_reaches(host.ip, 4506)
     _, out = host.exec("cd /root/webstack && ./bootstrap.sh --master")
@@ -171,5 +172,5 @@ def test_a_master_under_systemd_loads_its_firewall_at_boot_before_salt_master(se
     _, load = host.exec(["systemctl", "show", "-p", "LoadState", "--value", fw])
     assert load.strip() == "not-found"
     assert host.exec("nft list table inet webstack_salt_master", check=False)[0] != 0
-    assert tcp_reaches(host.ip, 4506)
+    wait_until("port 4506 reachable with the firewall removed", lambda: tcp_reaches(host.ip, 4506), 20)
     host.exec(["systemctl", "disable", "--now", "webstack-salt-master"])
