@@ -120,8 +120,18 @@ def ensure_database(name, charset=CHARSET, collation=COLLATION, binary=MARIADB):
     return before
 
 
-def _local(host):
-    return host in ("localhost", "127.0.0.1", "::1")
+def tls_required(host, require_tls=True):
+    """
+    Whether the app's account from ``host`` must log in over TLS: with
+    ``require_tls``, from every host but this one (the socket and loopback).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        webstack-salt-call webstack_mariadb.tls_required 10.0.0.21
+    """
+    return bool(require_tls) and host not in ("localhost", "127.0.0.1", "::1")
 
 
 def user(name, password, database, binary=MARIADB):
@@ -190,7 +200,7 @@ def ensure_user(name, password, hosts, database, binary=MARIADB, require_tls=Fal
     for host in hosts:
         account = _account(name, host)
         now = before.get(host)
-        tls = bool(require_tls) and not _local(host)
+        tls = tls_required(host, require_tls)
         if now is None:
             statements.append(f"CREATE USER {account} IDENTIFIED BY '{password}';")
         elif not now["password"]:

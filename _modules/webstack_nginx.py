@@ -68,8 +68,7 @@ def _check_server(server):
     if not isinstance(server, dict):
         raise CommandExecutionError(f"a server must be a mapping of name, address and port, got {server!r}")
     name, address, port = server.get("name"), server.get("address"), server.get("port")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise CommandExecutionError(f"a server's name must be a minion id, got {name!r}")
+    _check_name(name)
     if not isinstance(address, str) or not _ADDRESS_RE.match(address) \
             or any(int(part) > 255 for part in address.split(".")):
         raise CommandExecutionError(f"server {name}: the address must be an IPv4 address, got {address!r}")

@@ -79,14 +79,11 @@ def user_present(name, password, hosts, database, binary="/usr/bin/mariadb", req
     if narrow:
         changes["privileges"] = {"old": "not only " + database + ".* on " + ", ".join(narrow),
                                  "new": f"ALL on {database}.*"}
-
-    def tls_wanted(host):
-        return bool(require_tls) and host not in ("localhost", "127.0.0.1", "::1")
-
-    tls_off = sorted(h for h in hosts if (now or {}).get(h, {}).get("tls", False) != tls_wanted(h))
+    wanted = {h: __salt__["webstack_mariadb.tls_required"](h, require_tls) for h in hosts}
+    tls_off = sorted(h for h in hosts if (now or {}).get(h, {}).get("tls", False) != wanted[h])
     if tls_off:
         changes["tls"] = {"old": {h: (now or {}).get(h, {}).get("tls", False) for h in tls_off},
-                          "new": {h: tls_wanted(h) for h in tls_off}}
+                          "new": {h: wanted[h] for h in tls_off}}
     if not changes:
         ret["comment"] = f"MariaDB user {name} is present from {', '.join(hosts)}"
         return ret

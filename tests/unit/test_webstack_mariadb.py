@@ -61,7 +61,8 @@ def server(monkeypatch):
 def configure_loader_modules(server):
     return {mariadb: {"__salt__": {"cmd.run_all": server}, "__utils__": UTILS},
             mariadb_state: {"__salt__": {f"webstack_mariadb.{f}": getattr(mariadb, f)
-                                         for f in ("database", "ensure_database", "user", "ensure_user")},
+                                         for f in ("database", "ensure_database", "user", "ensure_user",
+                                                   "tls_required")},
                             "__opts__": {"test": False}}}
 
 
