@@ -41,7 +41,7 @@ __virtualname__ = "webstack_config"
 
 SYSTEMD_RUN_DIR = "/run/systemd/system"  # exists where systemd is PID 1 (sd_booted)
 MINE_FUNCTION = "webstack_network.private_address"
-CLUSTER_ROLES = ("db", "cache", "app", "worker", "lb")
+CLUSTER_ROLES = ("db", "cache", "app", "worker", "lb", "storage")
 # wsgi:server -> the SLS that runs it; its front server (Nginx, or Apache for mod_wsgi)
 WSGI_SLS = {"gunicorn": "gunicorn", "uwsgi": "uwsgi", "mod_wsgi": "apache"}
 # secrets that the configuration derives (not pillar keys): masked like the schema's
@@ -403,6 +403,9 @@ def _derive_cluster(c):
     ids = {role: sorted(n for n, r in nodes.items() if role in r) for role in CLUSTER_ROLES}
     addresses, problems = {}, []
     cluster_node = nodes and roles and "single" not in roles
+    # the shared uploads: the storage node's address, where the app and worker nodes mount them
+    c["glusterfs"]["shared"] = bool(cluster_node and ids["storage"])
+    c["glusterfs"]["server"] = c["glusterfs"]["brick_host"] = None
     if cluster_node:
         me = __grains__["id"]
         needed = []
@@ -411,7 +414,9 @@ def _derive_cluster(c):
         if "cache" in roles:
             needed.append(me)
         if "app" in roles or "worker" in roles:
-            needed += ids["db"] + ids["cache"]
+            needed += ids["db"] + ids["cache"] + ids["storage"]
+        if "storage" in roles:
+            needed += [me] + ids["app"] + ids["worker"]
         if "lb" in roles:
             needed += ids["app"]
         needed = sorted(set(needed))
@@ -446,6 +451,10 @@ def _derive_cluster(c):
             c["postgres"]["host"] = c["mariadb"]["host"] = addresses.get(ids["db"][0]) or "127.0.0.1"
         if ids["cache"]:
             c["redis"]["host"] = c["memcached"]["host"] = addresses.get(ids["cache"][0]) or "127.0.0.1"
+        if ids["storage"]:
+            c["glusterfs"]["server"] = addresses.get(ids["storage"][0])
+        if "storage" in roles:
+            c["glusterfs"]["brick_host"] = addresses.get(me)
         # migrations run on one node only: the first app node (orch.deploy runs them there)
         c["app"]["migrate"] = c["app"]["migrate"] and ids["app"][:1] == [me]
     clients = []

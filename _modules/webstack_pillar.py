@@ -28,8 +28,8 @@ except ImportError:  # older Salt: nothing is masked
 
 __virtualname__ = "webstack_pillar"
 
-ROLES = ("single", "db", "cache", "app", "worker", "lb")
-CLUSTER_ROLES = ("db", "cache", "app", "worker", "lb")
+ROLES = ("single", "db", "cache", "app", "worker", "lb", "storage")
+CLUSTER_ROLES = ("db", "cache", "app", "worker", "lb", "storage")
 # where systemd is PID 1 this directory exists (sd_booted)
 SYSTEMD_RUN_DIR = "/run/systemd/system"
 
@@ -108,8 +108,9 @@ def _rules(schema, data, raw, pillar, roles):
     errors = []
     if "single" in roles and len(roles) > 1:
         errors.append("webstack:roles: expected either [single] or a combination of db, cache, app, worker, "
-                      "lb; 'single' already includes every role, got " + ", ".join(roles))
+                      "lb, storage; 'single' already includes every role, got " + ", ".join(roles))
     errors += _cluster_rules(data["nodes"])
+    errors += _storage_rules(data, roles)
     server = data["wsgi"]["server"]
     if server in ("uwsgi", "mod_wsgi") and data["app"]["python"] != "python3":
         errors.append(f"webstack:app:python: expected python3 with wsgi:server {server} (the distribution's "
@@ -222,7 +223,7 @@ def _cluster_rules(nodes):
                           f"({', '.join(CLUSTER_ROLES)}), got {', '.join(node_roles)}")
         for role in node_roles:
             counts[role].append(node_id)
-    for role in ("db", "cache"):
+    for role in ("db", "cache", "storage"):
         if len(counts[role]) > 1:
             errors.append(f"webstack:nodes: expected one {role} node, got {', '.join(sorted(counts[role]))}")
     for role in ("app", "worker"):
@@ -232,6 +233,16 @@ def _cluster_rules(nodes):
     if counts["lb"] and not counts["app"]:
         errors.append("webstack:nodes: expected at least one app node behind the lb node, got none")
     return errors
+
+
+def _storage_rules(data, roles):
+    """The shared uploads (a ``storage`` node): every app and worker node writes them as one
+    uid, which the pillar must fix (the system picks a different one on each node)."""
+    storage = any("storage" in r for r in data["nodes"].values())
+    if storage and {"app", "worker"} & set(roles) and data["app"]["uid"] is None:
+        return ["webstack:app:uid: expected a user id (e.g. 1500) with a storage node in webstack:nodes: "
+                "every app and worker node writes the shared uploads as this one uid, got none"]
+    return []
 
 
 def _tls_rules(tls, raw):

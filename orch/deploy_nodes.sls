@@ -1,8 +1,9 @@
 {#- The rollout of orch.deploy (orch/deploy.sls runs it after its preflight): the
-    database, the cache, the new release built on every app and worker node, the
-    migrations once on the first app node, then the app nodes one at a time out of
-    and back into the load balancer, the workers (a warm shutdown lets running
-    tasks finish), the load balancer's config and a smoke test through it.
+    database, the cache, the shared uploads' storage node, the new release built on
+    every app and worker node, the migrations once on the first app node, then the
+    app nodes one at a time out of and back into the load balancer, the workers (a
+    warm shutdown lets running tasks finish), the load balancer's config and a smoke
+    test through it.
 
     One orch.deploy deploys one commit: a git rev (a branch, a tag) is resolved
     here, once, to its commit id, and every build, the migrations and every node
@@ -58,6 +59,15 @@ Set up the cache on {{ ids.cache | join(', ') }}:
     - tgt: {{ ids.cache | join(',') }}
     - tgt_type: list
     - sls: webstack.roles.cache
+    - failhard: True
+{%- endif %}
+{%- if ids.storage %}
+
+Set up the shared uploads on {{ ids.storage | join(', ') }}:
+  salt.state:
+    - tgt: {{ ids.storage | join(',') }}
+    - tgt_type: list
+    - sls: webstack.roles.storage
     - failhard: True
 {%- endif %}
 {%- if builders %}

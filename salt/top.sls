@@ -4,7 +4,7 @@ base:
   'I@webstack:roles:single':
     - match: compound
     - webstack.roles.single
-{%- for role in ['db', 'cache', 'app', 'worker', 'lb'] %}
+{%- for role in ['db', 'cache', 'app', 'worker', 'lb', 'storage'] %}
   'I@webstack:roles:{{ role }}':
     - match: compound
     - webstack.roles.{{ role }}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.cluster import CLUSTER_SLS, start_cluster, use_project
+from tests.support.cluster import CLUSTER_SLS, ENGINES_UID, start_cluster, use_project
 from tests.support.containers import OTHER_RELEASE, TESTBED_DIR, Host, image, remove_all
 from tests.support.tls import trust_host
 
@@ -115,9 +115,11 @@ def _leftovers():
 def _engines_pillar(cluster):
     """The engines cluster's pillar, as its operator would write it: the noticeboard
     (NOTICEBOARD_SETTINGS: MariaDB, Memcached, RQ) from a git repository on the master,
-    Varnish in front, Nginx as the load balancer."""
+    Varnish in front, Nginx as the load balancer, the app's uid fixed for the shared
+    uploads (db1 is the storage node too)."""
     use_project(cluster.master, "noticeboard", project_repo("noticeboard"),
-                dict(NOTICEBOARD_SETTINGS, varnish={"enabled": True}))
+                dict(NOTICEBOARD_SETTINGS, varnish={"enabled": True},
+                     app=dict(NOTICEBOARD_SETTINGS["app"], uid=ENGINES_UID)))
     text = cluster.master.exec(["cat", CLUSTER_SLS])[1]
     cluster.master.write_private(CLUSTER_SLS, text.replace("  lb:\n", "  lb:\n    engine: nginx\n", 1))
 
@@ -125,10 +127,12 @@ def _engines_pillar(cluster):
 CLUSTERS = {
     "cluster": {"prefix": "webstack-test-c-"},
     # The other engines together (test_cluster_engines.py): MariaDB, Memcached and RQ beside
-    # the broker's Redis, Nginx as the load balancer with Varnish in front; the database and
-    # the cache on one node, RQ's worker beside an app (4 minions)
+    # the broker's Redis, Nginx as the load balancer with Varnish in front, the uploads on
+    # GlusterFS; the database, the cache and the storage on one node, RQ's worker beside an
+    # app (4 minions)
     "engines": {"prefix": "webstack-test-e-", "prepare": _engines_pillar,
-                "layout": {"db1": ["db", "cache"], "app1": ["app"], "app2": ["app", "worker"], "lb1": ["lb"]}},
+                "layout": {"db1": ["db", "cache", "storage"], "app1": ["app"], "app2": ["app", "worker"],
+                           "lb1": ["lb"]}},
     # Debian 12 (test_cluster_debian12.py), its roles put together as a smaller team would: the
     # database and the cache on one node, the worker beside an app (4 minions, not 6)
     "cluster12": {"prefix": "webstack-test-d12-", "release": OTHER_RELEASE,

@@ -2,13 +2,11 @@
 The other engines on a cluster, brought up together by one `orch.deploy` from scratch: the
 noticeboard (tests/projects/noticeboard, as its authors wrote it) on MariaDB, with Memcached
 as its cache and RQ as its task queue (Redis beside them as RQ's broker), behind Nginx as the
-load balancer with Varnish in front. A master and four minions on Debian 13: db1 (the
-database and the cache), app1, app2 (an app and RQ's worker) and lb1. Its pillar:
-conftest's _engines_pillar.
+load balancer with Varnish in front, the uploads on GlusterFS. A master and four minions
+on Debian 13: db1 (the database, the cache and the storage), app1, app2 (an app and RQ's
+worker) and lb1. Its pillar: conftest's _engines_pillar.
 
-Not here yet: uploads that every app node sees (an upload through app1 is on app1 only),
-TLS between the app nodes and MariaDB, a firewall in front of Memcached (docs/operations.md,
-Limits).
+Not here: a firewall in front of Memcached (docs/operations.md, Limits).
 """
 
 import json
@@ -18,7 +16,15 @@ import uuid
 
 import requests
 
-from tests.support.cluster import HEADERS, deploy_under_load, failed_steps, minion_changes, orch_result, why_failed
+from tests.support.cluster import (
+    ENGINES_UID,
+    HEADERS,
+    deploy_under_load,
+    failed_steps,
+    minion_changes,
+    orch_result,
+    why_failed,
+)
 from tests.support.load import no_failure
 from tests.support.single import APP, CSRF_TOKEN
 
@@ -107,6 +113,54 @@ def test_a_notice_posted_through_one_node_is_a_row_on_db1_read_through_the_other
                                headers=dict(HEADERS, **{"X-Forwarded-Proto": "https"})).text.split("=")[1])
               for n in ("app1", "app2", "app1", "app2")]
     assert counts == list(range(counts[0], counts[0] + 4)), counts
+
+
+def _media(host):
+    """Where ``host`` mounts the shared uploads (its releases' media directory), and from what."""
+    _, out = host.exec(["findmnt", "-n", "-t", "fuse.glusterfs", "-o", "TARGET,SOURCE"])
+    target, source = out.split()
+    return target, source
+
+
+def test_an_upload_through_app1_is_served_by_app2_from_the_shared_volume_and_survives_a_remount(
+        cluster_engines):
+    """A notice with an attachment posted to app1 directly: the file is on db1's GlusterFS brick,
+    owned by app:uid and the web server's group on both nodes; app2's Nginx serves it. app2
+    unmounts the uploads and mounts them again from its fstab: the file is back, as it was. lb1
+    may not mount the volume (auth.allow: the app and worker nodes only)."""
+    c = cluster_engines
+    app1, app2, db1 = c.minions["app1"], c.minions["app2"], c.minions["db1"]
+    media, source = _media(app2)
+    assert source == f"{db1.ip}:/uploads" and _media(app1) == (media, source)
+    for node in (app1, app2):  # the volume's root: the app's uid, www-data's gid (33), setgid
+        assert node.exec(["stat", "-c", "%u %g %a", media])[1].split() == [str(ENGINES_UID), "33", "2770"]
+    headers = dict(HEADERS, **{"X-Forwarded-Proto": "https"})
+    form = requests.get(f"http://{app1.ip}/new/", headers=headers, timeout=10)
+    token = CSRF_TOKEN.search(form.text).group(1)
+    title, content = f"Flyer {uuid.uuid4().hex[:6]}", uuid.uuid4().hex.encode()
+    resp = requests.post(f"http://{app1.ip}/new/", data={"csrfmiddlewaretoken": token, "title": title, "body": "x"},
+                         files={"attachment": ("flyer.txt", content, "text/plain")},
+                         headers=dict(headers, Referer="https://localhost/new/",
+                                      Cookie=f"csrftoken={form.cookies['csrftoken']}"),
+                         allow_redirects=False, timeout=10)
+    assert resp.status_code == 302, resp.text[:500]
+    name = _mariadb(db1, f"SELECT attachment FROM notices_notice WHERE title = '{title}'")
+    assert name.startswith("attachments/"), name
+    assert db1.exec(["stat", "-c", "%u %g", f"/srv/glusterfs/uploads/{name}"])[1].split() == [str(ENGINES_UID), "33"]
+
+    def fetch():
+        return requests.get(f"http://{app2.ip}/media/{name}", headers=headers, timeout=10)
+
+    got = fetch()
+    assert got.status_code == 200 and got.content == content, got.status_code
+    app2.exec(["umount", media])
+    assert fetch().status_code == 404  # the node's own empty directory
+    app2.exec(["mount", media])  # from /etc/fstab
+    got = fetch()
+    assert got.status_code == 200 and got.content == content, got.status_code
+    assert app2.exec(["stat", "-c", "%u %g %a", media])[1].split() == [str(ENGINES_UID), "33", "2770"]
+    _, info = db1.exec(["gluster", "volume", "info", "uploads"])
+    assert f"auth.allow: {app1.ip},{app2.ip}\n" in info, info
 
 
 def test_varnish_serves_the_public_page_from_its_cache_and_never_a_session_page(cluster_engines):

@@ -28,6 +28,8 @@ CLUSTER_SLS = f"{MASTER_DIR}/pillar/webstack/cluster.sls"
 SECRETS_SLS = "/etc/webstack/pillar/webstack/secrets.sls"
 MINION_DIR = "/root/webstack"
 HEADERS = {"Host": "localhost"}
+# the app user's uid on the engines cluster (app:uid: the shared uploads are written as one uid)
+ENGINES_UID = 1500
 # straight to an app node, as the load balancer asks it (TLS ended there)
 APP_HEADERS = dict(HEADERS, **{"X-Forwarded-Proto": "https"})
 
@@ -61,10 +63,17 @@ class Cluster:
         # NET_ADMIN: the master keeps its ports for the minions (WEBSTACK_MASTER_ALLOW)
         self.master = Host.start(self.image, name=self.prefix + "master", publish=(), hostname="master",
                                  network=self.network, cap_add=["NET_ADMIN"])
+        storage = any("storage" in roles for roles in self.layout.values())
         for node_id, roles in self.layout.items():
             publish = {80: self.lb_port, 443: self.tls_port} if "lb" in roles else ()
+            extra = {}
+            if "storage" in roles:
+                # GlusterFS's brick: trusted.* xattrs (SYS_ADMIN) on a filesystem of its own
+                extra = {"cap_add": ["SYS_ADMIN"], "tmpfs": ["/srv/glusterfs"]}
+            elif storage and {"app", "worker"} & set(roles):
+                extra = {"cap_add": ["SYS_ADMIN"], "devices": ["/dev/fuse"]}  # the FUSE mount
             self.minions[node_id] = Host.start(self.image, name=self.prefix + node_id, publish=publish,
-                                               hostname=node_id, network=self.network)
+                                               hostname=node_id, network=self.network, **extra)
         log(f"cluster: {1 + len(self.minions)} containers on network {self.network}")
         self.master.put_dir(str(REPO), MASTER_DIR)
         if self.layout != nodes():

@@ -90,14 +90,16 @@ class Host:
 
     @classmethod
     def start(cls, image, name=None, publish=(80, 443), hostname=None, network=None, systemd=False,
-              cap_add=()):
+              cap_add=(), devices=(), tmpfs=()):
         """Run ``image`` detached with tini as PID 1 (``--init``; TESTBED pitfall 6), or, with
         ``systemd``, with systemd as PID 1 (webstack-systemd:<release>): /run on a tmpfs and the
         host's cgroup tree writable, as systemd needs; returns once systemd has booted.
 
         ``publish``: container ports, each published on 127.0.0.1 at a random host port,
         or a dict {container port: host port} for fixed ones. ``cap_add``: more capabilities,
-        such as NET_ADMIN for a host that manages its firewall.
+        such as NET_ADMIN for a host that manages its firewall; ``devices``: host devices
+        (/dev/fuse for a FUSE mount, with SYS_ADMIN); ``tmpfs``: directories on a filesystem
+        of their own (a disk of the server's, such as a GlusterFS brick's).
         """
         name = name or uuid.uuid4().hex[:8]
         if not name.startswith("webstack-"):
@@ -113,6 +115,10 @@ class Host:
             options = {"init": False, "command": ["/lib/systemd/systemd"], "cap_add": ["SYS_PTRACE"],
                        "tmpfs": {"/run": "", "/run/lock": ""}}
         options["cap_add"] += list(cap_add)
+        if devices:
+            options["devices"] = [f"{device}:{device}:rwm" for device in devices]
+        if tmpfs:
+            options.setdefault("tmpfs", {}).update(dict.fromkeys(tmpfs, ""))
         container = client().containers.run(
             image,
             name=name,

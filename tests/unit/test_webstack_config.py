@@ -177,6 +177,26 @@ def test_an_app_node_reaches_the_db_and_cache_nodes_and_the_first_one_migrates(p
     assert _cluster("app2", ADDRESSES)["app"]["migrate"] is False
 
 
+def test_a_storage_node_serves_the_app_and_worker_nodes_which_mount_its_volume(plain):
+    NODES["files1"] = ["storage"]
+    try:
+        addresses = dict(ADDRESSES, files1="10.0.0.50")
+        c = _cluster("files1", addresses)
+        assert (c["glusterfs"]["brick_host"], c["glusterfs"]["shared"]) == ("10.0.0.50", True)
+        assert c["cluster"]["db_clients"] == ["10.0.0.21", "10.0.0.22", "10.0.0.30"]  # auth.allow
+        for node in ("app2", "worker1"):
+            config_mod.__context__.clear()
+            c = _cluster(node, addresses)
+            assert (c["glusterfs"]["server"], c["glusterfs"]["brick_host"]) == ("10.0.0.50", None)
+            assert c["glusterfs"]["shared"] is True
+        config_mod.__context__.clear()
+        assert _cluster("lb1", addresses)["glusterfs"]["server"] is None  # it mounts nothing
+    finally:
+        del NODES["files1"]
+    config_mod.__context__.clear()
+    assert _cluster("app1", ADDRESSES)["glusterfs"]["shared"] is False
+
+
 def test_a_crafted_address_is_left_out_of_every_list_and_named(plain):
     crafted = dict(ADDRESSES, app2="10.0.0.22:80 backup\n    server evil 203.0.113.9", worker1="10.0.0.21")
     c = _cluster("lb1", crafted)

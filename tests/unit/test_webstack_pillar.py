@@ -227,7 +227,7 @@ BAD = [
     ("apache-not-mapping", {"apache": "on"}, "webstack:apache", "a mapping"),
     ("wsgi-workers-zero", {"wsgi:workers": 0}, "webstack:wsgi:workers", "'auto' or an integer"),
     ("role-unknown", {"roles": ["web"]}, "webstack:roles",
-     "each item one of single, db, cache, app, worker, lb, got the string 'web' among its items"),
+     "each item one of single, db, cache, app, worker, lb, storage, got the string 'web' among its items"),
     ("role-single-plus-app", {"roles": ["single", "app"]}, "webstack:roles", "either [single]"),
     ("roles-not-a-list", {"roles": "single"}, "webstack:roles", "a list, each item one of single"),
     ("nginx-port-0", {"nginx:port": 0}, "webstack:nginx:port", "a port number from 1 to 65535"),
@@ -369,6 +369,16 @@ BAD = [
      "a db node for the worker nodes, got none"),
     ("nodes-lb-without-app", {"nodes": {"db1": ["db"], "cache1": ["cache"], "lb1": ["lb"]}}, "webstack:nodes",
      "at least one app node behind the lb node, got none"),
+    ("nodes-two-storage", {"nodes": {"db1": ["db", "cache", "storage"], "files1": ["storage"]}}, "webstack:nodes",
+     "one storage node, got db1, files1"),
+    # the shared uploads
+    ("app-uid-root", {"app:uid": 0}, "webstack:app:uid", "a user id from 100 to 60000, got the number 0"),
+    ("app-uid-string", {"app:uid": "1500"}, "webstack:app:uid", "got the string '1500'"),
+    ("glusterfs-volume-space", {"glusterfs:volume": "my uploads"}, "webstack:glusterfs:volume",
+     "a lowercase name matching"),
+    ("glusterfs-brick-relative", {"glusterfs:brick_dir": "srv/bricks"}, "webstack:glusterfs:brick_dir",
+     "an absolute path"),
+    ("glusterfs-force-string", {"glusterfs:force": "yes"}, "webstack:glusterfs:force", "true or false"),
     # tls
     ("tls-not-mapping", {"tls": True}, "webstack:tls", "a mapping"),
     ("tls-enabled-string", {"tls:enabled": "yes"}, "webstack:tls:enabled", "true or false"),
@@ -739,6 +749,17 @@ def test_good_cluster_pillar_has_no_errors(nodes):
         assert pillar_mod.validate(pillar=pillar, roles=role_list) == [], role_list
 
 
+@pytest.mark.parametrize("roles, uid, named", [
+    (["app"], None, True), (["worker"], None, True), (["app", "worker"], 1500, False),
+    (["storage"], None, False), (["lb"], None, False), (["db", "cache", "storage"], None, False)])
+def test_a_storage_node_needs_the_app_uid_on_the_app_and_worker_nodes(roles, uid, named):
+    nodes = {"db1": ["db", "cache", "storage"], "app1": ["app", "worker"], "lb1": ["lb"]}
+    errors = pillar_mod.validate(pillar=_with({"nodes": nodes, "app:uid": uid}), roles=roles)
+    assert errors == (["webstack:app:uid: expected a user id (e.g. 1500) with a storage node in webstack:nodes: "
+                       "every app and worker node writes the shared uploads as this one uid, got none"]
+                      if named else [])
+
+
 @pytest.mark.parametrize("balance", ["roundrobin", "leastconn", "source"])
 def test_nginx_as_the_load_balancer_on_a_node_of_its_own_is_valid(balance):
     pillar = _with({"nodes": NODES, "lb:engine": "nginx", "lb:balance": balance, "lb:fail_timeout": "30s"})
@@ -762,7 +783,7 @@ def test_cluster_faults_give_one_message_each():
     assert pillar_mod.validate(pillar=pillar, roles=["app"]) == [
         "webstack:nodes: expected a minion id of letters, digits, '.', '_' or '-' for each key, "
         "got the string 'app*2'",
-        "webstack:nodes:lb1: expected a non-empty list, each item one of single, db, cache, app, worker, lb, "
+        "webstack:nodes:lb1: expected a non-empty list, each item one of single, db, cache, app, worker, lb, storage, "
         "got the string 'web' among its items",
     ]
 

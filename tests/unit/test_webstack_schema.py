@@ -14,7 +14,7 @@ from tests.support.config import schema_util
 from tests.support.loader import REPO
 
 SCHEMA = yaml.safe_load((REPO / "salt/webstack/parameters/schema.yaml").read_text())
-ROLES = {"single", "db", "cache", "app", "worker", "lb"}
+ROLES = {"single", "db", "cache", "app", "worker", "lb", "storage"}
 FIELDS = {"type", "grammar", "enum", "min", "max", "also", "empty", "nonempty", "default", "roles", "secret",
           "required", "doc", "form", "items", "keys", "values", "what", "group", "expected", "when"}
 

@@ -4,8 +4,14 @@
 {#- Where a web server runs (Nginx, or Apache for mod_wsgi), its group reads
     uploads and reaches the socket. #}
 {%- set web_group = webstack.web_user if webstack.serves_http else app.user %}
+{#- The shared uploads are one directory for every node: the same group on each,
+    the web server's, which Debian fixes (www-data, gid 33). #}
+{%- set media_group = webstack.web_user if webstack.glusterfs.shared else web_group %}
 include:
   - .user
+{%- if webstack.glusterfs.shared %}
+  - {{ tplroot }}.glusterfs.client
+{%- endif %}
 {%- if webstack.serves_http %}
   - {{ tplroot }}.{{ webstack.front }}.package
 {%- endif %}
@@ -26,9 +32,12 @@ webstack-app-config-media-file-directory:
   file.directory:
     - name: {{ app.media_dir }}
     - user: {{ app.user }}
-    - group: {{ web_group }}
+    - group: {{ media_group }}
     - mode: '2770'
     - require:
+{%- if webstack.glusterfs.shared %}
+      - mount: webstack-glusterfs-client-mount-mounted
+{%- endif %}
       - user: webstack-app-user-user-present
       - file: webstack-app-config-{{ app.shared_dir }}-file-directory
 {%- if webstack.serves_http %}

@@ -4,16 +4,25 @@
 include:
   - {{ tplroot }}.validate
 
+{#- app:uid fixes the uid (and the group's gid): the shared uploads are written as
+    one uid from every node. usermod re-owns the files under the home directory
+    when it changes. #}
 webstack-app-user-group-present:
   group.present:
     - name: {{ app.user }}
     - system: True
+{%- if app.uid is not none %}
+    - gid: {{ app.uid }}
+{%- endif %}
 
 webstack-app-user-user-present:
   user.present:
     - name: {{ app.user }}
     - gid: {{ app.user }}
     - system: True
+{%- if app.uid is not none %}
+    - uid: {{ app.uid }}
+{%- endif %}
     - home: {{ app.base_dir }}
     - createhome: False
     - shell: /usr/sbin/nologin

@@ -1,0 +1,26 @@
+{#- An app or worker node of a cluster with a storage node: the shared uploads
+    (the storage node's GlusterFS volume) mounted where the releases keep
+    uploads, in /etc/fstab, so that a reboot or `mount -a` mounts them again. #}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import webstack with context %}
+{%- set g = webstack.glusterfs %}
+{%- if not g.server %}
+{{ raise('webstack:nodes: the storage node has no private address in the Salt mine (run mine.update on it)') }}
+{%- endif %}
+include:
+  - {{ tplroot }}.validate
+
+webstack-glusterfs-client-package-pkg-installed:
+  pkg.installed:
+    - pkgs: {{ webstack.pkgs.glusterfs_client | json }}
+
+webstack-glusterfs-client-mount-mounted:
+  mount.mounted:
+    - name: {{ webstack.app.media_dir }}
+    - device: {{ (g.server ~ ':/' ~ g.volume) | json }}
+    - fstype: glusterfs
+    - opts: [defaults, _netdev]
+    - mkmnt: True
+    - persist: True
+    - require:
+      - pkg: webstack-glusterfs-client-package-pkg-installed
