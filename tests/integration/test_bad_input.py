@@ -148,6 +148,13 @@ CASES = [
      ["webstack:lb:timeout_client: expected a duration such as 5s"]),
     ("lb-nginx-fail-timeout-injection", "lb", {"lb": {"engine": "nginx", "fail_timeout": "10s;\n}\nserver {"}},
      None, ["webstack:lb:fail_timeout: expected a duration such as 5s"]),
+    ("storage-brick-dir-shell", "storage", {"glusterfs": {"brick_dir": "/srv/brick;touch${IFS}/etc/pwned"}}, None,
+     ["webstack:glusterfs:brick_dir: expected an absolute path of letters, digits"]),
+    ("storage-volume-name-words", "storage", {"glusterfs": {"volume": "uploads force"}}, None,
+     ["webstack:glusterfs:volume: expected a lowercase name matching [a-z][a-z0-9_-]{0,31}, "
+      "got the string 'uploads force'"]),
+    ("app-without-uid-beside-a-storage-node", "app", {"nodes": {"files1": ["storage"]}}, None,
+     ["webstack:app:uid: expected a user id (e.g. 1500) with a storage node in webstack:nodes"]),
     ("lb-nginx-beside-the-app", "lb", {"roles": ["app", "lb"], "lb": {"engine": "nginx", "port": 8080}}, None,
      ["webstack:lb:engine: expected haproxy where a node has roles lb and app (this node): one Nginx serves "
       "either the app or the load balancer, got 'nginx'"]),

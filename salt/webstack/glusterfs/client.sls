@@ -4,9 +4,8 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 {%- set g = webstack.glusterfs %}
-{%- if not g.server %}
-{{ raise('webstack:nodes: the storage node has no private address in the Salt mine (run mine.update on it)') }}
-{%- endif %}
+{#- Without the storage node's address in the mine, webstack.validate (first,
+    failhard) stops the run, naming the node: nothing below runs. #}
 include:
   - {{ tplroot }}.validate
 
@@ -17,7 +16,7 @@ webstack-glusterfs-client-package-pkg-installed:
 webstack-glusterfs-client-mount-mounted:
   mount.mounted:
     - name: {{ webstack.app.media_dir }}
-    - device: {{ (g.server ~ ':/' ~ g.volume) | json }}
+    - device: {{ ((g.server or '127.0.0.1') ~ ':/' ~ g.volume) | json }}
     - fstype: glusterfs
     - opts: [defaults, _netdev]
     - mkmnt: True

@@ -4,9 +4,8 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 {%- set g = webstack.glusterfs %}
-{%- if not g.brick_host %}
-{{ raise('webstack:nodes: the storage node needs its own private address in the Salt mine (run mine.update)') }}
-{%- endif %}
+{#- Without its own address in the mine, webstack.validate (first, failhard) stops
+    the run, naming the node: nothing below runs. #}
 include:
   - {{ tplroot }}.validate
   - {{ tplroot }}.supervisor
@@ -54,7 +53,7 @@ webstack-glusterfs-server-glusterd-webstack_process-running:
 webstack-glusterfs-server-volume-webstack_glusterfs-volume_present:
   webstack_glusterfs.volume_present:
     - name: {{ g.volume }}
-    - brick: {{ (g.brick_host ~ ':' ~ g.brick_dir) | json }}
+    - brick: {{ ((g.brick_host or '127.0.0.1') ~ ':' ~ g.brick_dir) | json }}
     - allow: {{ webstack.cluster.db_clients | json }}
     - force: {{ g.force }}
     - require:
