@@ -406,6 +406,9 @@ def _derive_cluster(c):
     # the shared uploads: the storage node's address, where the app and worker nodes mount them
     c["glusterfs"]["shared"] = bool(cluster_node and ids["storage"])
     c["glusterfs"]["server"] = c["glusterfs"]["brick_host"] = None
+    # Memcached has no authentication that Django's clients use: on a cache node it
+    # listens on the private address behind a firewall of the app and worker nodes
+    c["memcached"]["firewall"] = bool(cluster_node and "cache" in roles)
     if cluster_node:
         me = __grains__["id"]
         needed = []

@@ -5,8 +5,6 @@ as its cache and RQ as its task queue (Redis beside them as RQ's broker), behind
 load balancer with Varnish in front, the uploads on GlusterFS. A master and four minions
 on Debian 13: db1 (the database, the cache and the storage), app1, app2 (an app and RQ's
 worker) and lb1. Its pillar: conftest's _engines_pillar.
-
-Not here: a firewall in front of Memcached (docs/operations.md, Limits).
 """
 
 import json
@@ -25,6 +23,7 @@ from tests.support.cluster import (
     orch_result,
     why_failed,
 )
+from tests.support.containers import tcp_reaches
 from tests.support.load import no_failure
 from tests.support.single import APP, CSRF_TOKEN
 
@@ -222,10 +221,25 @@ def test_the_next_orch_deploy_changes_nothing(cluster_engines, timings):
     assert not [r for r in results.values() if r["__id__"].startswith("Ban the pages")]
 
 
-def test_memcached_on_db1_answers_the_app_nodes(cluster_engines):
-    """Memcached listens on db1's private address for the app nodes (no authentication that the
-    project's client can use, and no firewall yet: see the limits)."""
-    script = ("import socket; s = socket.create_connection(({!r}, 11211), timeout=5); "
-              "s.sendall(b'version\\r\\n'); print(s.recv(64))").format(cluster_engines.minions["db1"].ip)
-    _, out = cluster_engines.minions["app1"].exec(["python3", "-c", script])
-    assert "VERSION 1.6" in out, out
+def test_memcached_on_db1_answers_the_app_nodes_and_its_firewall_drops_the_others(cluster_engines):
+    """Memcached listens on db1's private address for the app nodes (it has no authentication
+    that the project's client can use): db1's nftables table lets app1, app2 and loopback reach
+    its port; lb1 and this host are dropped. A table edited by hand is loaded again by the next
+    run of the cache role."""
+    c = cluster_engines
+    db1 = c.minions["db1"]
+    script = (f"import socket\ntry:\n    s = socket.create_connection(({db1.ip!r}, 11211), timeout=3)\n"
+              "    s.sendall(b'version\\r\\n'); print(s.recv(64))\nexcept OSError as exc:\n    print(repr(exc))"
+              )
+    for node, answers in (("app1", True), ("app2", True), ("lb1", False), ("db1", True)):
+        _, out = c.minions[node].exec(["python3", "-c", script.replace(repr(db1.ip), "'127.0.0.1'")
+                                       if node == "db1" else script])
+        assert ("VERSION 1.6" in out) is answers, (node, out)
+    assert not tcp_reaches(db1.ip, 11211)
+    _, table = db1.exec(["nft", "list", "table", "inet", "webstack_memcached"])
+    assert f"elements = {{ {c.minions['app1'].ip}, {c.minions['app2'].ip} }}" in table, table
+    db1.exec(["nft", "flush", "chain", "inet", "webstack_memcached", "memcached"])
+    assert tcp_reaches(db1.ip, 11211)
+    _, out = c.master.exec(["salt", "--out=json", "--static", "db1", "state.apply", "webstack.roles.cache"])
+    assert '"result": false' not in out, out[-3000:]
+    assert not tcp_reaches(db1.ip, 11211)

@@ -72,6 +72,8 @@ class Cluster:
                 extra = {"cap_add": ["SYS_ADMIN"], "tmpfs": ["/srv/glusterfs"]}
             elif storage and {"app", "worker"} & set(roles):
                 extra = {"cap_add": ["SYS_ADMIN"], "devices": ["/dev/fuse"]}  # the FUSE mount
+            if "cache" in roles:
+                extra.setdefault("cap_add", []).append("NET_ADMIN")  # Memcached's firewall
             self.minions[node_id] = Host.start(self.image, name=self.prefix + node_id, publish=publish,
                                                hostname=node_id, network=self.network, **extra)
         log(f"cluster: {1 + len(self.minions)} containers on network {self.network}")

@@ -177,6 +177,16 @@ def test_an_app_node_reaches_the_db_and_cache_nodes_and_the_first_one_migrates(p
     assert _cluster("app2", ADDRESSES)["app"]["migrate"] is False
 
 
+def test_only_a_cache_node_of_a_cluster_puts_a_firewall_in_front_of_memcached(plain):
+    assert _cluster("cache1", ADDRESSES)["memcached"]["firewall"] is True
+    for node in ("db1", "app1"):
+        config_mod.__context__.clear()
+        assert _cluster(node, ADDRESSES)["memcached"]["firewall"] is False
+    config_mod.__context__.clear()
+    _pillar(roles=["single"])
+    assert config_mod.get()["memcached"]["firewall"] is False  # Memcached on loopback only
+
+
 def test_a_storage_node_serves_the_app_and_worker_nodes_which_mount_its_volume(plain):
     NODES["files1"] = ["storage"]
     try:

@@ -11,3 +11,7 @@ webstack-memcached-service-running:
     - enable: True
     - watch:
       - file: webstack-memcached-config-file-managed
+{%- if webstack.memcached.firewall %}
+    - require:
+      - webstack_nftables: webstack-memcached-firewall-table-webstack_nftables-table_loaded
+{%- endif %}
