@@ -333,12 +333,12 @@ def _url_host(host):
 
 def _database_url(c, q):
     """DATABASE_URL of the chosen engine (db:engine): postgresql://... or mysql://... (with
-    the host ``localhost``, MariaDB's client takes the server's socket; on another node,
-    where MariaDB makes its own certificate, TLS is required: ``ssl_mode=REQUIRED``, which
-    django-environ and dj-database-url pass to the client as an option)."""
+    the host ``localhost``, MariaDB's client takes the server's socket; on another node TLS
+    is required: ``ssl_mode=REQUIRED``, which django-environ and dj-database-url pass to
+    the client as an option)."""
     if c["db"]["engine"] == "mariadb":
         db = c["mariadb"]
-        tls = c["mariadb_tls"] and db["host"] not in ("localhost", "127.0.0.1", "::1")
+        tls = db["host"] not in ("localhost", "127.0.0.1", "::1")
         return (f"mysql://{q(db['user'])}:{q(db['password'])}@{_url_host(db['host'])}:{db['port']}/{db['name']}"
                 "?charset=utf8mb4" + ("&ssl_mode=REQUIRED" if tls else ""))
     pg = c["postgres"]
@@ -409,6 +409,8 @@ def _derive_cluster(c):
     # Memcached has no authentication that Django's clients use: on a cache node it
     # listens on the private address behind a firewall of the app and worker nodes
     c["memcached"]["firewall"] = bool(cluster_node and "cache" in roles)
+    # MariaDB on a cluster's db node: TLS with a certificate of the formula's
+    c["mariadb"]["tls"] = bool(cluster_node and "db" in roles)
     if cluster_node:
         me = __grains__["id"]
         needed = []

@@ -54,8 +54,8 @@ def _get(cluster_engines, path, **headers):
 def test_one_orch_deploy_brings_up_every_engine(cluster_engines):
     """Every step ran; MariaDB and Memcached listen on db1's private address (and loopback),
     the app's MariaDB user may log in from the app nodes only (their addresses from the mine)
-    and over TLS only (MariaDB 11.8 makes its own certificate), and the app's connection is
-    TLS;
+    and over TLS only, MariaDB's certificate is the formula's (for db1's private address, its
+    key MariaDB's alone), and the app's connection is TLS;
     RQ's worker runs on app2 alone, no Celery anywhere; lb1 runs Nginx and Varnish, no
     HAProxy."""
     c = cluster_engines
@@ -71,6 +71,11 @@ def test_one_orch_deploy_brings_up_every_engine(cluster_engines):
                "cursor.execute('SHOW SESSION STATUS LIKE %s', ['Ssl_version']); print(cursor.fetchone()[1])\"")
     _, out = c.master.exec(["salt", "--out=json", "--static", "app1", "webstack_app.run", command])
     assert json.loads(out)["app1"]["stdout"].splitlines()[-1] in ("TLSv1.2", "TLSv1.3"), out
+    assert _mariadb(db1, "SELECT @@ssl_cert") == "/etc/mysql/webstack-tls/server.crt"
+    _, san = db1.exec(["openssl", "x509", "-in", "/etc/mysql/webstack-tls/server.crt", "-noout", "-ext",
+                       "subjectAltName"])
+    assert f"IP Address:{db1.ip}" in san, san
+    assert db1.exec(["stat", "-c", "%U %a", "/etc/mysql/webstack-tls/server.key"])[1].split() == ["mysql", "600"]
     assert "is not allowed to connect" in _greeting(c.lb, db1.ip)
     assert "is not allowed" not in _greeting(c.minions["app1"], db1.ip)
     for node in ("app1", "app2"):

@@ -321,13 +321,18 @@ def test_a_mariadb_db_node_admits_the_app_and_worker_nodes_and_listens_on_its_ad
     assert (c["mariadb"]["host"], c["memcached"]["host"]) == ("10.0.0.10", "10.0.0.11")
 
 
-@pytest.mark.parametrize("tls", [True, False])
-def test_an_app_node_asks_mariadb_on_another_node_for_tls_where_mariadb_makes_its_certificate(plain, tls):
+def test_an_app_node_asks_mariadb_on_another_node_for_tls_and_the_db_node_makes_a_certificate(plain):
     config_mod.__grains__["id"] = "app1"
     MINE.update(ADDRESSES)
-    _pillar(roles=NODES["app1"], nodes=copy.deepcopy(NODES), db={"engine": "mariadb"}, mariadb_tls=tls,
+    _pillar(roles=NODES["app1"], nodes=copy.deepcopy(NODES), db={"engine": "mariadb"},
             mariadb={"password": "Mb-Kq7Zt2Lx9Vw4Rn8"})
-    url = config_mod.get()["app_settings"]["DATABASE_URL"]
-    assert url == "mysql://webapp:Mb-Kq7Zt2Lx9Vw4Rn8@10.0.0.10:3306/webapp?charset=utf8mb4" + (
-        "&ssl_mode=REQUIRED" if tls else "")
+    c = config_mod.get()
+    assert c["app_settings"]["DATABASE_URL"] == \
+        "mysql://webapp:Mb-Kq7Zt2Lx9Vw4Rn8@10.0.0.10:3306/webapp?charset=utf8mb4&ssl_mode=REQUIRED"
+    assert c["mariadb"]["tls"] is False  # not the db node
+    config_mod.__context__.clear()
+    config_mod.__grains__["id"] = "db1"
+    _pillar(roles=NODES["db1"], nodes=copy.deepcopy(NODES), db={"engine": "mariadb"},
+            mariadb={"password": "Mb-Kq7Zt2Lx9Vw4Rn8"})
+    assert config_mod.get()["mariadb"]["tls"] is True
 

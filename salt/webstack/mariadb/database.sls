@@ -13,8 +13,7 @@ webstack-mariadb-database-webstack_mariadb-database_present:
 
 {#- The app's user, from this host (role single) or from the cluster's app and
     worker nodes (their addresses from the mine), with every privilege on its
-    database and none elsewhere; from another node over TLS only, where MariaDB
-    makes its own certificate (mariadb_tls: 11.4 and newer). #}
+    database and none elsewhere; from another node over TLS only. #}
 webstack-mariadb-database-user-webstack_mariadb-user_present:
   webstack_mariadb.user_present:
     - name: {{ db.user }}
@@ -22,6 +21,6 @@ webstack-mariadb-database-user-webstack_mariadb-user_present:
     - hosts: {{ db.client_hosts | json }}
     - database: {{ db.name }}
     - binary: {{ webstack.mariadb_bin }}
-    - require_tls: {{ webstack.mariadb_tls }}
+    - require_tls: True
     - require:
       - webstack_mariadb: webstack-mariadb-database-webstack_mariadb-database_present

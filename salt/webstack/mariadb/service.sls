@@ -10,3 +10,6 @@ webstack-mariadb-service-running:
     - enable: True
     - watch:
       - file: webstack-mariadb-config-file-managed
+{%- if webstack.mariadb.tls %}
+      - cmd: webstack-mariadb-config-certificate-cmd-run
+{%- endif %}
