@@ -376,7 +376,10 @@ FRESH_SERVERS = {
     # (their tests read no prediction: --test is shown by the others, the noticeboard's included)
     "guestbook": {"image": SALT_IMAGE, "settings": GUESTBOOK_SETTINGS, "project": "guestbook", "predict": False},
     "linkboard": {"image": SALT_IMAGE, "settings": LINKBOARD_SETTINGS, "project": "linkboard", "predict": False},
-    "noticeboard": {"image": SALT_IMAGE, "settings": NOTICEBOARD_SETTINGS, "project": "noticeboard"},
+    # under systemd, as a server that boots it would run it (RQ's worker a unit; the engines
+    # cluster runs the same project's RQ under Supervisord)
+    "noticeboard": {"image": SYSTEMD_IMAGE, "systemd": True, "project": "noticeboard",
+                    "settings": dict(NOTICEBOARD_SETTINGS, process_manager="systemd")},
 }
 
 

@@ -12,7 +12,8 @@ on a fresh Debian 13 server (role single), checked from outside where a user wou
   uWSGI behind Nginx; LINKBOARD_SETTINGS;
 - tests/projects/noticeboard, a Django project from startproject with django-environ on
   MariaDB (mysqlclient built against libmariadb-dev), Memcached (pymemcache) and RQ
-  (django-rq, with its scheduler), with uploads; NOTICEBOARD_SETTINGS.
+  (django-rq, with its scheduler), with uploads; NOTICEBOARD_SETTINGS, on a server that
+  boots systemd, with `process_manager: systemd` (Gunicorn and RQ's worker as units).
 """
 
 import json
@@ -263,8 +264,8 @@ def test_the_noticeboard_runs_on_mariadb_memcached_and_rq(noticeboard):
     """db:engine mariadb, cache:engine memcached, app:queue rq: what --test predicted is what
     the first run changed; mysqlclient is built against Debian's libmariadb; the database is
     utf8mb4; the app's user logs in from this host only, with privileges on its database
-    only; Memcached listens on loopback TCP only (no UDP); the RQ worker runs (with the
-    scheduler), no Celery program does."""
+    only; Memcached listens on loopback TCP only (no UDP); the RQ worker runs as a systemd
+    unit (with the scheduler), as the app's user; no Celery unit, no Supervisord."""
     host = noticeboard.host
     assert noticeboard.test_code == 0, noticeboard.test_output[-4000:]
     changed = assert_predicted_exactly(noticeboard.test_output, noticeboard.first_output)
@@ -283,8 +284,11 @@ def test_the_noticeboard_runs_on_mariadb_memcached_and_rq(noticeboard):
     memcached = [line.split() for line in sockets.splitlines() if ":11211 " in line]
     assert [(s[0], s[4]) for s in memcached] == [("tcp", "127.0.0.1:11211")], sockets
     assert [line for line in sockets.splitlines() if ":3306 " in line][0].split()[4] == "127.0.0.1:3306", sockets
-    _, programs = host.exec("supervisorctl status", check=False)
-    assert re.search(rf"^{APP}-rq\s+RUNNING", programs, re.M) and f"{APP}-celery" not in programs, programs
+    _, active = host.exec(["systemctl", "is-active", f"{APP}-rq", f"{APP}-gunicorn", f"{APP}-celery"], check=False)
+    assert active.split() == ["active", "active", "inactive"], active
+    _, user = host.exec(["systemctl", "show", "-p", "User", "--value", f"{APP}-rq"])
+    assert user.strip() == APP
+    assert host.exec(["pgrep", "-x", "supervisord"], check=False)[0] == 1
     _, procs = host.exec("ps -eo args")
     assert re.search(r"manage\.py rqworker default --with-scheduler", procs), procs
 
@@ -348,8 +352,9 @@ def test_a_failed_rq_job_stays_in_the_failed_registry(noticeboard):
 
 
 def test_a_restart_of_the_rq_worker_lets_the_job_in_progress_finish(noticeboard):
-    """What a new release does to the worker (a stop with SIGTERM, then a start): RQ's warm
-    shutdown, the 6-second job that was running finishes and lands in the finished registry."""
+    """What a new release does to the worker (systemd's stop with SIGTERM, then a start): RQ's
+    warm shutdown, the 6-second job that was running finishes and lands in the finished
+    registry."""
     host = noticeboard.host
     job_id = _run_in_release(host, 'python manage.py shell -c "import django_rq, time; '
                                    'print(django_rq.enqueue(time.sleep, 6).id)"').strip()
@@ -359,7 +364,7 @@ def test_a_restart_of_the_rq_worker_lets_the_job_in_progress_finish(noticeboard)
     while _run_in_release(host, status) != "started":
         assert time.monotonic() < deadline, host.exec(f"tail -20 /var/log/webstack/{APP}-rq.log")[1]
         time.sleep(0.3)
-    host.exec(f"supervisorctl restart {APP}-rq")
+    host.exec(["systemctl", "restart", f"{APP}-rq"])
     assert _run_in_release(host, status) == "finished"
     _, log = host.exec(f"cat /var/log/webstack/{APP}-rq.log")
     assert "warm shut down requested" in log.lower(), log[-3000:]
