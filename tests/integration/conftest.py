@@ -365,7 +365,9 @@ def project_repo(name):
 FRESH_SERVERS = {
     "gunicorn": {"image": BASE_IMAGE, "settings": None},
     "uwsgi": {"image": SALT_IMAGE, "settings": {"wsgi": {"server": "uwsgi"}}},
-    "mod_wsgi": {"image": SALT_IMAGE, "settings": {"wsgi": {"server": "mod_wsgi"}}},
+    # Apache also as a CDN's origin (app:cdn_url)
+    "mod_wsgi": {"image": SALT_IMAGE, "settings": {"wsgi": {"server": "mod_wsgi"},
+                                                   "app": {"cdn_url": "https://cdn.example.org/static/"}}},
     "systemd": {"image": SYSTEMD_IMAGE, "systemd": True, "cap_add": ["NET_ADMIN"],  # its master's firewall
                 "settings": {"process_manager": "systemd", "wsgi": {"server": "uwsgi"}}},
     # the other release: the default setup (test_debian12.py), from its image with Salt

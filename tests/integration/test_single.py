@@ -182,6 +182,12 @@ def test_css_is_served_by_the_web_server_not_the_app(single_server):
     if setup["log"]:
         _, log = host.exec(f"cat {setup['log']}")
         assert "/static/entries/site.css" not in log, "the WSGI server served a static file"
+    # mod_wsgi's server has app:cdn_url: its pages link the CDN, Apache is the CDN's origin,
+    # with the CORS header that fonts from another origin need (on static files only)
+    cdn = single_server.wsgi == "mod_wsgi"
+    assert ('href="https://cdn.example.org/static/entries/site.css"' in page.text) is cdn, page.text[:1500]
+    assert resp.headers.get("Access-Control-Allow-Origin") == ("*" if cdn else None)
+    assert "Access-Control-Allow-Origin" not in page.headers
 
 
 def test_uploaded_file_reads_back_from_media(single_server):
