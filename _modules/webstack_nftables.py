@@ -60,8 +60,11 @@ def live(table):
         salt db1 webstack_nftables.live webstack_memcached
     """
     _check_table(table)
-    res = __salt__["cmd.run_all"](["nft", "list", "table", "inet", table], python_shell=False,
-                                  ignore_retcode=True)
+    try:
+        res = __salt__["cmd.run_all"](["nft", "list", "table", "inet", table], python_shell=False,
+                                      ignore_retcode=True)
+    except CommandExecutionError:  # nft not installed yet (a first run's test mode)
+        return ""
     if res["retcode"] != 0:
         return ""
     return _COUNTER_RE.sub("counter", res["stdout"]).strip()

@@ -5,8 +5,8 @@
     orch/deploy_nodes.sls: the database, the cache, the storage node, the new release
     built on every app and worker node, the migrations once on the first app node,
     the app nodes one at a time out of and back into the load balancer, the workers,
-    the load balancer's config and a smoke test through it. The first failure stops the run
-    with a non-zero exit; the failed step's ID names the node and the step. #}
+    the load balancer's config and a smoke test through it. The first failure stops
+    the run with a non-zero exit; the failed step's ID names the node and the step. #}
 {%- from 'orch/common.jinja' import preflight, rollout, all_ids with context %}
 {{ preflight() }}
 {#- A git source is resolved to one commit on the first app or worker node while the

@@ -91,6 +91,15 @@ def test_without_net_admin_the_message_says_why(rules):
     assert ret["result"] is False and "no CAP_NET_ADMIN" in ret["comment"]
 
 
+def test_before_nftables_is_installed_test_mode_predicts_the_load(rules):
+    def missing(cmd, **kwargs):
+        raise CommandExecutionError("Unable to run command ['nft', ...]: No such file or directory")
+    nft.__salt__["cmd.run_all"] = missing
+    nft_state.__opts__["test"] = True
+    ret = nft_state.table_loaded(TABLE, str(rules))
+    assert ret["result"] is None and ret["changes"] == {"table": {"old": None, "new": f"loaded from {rules}"}}
+
+
 @pytest.mark.parametrize("table", ["filter", "webstack_x; flush ruleset", "", None])
 def test_a_table_not_of_the_formula_is_refused(fake, table):
     with pytest.raises(CommandExecutionError, match="table must be webstack_"):
