@@ -6,6 +6,7 @@ with Salt's ``cmd.run_all`` as a fake glusterd. A real one: the engines cluster'
 
 import pytest
 
+from tests.support.clock import Clock
 from tests.support.loader import load as _load
 
 gluster = _load("modules", "webstack_glusterfs")
@@ -112,21 +113,8 @@ def test_a_volume_on_another_brick_is_reported_not_moved(fake):
     assert [c[:2] for c in fake.calls if c[:2] != ["pool", "list"]] == [["volume", "info"]]
 
 
-class _Clock:
-    """A clock that sleeping moves forward: a wait's timeout passes at once."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 def test_before_glusterd_runs_test_mode_predicts_the_volume_and_a_real_run_fails_clearly(fake, monkeypatch):
-    monkeypatch.setattr(gluster, "time", _Clock())
+    monkeypatch.setattr(gluster, "time", Clock())
     fake.running = False
     gluster_state.__opts__["test"] = True
     ret = gluster_state.volume_present("uploads", BRICK, ["10.0.0.7"])

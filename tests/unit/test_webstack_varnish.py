@@ -9,6 +9,7 @@ import json
 import pytest
 from salt.exceptions import CommandExecutionError
 
+from tests.support.clock import Clock
 from tests.support.loader import load as _load
 
 varnish = _load("modules", "webstack_varnish")
@@ -90,22 +91,9 @@ def test_the_state_changes_only_what_differs(fake, vcl, test):
         assert varnish_state.vcl_active(vcl)["changes"] == {}
 
 
-class _Clock:
-    """A clock that sleeping moves forward: a wait's timeout passes at once."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 def test_before_varnish_runs_test_mode_predicts_the_load_and_a_real_run_fails_naming_the_port(fake, vcl,
                                                                                             monkeypatch):
-    monkeypatch.setattr(varnish, "time", _Clock())
+    monkeypatch.setattr(varnish, "time", Clock())
     fake.running = False
     varnish_state.__opts__["test"] = True
     ret = varnish_state.vcl_active(vcl)
