@@ -272,7 +272,7 @@ def _assert_untouched(host, baseline, case_id):
 
 def test_the_tables_cover_every_role_and_enough_cases():
     assert len(CASES) + len(ARGUMENT_CASES) >= 25
-    assert {role for _, role, *_ in CASES} == {"single", "db", "cache", "app", "worker", "lb"}
+    assert {role for _, role, *_ in CASES} == {"single", "db", "cache", "app", "worker", "lb", "storage"}
     assert len({case[0] for case in CASES + ARGUMENT_CASES}) == len(CASES) + len(ARGUMENT_CASES)
 
 
