@@ -51,6 +51,7 @@ def test_repo_state_modules_are_loaded(loaders):
     names = {name for name in loaders.states if name.startswith("webstack_")}
     assert names == {
         "webstack_celery.ready",
+        "webstack_glusterfs.volume_present",
         "webstack_haproxy.drained",
         "webstack_haproxy.ready",
         "webstack_haproxy.state_saved",
@@ -60,6 +61,7 @@ def test_repo_state_modules_are_loaded(loaders):
         "webstack_nginx.drained",
         "webstack_nginx.ready",
         "webstack_nginx.upstream_managed",
+        "webstack_nftables.table_loaded",
         "webstack_pillar.validated",
         "webstack_varnish.vcl_active",
         "webstack_release.built",

@@ -91,7 +91,7 @@ CASES = [
     ("single-roles-conflict", "single", {"roles": ["single", "app"]}, None,
      ["webstack:roles: expected either [single] or a combination"]),
     ("single-role-unknown", "single", {"roles": ["web"]}, None,
-     ["webstack:roles: expected a list, each item one of single, db, cache, app, worker, lb, "
+     ["webstack:roles: expected a list, each item one of single, db, cache, app, worker, lb, storage, "
       "got the string 'web' among its items"]),
     ("single-app-not-mapping", "single", {"app": "webapp"}, None,
      ["webstack:app: expected a mapping, got the string 'webapp'"]),
