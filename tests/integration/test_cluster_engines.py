@@ -130,8 +130,10 @@ def test_an_upload_through_app1_is_served_by_app2_from_the_shared_volume_and_sur
         cluster_engines):
     """A notice with an attachment posted to app1 directly: the file is on db1's GlusterFS brick,
     owned by app:uid and the web server's group on both nodes; app2's Nginx serves it. app2
-    unmounts the uploads and mounts them again from its fstab: the file is back, as it was. lb1
-    may not mount the volume (auth.allow: the app and worker nodes only)."""
+    unmounts the uploads and mounts them again from its fstab: the file is back, as it was.
+    Uploads that app2 kept in its own directory before are copied into the volume by the
+    next run (app1 serves them), the directory kept aside. Only the app and worker nodes may
+    mount the volume (auth.allow)."""
     c = cluster_engines
     app1, app2, db1 = c.minions["app1"], c.minions["app2"], c.minions["db1"]
     media, source = _media(app2)
@@ -163,6 +165,17 @@ def test_an_upload_through_app1_is_served_by_app2_from_the_shared_volume_and_sur
     got = fetch()
     assert got.status_code == 200 and got.content == content, got.status_code
     assert app2.exec(["stat", "-c", "%u %g %a", media])[1].split() == [str(ENGINES_UID), "33", "2770"]
+    # uploads that a node kept before the cluster had a storage node: the next run copies them
+    # into the volume and keeps the old directory aside
+    app2.exec(["umount", media])
+    app2.exec(f"mkdir -p {media}/before && echo kept > {media}/before/flyer.txt && chown -R {ENGINES_UID}:33 {media}")
+    _, out = c.master.exec(["salt", "--out=json", "--static", "app2", "state.apply", "webstack.app.config"])
+    assert '"result": false' not in out, out[-3000:]
+    assert _media(app2) == (media, source)
+    old = requests.get(f"http://{app1.ip}/media/before/flyer.txt", headers=headers, timeout=10)
+    assert old.status_code == 200 and old.text == "kept\n", old.status_code
+    _, kept = app2.exec(f"cat {media}.local-*/before/flyer.txt")
+    assert kept == "kept\n"
     _, info = db1.exec(["gluster", "volume", "info", "uploads"])
     assert f"auth.allow: {app1.ip},{app2.ip}\n" in info, info
 
