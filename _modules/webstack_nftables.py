@@ -38,14 +38,14 @@ def _check_table(table):
         raise CommandExecutionError(f"table must be webstack_<letters, digits, _>, got {table!r}")
 
 
-def _nft(args):
+def _nft(args, check=True):
     res = __salt__["cmd.run_all"](["nft", *args], python_shell=False, ignore_retcode=True)
-    if res["retcode"] != 0:
+    if check and res["retcode"] != 0:
         err = (res["stderr"] or res["stdout"]).strip()
         if "Operation not permitted" in err:
             err += " (root may not change this host's nftables rules: no CAP_NET_ADMIN, a container?)"
         raise CommandExecutionError(f"nft {' '.join(args[:2])} failed: {err[:500]}")
-    return res["stdout"]
+    return res
 
 
 def live(table):
@@ -61,8 +61,7 @@ def live(table):
     """
     _check_table(table)
     try:
-        res = __salt__["cmd.run_all"](["nft", "list", "table", "inet", table], python_shell=False,
-                                      ignore_retcode=True)
+        res = _nft(["list", "table", "inet", table], check=False)
     except CommandExecutionError:  # nft not installed yet (a first run's test mode)
         return ""
     if res["retcode"] != 0:

@@ -15,6 +15,7 @@ import uuid
 import requests
 
 from tests.support.cluster import (
+    APP_HEADERS,
     ENGINES_UID,
     HEADERS,
     deploy_under_load,
@@ -110,11 +111,11 @@ def test_a_notice_posted_through_one_node_is_a_row_on_db1_read_through_the_other
         assert time.monotonic() < deadline, c.minions["app2"].exec(f"tail -20 /var/log/webstack/{APP}-rq.log")[1]
         time.sleep(0.5)
     for node in ("app1", "app2"):
-        page = requests.get(f"http://{c.minions[node].ip}/", headers=dict(HEADERS, **{"X-Forwarded-Proto": "https"}),
+        page = requests.get(f"http://{c.minions[node].ip}/", headers=APP_HEADERS,
                             timeout=10).text
         assert title in page and f"Served by {node}<" in page and "on app2" in page, (node, page[:800])
     counts = [int(requests.get(f"http://{c.minions[n].ip}/cache/", timeout=10,
-                               headers=dict(HEADERS, **{"X-Forwarded-Proto": "https"})).text.split("=")[1])
+                               headers=APP_HEADERS).text.split("=")[1])
               for n in ("app1", "app2", "app1", "app2")]
     assert counts == list(range(counts[0], counts[0] + 4)), counts
 
@@ -140,13 +141,12 @@ def test_an_upload_through_app1_is_served_by_app2_from_the_shared_volume_and_sur
     assert source == f"{db1.ip}:/uploads" and _media(app1) == (media, source)
     for node in (app1, app2):  # the volume's root: the app's uid, www-data's gid (33), setgid
         assert node.exec(["stat", "-c", "%u %g %a", media])[1].split() == [str(ENGINES_UID), "33", "2770"]
-    headers = dict(HEADERS, **{"X-Forwarded-Proto": "https"})
-    form = requests.get(f"http://{app1.ip}/new/", headers=headers, timeout=10)
+    form = requests.get(f"http://{app1.ip}/new/", headers=APP_HEADERS, timeout=10)
     token = CSRF_TOKEN.search(form.text).group(1)
     title, content = f"Flyer {uuid.uuid4().hex[:6]}", uuid.uuid4().hex.encode()
     resp = requests.post(f"http://{app1.ip}/new/", data={"csrfmiddlewaretoken": token, "title": title, "body": "x"},
                          files={"attachment": ("flyer.txt", content, "text/plain")},
-                         headers=dict(headers, Referer="https://localhost/new/",
+                         headers=dict(APP_HEADERS, Referer="https://localhost/new/",
                                       Cookie=f"csrftoken={form.cookies['csrftoken']}"),
                          allow_redirects=False, timeout=10)
     assert resp.status_code == 302, resp.text[:500]
@@ -155,7 +155,7 @@ def test_an_upload_through_app1_is_served_by_app2_from_the_shared_volume_and_sur
     assert db1.exec(["stat", "-c", "%u %g", f"/srv/glusterfs/uploads/{name}"])[1].split() == [str(ENGINES_UID), "33"]
 
     def fetch():
-        return requests.get(f"http://{app2.ip}/media/{name}", headers=headers, timeout=10)
+        return requests.get(f"http://{app2.ip}/media/{name}", headers=APP_HEADERS, timeout=10)
 
     got = fetch()
     assert got.status_code == 200 and got.content == content, got.status_code
@@ -172,7 +172,7 @@ def test_an_upload_through_app1_is_served_by_app2_from_the_shared_volume_and_sur
     _, out = c.master.exec(["salt", "--out=json", "--static", "app2", "state.apply", "webstack.app.config"])
     assert '"result": false' not in out, out[-3000:]
     assert _media(app2) == (media, source)
-    old = requests.get(f"http://{app1.ip}/media/before/flyer.txt", headers=headers, timeout=10)
+    old = requests.get(f"http://{app1.ip}/media/before/flyer.txt", headers=APP_HEADERS, timeout=10)
     assert old.status_code == 200 and old.text == "kept\n", old.status_code
     _, kept = app2.exec(f"cat {media}.local-*/before/flyer.txt")
     assert kept == "kept\n"
