@@ -44,7 +44,8 @@ def run(command, env=None, timeout=3600):
                                     "app or worker")
     if env is not None and (not isinstance(env, dict) or not all(
             __utils__["webstack_schema.valid"]("env_name", key) for key in env)):
-        raise CommandExecutionError("env: expected a mapping of UPPER_CASE variable names to values")
+        raise CommandExecutionError("env: expected a mapping of " + __utils__["webstack_schema.form"]("env_name")
+                                    + " to values")
     app = config["app"]
     environment = dict(config["app_environment"])
     environment.update({str(k): str(v) for k, v in (env or {}).items()})

@@ -19,7 +19,6 @@ pillar's.
 import copy
 import hashlib
 import hmac
-import ipaddress
 import json
 import os
 import shlex
@@ -41,11 +40,17 @@ __virtualname__ = "webstack_config"
 
 SYSTEMD_RUN_DIR = "/run/systemd/system"  # exists where systemd is PID 1 (sd_booted)
 MINE_FUNCTION = "webstack_network.private_address"
+# the certificate a node of the shared uploads presents to GlusterFS (storage, app, worker)
+CERT_FUNCTION = "webstack_glusterfs.certificate"
+# glusterd's management ports and the range its bricks take theirs from (glusterd.vol's
+# base-port and max-port)
+GLUSTERFS_PORTS = [24007, 24008, "49152-60999"]
 CLUSTER_ROLES = ("db", "cache", "app", "worker", "lb", "storage")
 # wsgi:server -> the SLS that runs it; its front server (Nginx, or Apache for mod_wsgi)
 WSGI_SLS = {"gunicorn": "gunicorn", "uwsgi": "uwsgi", "mod_wsgi": "apache"}
 # secrets that the configuration derives (not pillar keys): masked like the schema's
-DERIVED_SECRETS = ("redis:users:cache:password", "redis:users:broker:password", "app_settings")
+DERIVED_SECRETS = ("redis:users:cache:password", "redis:users:broker:password", "app_settings",
+                   "app_settings_text")
 CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
            "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
 
@@ -159,6 +164,22 @@ def get(tplroot="webstack"):
     return _mask(config, parameters(tplroot)["schema"]) if _masked() else config
 
 
+def build_user(app=None):
+    """
+    The user that builds the releases: ``app:build_user``, or ``<app's user>-build`` (the
+    app's user cut to 26 characters: a user name has 32 at most). ``app``: the merged
+    ``app`` section (default: this minion's).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_config.build_user
+    """
+    app = merged()["app"] if app is None else app
+    return app["build_user"] or f"{(app['user'] or app['name'])[:26]}-build"
+
+
 def _mask(config, schema):
     return _schema_util("without_secrets")(schema, config, extra=DERIVED_SECRETS)
 
@@ -180,11 +201,13 @@ def _derive(c, tplroot):
     })
     app = c["app"]
     app["user"] = app["user"] or app["name"]
+    app["build_user"] = build_user(app)
     app["base_dir"] = app["base_dir"] or f"/srv/{app['name']}"
     app["config_dir"] = app["config_dir"] or f"/etc/webstack/{app['name']}"
     base = app["base_dir"]
     app.update({
         "releases_dir": f"{base}/releases",
+        "build_home": f"{base}/cache/build/home",
         "current_dir": f"{base}/current",
         "shared_dir": f"{base}/shared",
         "media_dir": f"{base}/shared/media",
@@ -321,6 +344,14 @@ def _derive_settings(c):
     for key, value in list(app["env"].items()) + list(app["secrets"].items()):
         out[str(key)] = str(value)
     c["app_settings"] = out
+    # the file's text, by app.env's one codec (validation refused what it would not read back;
+    # settings too large in all are named there, and the file then holds the formula's alone)
+    encode = __utils__["webstack_envfile.encode"]
+    try:
+        c["app_settings_text"] = encode(out)
+    except ValueError:
+        c["app_settings_text"] = encode({k: v for k, v in out.items()
+                                         if k not in app["env"] and k not in app["secrets"]})
     c["release_settings"] = {names.get(key, key): rel for key, rel in
                              (("STATIC_ROOT", app["static_rel"]), ("RELEASE_FILE", "RELEASE"))
                              if names.get(key, key)}
@@ -382,22 +413,12 @@ def _derive_redis_users(c):
     redis["users"] = users
 
 
-def _mine_problem(node, value):
-    """Why a minion's published address cannot be used (None if it can): it goes into
-    pg_hba.conf, haproxy.cfg and app.env, so it must be one plain IPv4 address."""
-    if not _schema_util("is_ip")(value, 4):
-        return f"an IPv4 address, got {_schema_util('describe')(value)}"
-    ip = ipaddress.ip_address(value)
-    if ip.is_unspecified or ip.is_loopback or ip.is_multicast or ip.is_link_local or ip.is_reserved:
-        return f"a unicast IPv4 address of the node, got {value!r}"
-    return None
-
-
 def _derive_cluster(c):
     """Each role's node ids from webstack:nodes (pillar, by minion id) and the addresses of
-    the peers this minion needs from the Salt mine, each checked before it is used: a value
-    that is not a plain unicast IPv4 address (a compromised minion can publish anything) is
-    left out and reported, naming the minion."""
+    the peers this minion needs from the Salt mine, each checked before it is used (a
+    compromised minion can publish anything): a value that is not a unicast IPv4 address in
+    the cluster's network (network:private_cidr, else a private range), or that another
+    minion publishes too, is left out and reported, naming the minions."""
     roles = c["roles"]
     nodes = c["nodes"]
     ids = {role: sorted(n for n, r in nodes.items() if role in r) for role in CLUSTER_ROLES}
@@ -406,6 +427,9 @@ def _derive_cluster(c):
     # the shared uploads: the storage node's address, where the app and worker nodes mount them
     c["glusterfs"]["shared"] = bool(cluster_node and ids["storage"])
     c["glusterfs"]["server"] = c["glusterfs"]["brick_host"] = None
+    # GlusterFS's TLS: the certificates this node trusts (from the mine, checked), the names
+    # that may mount the volume, the addresses its firewall admits (the storage node)
+    c["glusterfs"].update(peers={}, ssl_allow=[], members=[], ports=list(GLUSTERFS_PORTS))
     # Memcached has no authentication that Django's clients use: on a cache node it
     # listens on the private address behind a firewall of the app and worker nodes
     c["memcached"]["firewall"] = bool(cluster_node and "cache" in roles)
@@ -427,7 +451,13 @@ def _derive_cluster(c):
         needed = sorted(set(needed))
         mine = __salt__["mine.get"](",".join(sorted(nodes)), MINE_FUNCTION, tgt_type="list") if needed else {}
         mine = mine if isinstance(mine, dict) else {}
-        seen = {}
+        # who publishes what, over every node of the cluster: an address that two minions
+        # publish is neither's (the first to publish another's must not win it)
+        publishers = {}
+        for node in sorted(nodes):
+            if isinstance(mine.get(node), str):
+                publishers.setdefault(mine[node], []).append(node)
+        cidr = c["network"]["private_cidr"]
         for node in needed:
             value = mine.get(node)
             if value is None:
@@ -435,15 +465,15 @@ def _derive_cluster(c):
                 problems.append(f"webstack:nodes:{node}: expected a private address in the Salt mine "
                                 f"(run mine.update on {node}; see {MINE_FUNCTION}), it is missing")
                 continue
-            why = _mine_problem(node, value)
-            if why is None and value in seen:
-                why = f"an address of its own, got {value}, which {seen[value]} publishes too"
+            why = _schema_util("node_address_problem")(value, cidr)
+            others = [other for other in publishers.get(value, []) if other != node] if why is None else []
+            if others:
+                why = f"an address of its own, got {value}, which {' and '.join(others)} publishes too"
             if why:
                 addresses[node] = None
                 problems.append(f"webstack:nodes:{node}: expected {why} in the Salt mine ({MINE_FUNCTION} "
                                 f"of minion {node}); it is not used, and nothing was changed")
                 continue
-            seen[value] = node
             addresses[node] = value
         my_addr = addresses.get(me) or "127.0.0.1"
         if "db" in roles:
@@ -460,6 +490,11 @@ def _derive_cluster(c):
             c["glusterfs"]["server"] = addresses.get(ids["storage"][0])
         if "storage" in roles:
             c["glusterfs"]["brick_host"] = addresses.get(me)
+        if c["glusterfs"]["shared"] and set(roles) & {"storage", "app", "worker"}:
+            _derive_glusterfs_tls(c, ids, me, nodes, problems)
+            if "storage" in roles:
+                c["glusterfs"]["members"] = sorted({addresses[n] for n in [me] + ids["app"] + ids["worker"]
+                                                    if addresses.get(n)})
         # migrations run on one node only: the first app node (orch.deploy runs them there)
         c["app"]["migrate"] = c["app"]["migrate"] and ids["app"][:1] == [me]
     clients = []
@@ -474,6 +509,31 @@ def _derive_cluster(c):
         "backends": [{"name": n, "address": addresses[n], "port": c["http_port"]} for n in ids["app"]
                      if addresses.get(n)],
     }
+
+
+def _derive_glusterfs_tls(c, ids, me, nodes, problems):
+    """The storage node trusts the app and worker nodes' certificates, an app or worker node
+    the storage node's, each from the mine and checked before it reaches the CA file (a
+    certificate that is not one PEM certificate of that node's minion id is left out and
+    reported); the volume may be mounted by the certificates of the storage node (its own
+    daemons) and of the app and worker nodes."""
+    clients = ids["app"] + ids["worker"]
+    peers = sorted((set(clients if "storage" in c["roles"] else []) | set(ids["storage"])) - {me})
+    mine = __salt__["mine.get"](",".join(sorted(nodes)), CERT_FUNCTION, tgt_type="list") if peers else {}
+    mine = mine if isinstance(mine, dict) else {}
+    for node in peers:
+        value = mine.get(node)
+        if value is None:
+            problems.append(f"webstack:nodes:{node}: expected its GlusterFS certificate in the Salt mine (run "
+                            f"mine.update on {node}; see {CERT_FUNCTION}), it is missing")
+            continue
+        why = _schema_util("node_certificate_problem")(value, node)
+        if why:
+            problems.append(f"webstack:nodes:{node}: expected {why} in the Salt mine ({CERT_FUNCTION} of minion "
+                            f"{node}); it is not trusted, and nothing was changed")
+            continue
+        c["glusterfs"]["peers"][node] = value
+    c["glusterfs"]["ssl_allow"] = list(dict.fromkeys(ids["storage"] + clients))
 
 
 def _derive_tls(c, hosts, server):

@@ -59,7 +59,7 @@ from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "webstack_haproxy"
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_NAME_RE = re.compile(r"[A-Za-z0-9_.-]+")
 _STATES = ("ready", "drain", "maint")
 _ADMIN_MAINT = 0x01 | 0x02 | 0x04 | 0x20 | 0x40
 _ADMIN_DRAIN = 0x08 | 0x10
@@ -81,7 +81,7 @@ def _socket_path(socket=None):
 
 
 def _check_name(kind, name):
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise CommandExecutionError(
             f"{kind} name {name!r}: expected letters, digits, '.', '_' or '-'"
         )

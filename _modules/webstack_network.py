@@ -8,8 +8,9 @@ and the load balancer's backends are all built from it.
 
 Which address: the pillar can name the private network
 (``webstack:network:private_cidr``) or interface
-(``webstack:network:private_interface``); without either, the host's first
-private (RFC 1918) IPv4 address.
+(``webstack:network:private_interface``); without a network, the host's first
+private IPv4 address (RFC 1918, or RFC 6598's shared space). Its peers accept
+nothing else (``webstack_schema.node_address_problem``).
 """
 
 import ipaddress
@@ -20,10 +21,12 @@ from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "webstack_network"
 
-_IFACE_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,32}$")
+_IFACE_RE = re.compile(r"[A-Za-z0-9_.:@-]{1,32}")
 
 
 def __virtual__():
+    if "webstack_schema.node_address_problem" not in __utils__:
+        return (False, "the webstack_schema utility module is not loaded (saltutil.sync_all)")
     return __virtualname__
 
 
@@ -56,20 +59,13 @@ def private_address(cidr=None, interface=None):
             ipaddress.ip_network(str(cidr), strict=False)
         except ValueError as exc:
             raise CommandExecutionError(f"private_cidr {cidr!r}: expected a network such as 10.0.0.0/8") from exc
-    if interface and not _IFACE_RE.match(str(interface)):
+    if interface and not _IFACE_RE.fullmatch(str(interface)):
         raise CommandExecutionError(f"private_interface {interface!r}: expected an interface name such as eth1")
     addresses = salt.utils.network.ip_addrs(interface=interface, include_loopback=False)
     network = ipaddress.ip_network(str(cidr), strict=False) if cidr else None
-    candidates = []
-    for addr in addresses:
-        ip = ipaddress.ip_address(addr)
-        if ip.is_loopback or ip.is_link_local:
-            continue
-        if network is not None and ip not in network:
-            continue
-        if network is None and not ip.is_private:
-            continue
-        candidates.append(addr)
+    # what the peers accept (webstack_schema.node_address_problem): in the network, or private
+    problem = __utils__["webstack_schema.node_address_problem"]
+    candidates = [addr for addr in addresses if problem(addr, str(network) if network else "") is None]
     if not candidates:
         where = " and ".join(filter(None, [cidr and f"in {cidr}", interface and f"on {interface}"]))
         what = ("no IPv4 address" if cidr else "no private IPv4 address") + (f" {where}" if where else "")

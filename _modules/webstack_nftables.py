@@ -25,7 +25,7 @@ from salt.exceptions import CommandExecutionError
 __virtualname__ = "webstack_nftables"
 
 STATE_DIR = "/var/lib/webstack/nftables"
-_TABLE_RE = re.compile(r"^webstack_[a-z0-9_]{1,40}$")
+_TABLE_RE = re.compile(r"webstack_[a-z0-9_]{1,40}")
 _COUNTER_RE = re.compile(r"counter packets [0-9]+ bytes [0-9]+")
 
 
@@ -34,7 +34,7 @@ def __virtual__():
 
 
 def _check_table(table):
-    if not isinstance(table, str) or not _TABLE_RE.match(table):
+    if not isinstance(table, str) or not _TABLE_RE.fullmatch(table):
         raise CommandExecutionError(f"table must be webstack_<letters, digits, _>, got {table!r}")
 
 

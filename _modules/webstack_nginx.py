@@ -42,12 +42,12 @@ from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "webstack_nginx"
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-_ADDRESS_RE = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$")
-_TIME_RE = re.compile(r"^[0-9]{1,9}(ms|s|m)$")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+_ADDRESS_RE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}")
+_TIME_RE = re.compile(r"[0-9]{1,9}(ms|s|m)")
 _LINE_RE = re.compile(
-    r"^server (?P<address>[0-9.]+):(?P<port>[0-9]+) max_fails=(?P<max_fails>[0-9]+) "
-    r"fail_timeout=(?P<fail_timeout>[0-9]+(?:ms|s|m))(?P<down> down)?; # (?P<name>\S+)$"
+    r"server (?P<address>[0-9.]+):(?P<port>[0-9]+) max_fails=(?P<max_fails>[0-9]+) "
+    r"fail_timeout=(?P<fail_timeout>[0-9]+(?:ms|s|m))(?P<down> down)?; # (?P<name>\S+)"
 )
 HEADER = "# Managed by Salt (webstack_nginx): the load balancer's app nodes; a drained one is down.\n"
 # an upstream needs a server: with no node known, one that is down (Nginx answers 502)
@@ -69,7 +69,7 @@ def _check_server(server):
         raise CommandExecutionError(f"a server must be a mapping of name, address and port, got {server!r}")
     name, address, port = server.get("name"), server.get("address"), server.get("port")
     _check_name(name)
-    if not isinstance(address, str) or not _ADDRESS_RE.match(address) \
+    if not isinstance(address, str) or not _ADDRESS_RE.fullmatch(address) \
             or any(int(part) > 255 for part in address.split(".")):
         raise CommandExecutionError(f"server {name}: the address must be an IPv4 address, got {address!r}")
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
@@ -80,12 +80,12 @@ def _check_server(server):
 def _check_options(max_fails, fail_timeout):
     if isinstance(max_fails, bool) or not isinstance(max_fails, int) or not 0 <= max_fails <= 100:
         raise CommandExecutionError(f"max_fails must be a number from 0 to 100, got {max_fails!r}")
-    if not isinstance(fail_timeout, str) or not _TIME_RE.match(fail_timeout):
+    if not isinstance(fail_timeout, str) or not _TIME_RE.fullmatch(fail_timeout):
         raise CommandExecutionError(f"fail_timeout must be a duration such as 10s, got {fail_timeout!r}")
 
 
 def _check_name(name):
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise CommandExecutionError(f"a server's name must be a minion id, got {name!r}")
 
 
@@ -110,7 +110,7 @@ def servers(path):
     for number, line in enumerate(lines, 1):
         if not line or line.startswith("#") or line + "\n" == NONE_LINE:
             continue
-        match = _LINE_RE.match(line)
+        match = _LINE_RE.fullmatch(line)
         if not match:
             raise CommandExecutionError(f"{path}:{number}: not a line this module writes: {line!r}; "
                                         "the file is Salt's (webstack_nginx), remove it and apply again")

@@ -34,8 +34,10 @@ CLUSTER_ROLES = ("db", "cache", "app", "worker", "lb", "storage")
 SYSTEMD_RUN_DIR = "/run/systemd/system"
 
 # Variables of the app's environment that no pillar key may name: the process's own
-# (the app's entry and the process manager set them) and the settings module's.
-FIXED_ENV_KEYS = ("DJANGO_SETTINGS_MODULE", "WEBSTACK_CONFIG", "HOME", "USER", "PYTHONUNBUFFERED", "PATH")
+# (the app's entry, the process manager and webstack_release set them) and the settings
+# module's. The interpreter's and the loader's (PATH, HOME, PYTHON*, LD_*...) are no
+# setting's name at all (the env_name grammar, from app.env's codec).
+FIXED_ENV_KEYS = ("DJANGO_SETTINGS_MODULE", "WEBSTACK_CONFIG", "USER", "LOGNAME")
 
 # The ports that each role listens on, by pillar key ("front": Nginx's or Apache's).
 _PORTS = {
@@ -124,6 +126,8 @@ def _rules(schema, data, raw, pillar, roles):
                       f"got the same number {data['redis']['broker_db']}")
     errors += _lb_rules(data, roles)
     errors += _env_names(data["app"])
+    errors += _env_size(data["app"])
+    errors += _build_user(data["app"])
     errors += _tls_rules(data["tls"], raw["tls"] if isinstance(raw.get("tls"), dict) else {})
     errors += _hosts_resolve(data, pillar, roles)
     errors += _ports_apart(data, roles)
@@ -173,6 +177,26 @@ def _env_names(app):
             else:
                 taken[key] = f"in webstack:app:{section}"
     return errors
+
+
+def _env_size(app):
+    """app:env and app:secrets together fit in app.env and in a process's environment, with
+    room left for the formula's own settings."""
+    limit = __utils__["webstack_envfile.operator_limit"]()
+    used = __utils__["webstack_envfile.size"]({**app["env"], **app["secrets"]})
+    if used > limit:
+        return [f"webstack:app:env: expected settings of at most {limit} bytes with webstack:app:secrets (one "
+                f"line each, NAME=VALUE), got {used} bytes"]
+    return []
+
+
+def _build_user(app):
+    """The build user is not the app's (which must not write a release) and not root."""
+    user = __salt__["webstack_config.build_user"](app)
+    if user in ("root", app["user"] or app["name"]):
+        return [f"webstack:app:build_user: expected a user of its own, neither root nor the app's user "
+                f"(app:user), got {user!r}"]
+    return []
 
 
 def _secrets(schema, raw, roles):

@@ -14,7 +14,20 @@ symlink that is switched atomically::
     <base_dir>/current -> releases/<id>
     <base_dir>/history                     the activations: one release id per line, the
                                            current one last (a step back pops it)
-    <base_dir>/cache/                      pip cache, git mirrors
+    <base_dir>/cache/git/                  git mirrors (root's)
+    <base_dir>/cache/build/{home,pip}      the build user's home (emptied at each build)
+                                           and pip's cache
+
+Nothing of the project's code runs as root. Root exports the source, copies a
+virtualenv and makes the directories; the build user (``build_user``, an account of
+its own that can write nothing but the release being built and its own caches)
+creates the virtualenv, installs the requirements and runs the build commands;
+then root stops every process of that user and seals the release: every file
+root's, no one else may write it, nothing but files, directories and symlinks.
+Migrations, post-deploy commands and one-off commands run as the app's user in a
+release it cannot change. Every command of the project gets exactly the environment
+this module gives it (its interpreter's and loader's variables are the formula's),
+never root's or a login shell's.
 
 A release id is ``<UTC time>-<first 8 hex of the fingerprint>``, its time later than
 every other id's (ids sort in build order). The fingerprint
@@ -36,9 +49,12 @@ import hashlib
 import json
 import logging
 import os
+import pwd
 import re
 import shlex
 import shutil
+import signal
+import stat
 import subprocess
 import tarfile
 import tempfile
@@ -51,7 +67,7 @@ log = logging.getLogger(__name__)
 __virtualname__ = "webstack_release"
 __func_alias__ = {"list_": "list"}
 
-_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$")
+_ID_RE = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}")
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 _SKIP_PARTS = {"__pycache__", ".git", ".pytest_cache", ".mypy_cache"}
 _SKIP_SUFFIXES = (".pyc", ".pyo")
@@ -64,7 +80,12 @@ HISTORY = "history"
 GIT_TIMEOUT = 600
 PIP_TIMEOUT = 1800
 COMMAND_TIMEOUT = 1800
-_PIN_RE = re.compile(r"^([0-9]{8}T[0-9]{6}Z-)?[0-9a-f]{8}$")
+_PIN_RE = re.compile(r"([0-9]{8}T[0-9]{6}Z-)?[0-9a-f]{8}")
+# The search path of every command this module starts (the release's virtualenv first,
+# for the project's commands): never root's or the caller's
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# What the build user writes in a release (root makes them, hands them over, takes them back)
+BUILD_DIRS = ("src", "venv", "static")
 
 
 def __virtual__():
@@ -78,7 +99,7 @@ def _releases_dir(base_dir):
 
 
 def _release_path(base_dir, release_id):
-    if not _ID_RE.match(str(release_id)):
+    if not _ID_RE.fullmatch(str(release_id)):
         raise CommandExecutionError(f"release id {release_id!r}: expected YYYYmmddTHHMMSSZ-<8 hex>")
     return os.path.join(_releases_dir(base_dir), release_id)
 
@@ -114,7 +135,7 @@ def list_(base_dir):
         names = os.listdir(_releases_dir(base_dir))
     except FileNotFoundError:
         return []
-    return sorted(n for n in names if _ID_RE.match(n) and info(base_dir, n) is not None)
+    return sorted(n for n in names if _ID_RE.fullmatch(n) and info(base_dir, n) is not None)
 
 
 def current(base_dir):
@@ -131,7 +152,7 @@ def current(base_dir):
     if not os.path.islink(link):
         return None
     target = os.path.basename(os.path.normpath(os.readlink(link)))
-    return target if _ID_RE.match(target) else None
+    return target if _ID_RE.fullmatch(target) else None
 
 
 def _history_path(base_dir):
@@ -152,7 +173,7 @@ def history(base_dir):
     """
     try:
         with open(_history_path(base_dir), encoding="utf-8") as fh:
-            ids = [line.strip() for line in fh if _ID_RE.match(line.strip())]
+            ids = [line.strip() for line in fh if _ID_RE.fullmatch(line.strip())]
     except FileNotFoundError:
         ids = []
     cur = current(base_dir)
@@ -270,7 +291,7 @@ def prune(base_dir, keep=5):
         names = os.listdir(_releases_dir(base_dir))
     except FileNotFoundError:
         names = []
-    doomed += [n for n in names if _ID_RE.match(n) and n not in finished and n not in spared]
+    doomed += [n for n in names if _ID_RE.fullmatch(n) and n not in finished and n not in spared]
     removed, failed = [], {}
     for release_id in sorted(doomed):
         path = _release_path(base_dir, release_id)
@@ -368,7 +389,7 @@ def _git_mirror(base_dir, url):
 
 def _git_resolve(base_dir, url, rev, test=False):
     """The commit id of ``rev``. In test mode the host is not touched (ls-remote)."""
-    if re.match(r"^[0-9a-f]{40}$", rev):
+    if re.fullmatch(r"[0-9a-f]{40}", rev):
         return rev
     if test:
         out = _git(["ls-remote", "--", url, rev, f"refs/tags/{rev}^{{}}"])
@@ -508,13 +529,21 @@ def _file_digest(path):
         return None
 
 
+def _interpreter(python):
+    """The interpreter ``python`` names, as an absolute path: looked up on the system's
+    search path (never root's or the caller's), as the build will find it. None if absent."""
+    exe = python if os.path.isabs(python) else shutil.which(python, path=SYSTEM_PATH)
+    return exe if exe and os.path.exists(exe) else None
+
+
 def _python_version(python):
-    exe = shutil.which(python) if not os.path.isabs(python) else python
-    if not exe or not os.path.exists(exe):
+    exe = _interpreter(python)
+    if not exe:
         return None
-    try:
-        res = subprocess.run([exe, "-c", "import sys; print(sys.version.split()[0])"],
-                             capture_output=True, text=True, check=False, timeout=60)
+    try:  # isolated (-I): no directory of the caller's, no PYTHON* variable, no user site
+        res = subprocess.run([exe, "-I", "-c", "import sys; print(sys.version.split()[0])"],
+                             capture_output=True, text=True, check=False, timeout=60, cwd="/",
+                             env={"PATH": SYSTEM_PATH})
     except subprocess.TimeoutExpired:
         return None
     return res.stdout.strip() or None
@@ -533,7 +562,7 @@ def find(base_dir, release):
         salt-call webstack_release.find /srv/webapp 0123abcd
     """
     release = str(release)
-    if not _PIN_RE.match(release):
+    if not _PIN_RE.fullmatch(release):
         raise CommandExecutionError(f"release {release!r}: expected a release id "
                                     "(YYYYmmddTHHMMSSZ-<8 hex>) or the 8 hex digits of its fingerprint")
     for release_id in reversed(list_(base_dir)):
@@ -633,40 +662,150 @@ def plan(base_dir, source, rev="main", settings_file=None, python="python3", bui
     }
 
 
+# ---------------------------------------------------------------- accounts and commands
+
+def _account(user, what="runas"):
+    """``user``'s passwd entry; an error naming ``what`` when there is none or it is root
+    (the project's code never runs as root)."""
+    if not user or not isinstance(user, str):
+        raise CommandExecutionError(f"{what}: expected the user that runs the project's code (never root), got none")
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise CommandExecutionError(f"{what}: no user {user!r} on this host") from None
+    if entry.pw_uid == 0:
+        raise CommandExecutionError(f"{what}: {user!r} is root; the project's code never runs as root")
+    return entry
+
+
+def _run_as(argv, runas, cwd, env, timeout=COMMAND_TIMEOUT):
+    """Run ``argv`` (no shell) as ``runas``: its uid, its groups (no other), umask 022, in
+    ``cwd``, with exactly ``env`` (nothing of root's, nothing of a login shell's), in a
+    session of its own (a timeout kills all of it). Returns ``{"retcode", "stdout",
+    "stderr"}``; an error when it cannot be started or does not finish in ``timeout`` s."""
+    entry = _account(runas)
+    try:
+        proc = subprocess.Popen(  # pylint: disable=consider-using-with
+            argv, cwd=cwd, env=env, user=entry.pw_uid, group=entry.pw_gid,
+            extra_groups=os.getgrouplist(entry.pw_name, entry.pw_gid), umask=0o022,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    except OSError as exc:
+        raise CommandExecutionError(f"`{shlex.join(argv)}` could not be started as {runas}: {exc}") from None
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise CommandExecutionError(f"`{shlex.join(argv)}` did not finish within {timeout} s") from None
+    return {"retcode": proc.returncode, "stdout": out.decode("utf-8", "replace"),
+            "stderr": err.decode("utf-8", "replace")}
+
+
+def _stop_all(entry, wait=5.0):
+    """Kill every process of ``entry``'s user (what a build left running: nothing of it may
+    run while root seals the release) and wait until they are gone: ``kill(-1, SIGKILL)``
+    as that user, which reaches all of them at once, however many fork meanwhile."""
+    # the shell's own kill: kill(2) with -1 spares the caller; none left is not an error
+    subprocess.run(["/bin/sh", "-c", "kill -s KILL -- -1"], user=entry.pw_uid, group=entry.pw_gid, extra_groups=[],
+                   cwd="/", env={"PATH": SYSTEM_PATH}, check=False, capture_output=True, timeout=60)
+    deadline = time.monotonic() + wait
+    while _processes_of(entry.pw_uid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = _processes_of(entry.pw_uid)
+    if left:
+        raise CommandExecutionError(f"the processes of {entry.pw_name} ({', '.join(left[:5])}) did not stop")
+
+
+def _processes_of(uid):
+    """The pids of the live processes (not zombies) whose real uid is ``uid``."""
+    found = []
+    for pid in os.listdir(PROC):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(os.path.join(PROC, pid, "status"), encoding="utf-8") as fh:
+                fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        except OSError:
+            continue  # gone meanwhile
+        if fields.get("Uid", "").split()[:1] == [str(uid)] and not fields.get("State", "").strip().startswith("Z"):
+            found.append(pid)
+    return found
+
+
+def _chown_tree(top, uid, gid):
+    """``top`` and everything under it owned by ``uid``:``gid``, no symlink followed (a tree
+    that only root could write so far: the hand-over to the build user)."""
+    os.lchown(top, uid, gid)
+    for root, dirs, files in os.walk(top):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), uid, gid)
+
+
+def _seal(top, builder_uid):
+    """Take a tree back from the build user once none of its processes runs: every entry
+    root's, directories 0755, files 0644 (0755 when executable), no setuid, setgid or
+    sticky bit; FIFOs, sockets and devices removed. Works on file descriptors opened
+    without following a symlink, so a symlink planted anywhere changes nothing outside
+    ``top``. A file with another link that is not the build user's (a hard link to a
+    file of the host's) fails the build instead of having its owner or mode changed."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        _seal_dir(fd, top, builder_uid)
+    finally:
+        os.close(fd)
+
+
+def _seal_dir(dfd, where, builder_uid):
+    os.fchown(dfd, 0, 0)
+    os.fchmod(dfd, 0o755)
+    for name in os.listdir(dfd):
+        path = os.path.join(where, name)
+        st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        if stat.S_ISLNK(st.st_mode):
+            os.chown(name, 0, 0, dir_fd=dfd, follow_symlinks=False)
+        elif stat.S_ISDIR(st.st_mode):
+            sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dfd)
+            try:
+                _seal_dir(sub, path, builder_uid)
+            finally:
+                os.close(sub)
+        elif stat.S_ISREG(st.st_mode):
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dfd)
+            try:
+                fst = os.fstat(fd)
+                if fst.st_nlink > 1 and fst.st_uid not in (builder_uid, 0):
+                    raise CommandExecutionError(f"{path} is a hard link to a file of uid {fst.st_uid}, outside the "
+                                                "release: the build may not bring in the host's files")
+                os.fchown(fd, 0, 0)
+                os.fchmod(fd, 0o755 if fst.st_mode & 0o111 else 0o644)
+            finally:
+                os.close(fd)
+        else:  # a FIFO, a socket or a device: not code, not data the app serves
+            os.unlink(name, dir_fd=dfd)
+
+
 # ---------------------------------------------------------------- build
 
-def _read_settings(path):
-    """The settings of a config file (``KEY=VALUE`` lines, the value to the end of the
-    line, ``#`` starting a comment line), as the app's entry reads them; a missing file is
-    ``{}``. Private: they are secrets."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        return {}
-    values = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key and not key.startswith("#"):
-            values[key] = value
-    return values
-
-
-def _command_env(release_dir, settings_file, env):
-    """The environment of a command in a release: its virtualenv first on PATH, the
-    settings of ``settings_file`` (as the app's processes get them), then ``env``, where
-    ``{release}`` stands for the release's directory."""
-    out = {
-        "PATH": os.path.join(release_dir, "venv", "bin")
-        + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "LANG": os.environ.get("LANG", "C.UTF-8"),
+def _command_env(release_dir, settings_file, env, home=None, config=True):
+    """The environment of a command in a release, and nothing else: the settings of
+    ``settings_file`` (as the app's processes get them, by app.env's codec), then ``env``
+    (``{release}`` stands for the release's directory), then the formula's own: the
+    release's virtualenv first on PATH, ``VIRTUAL_ENV``, and ``home`` as HOME where given.
+    ``config``: ``WEBSTACK_CONFIG`` names the settings file (not for the build user,
+    who cannot read it)."""
+    out = {"LANG": "C.UTF-8"}
+    if settings_file:
+        out.update(__utils__["webstack_envfile.read"](settings_file))
+        if config:
+            out["WEBSTACK_CONFIG"] = settings_file
+    out.update({str(k): str(v).replace("{release}", release_dir) for k, v in (env or {}).items()})
+    out.update({
+        "PATH": os.path.join(release_dir, "venv", "bin") + ":" + SYSTEM_PATH,
         "VIRTUAL_ENV": os.path.join(release_dir, "venv"),
         "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    if settings_file:
-        out["WEBSTACK_CONFIG"] = settings_file
-        out.update(_read_settings(settings_file))
-    out.update({str(k): str(v).replace("{release}", release_dir) for k, v in (env or {}).items()})
+    })
+    if home:
+        out["HOME"] = home
     return out
 
 
@@ -678,13 +817,14 @@ def _argv(command, release_dir):
 
 
 def run_commands(base_dir, release_id, commands, settings_file=None, env=None, runas=None,
-                 timeout=COMMAND_TIMEOUT):
+                 timeout=COMMAND_TIMEOUT, home=None, config=True):
     """
-    Run commands in a release's ``src`` directory, with its virtualenv first on
-    PATH (a leading ``python`` is the release's interpreter), the settings of
-    ``settings_file`` in the environment (and ``WEBSTACK_CONFIG`` pointing at it),
-    then ``env`` (``{release}`` in a value is the release's directory). Stops at the
-    first failure, with its output in the error.
+    Run commands in a release's ``src`` directory as ``runas`` (a user that is not root:
+    the app's, or the build user), with its virtualenv first on PATH (a leading
+    ``python`` is the release's interpreter), the settings of ``settings_file`` in the
+    environment (and ``WEBSTACK_CONFIG`` pointing at it, unless ``config`` is false),
+    then ``env`` (``{release}`` in a value is the release's directory); HOME is ``home``,
+    or the user's own. Stops at the first failure, with its output in the error.
 
     CLI Example:
 
@@ -693,15 +833,15 @@ def run_commands(base_dir, release_id, commands, settings_file=None, env=None, r
         salt-call webstack_release.run_commands /srv/webapp 20261126T210000Z-0123abcd '["python manage.py check"]' runas=webapp
     """  # noqa: E501 (a CLI example is one line)
     release_dir = _release_path(base_dir, release_id)
-    cmd_env = _command_env(release_dir, settings_file, env)
+    if not commands:
+        return []
+    entry = _account(runas)
+    cmd_env = _command_env(release_dir, settings_file, env, home=home or entry.pw_dir, config=config)
+    cmd_env["USER"] = cmd_env["LOGNAME"] = entry.pw_name
     done = []
     for command in commands or []:
-        argv = _argv(command, release_dir)
-        res = __salt__["cmd.run_all"](
-            argv, cwd=os.path.join(release_dir, "src"), env=cmd_env, runas=runas,
-            python_shell=False, clean_env=True, timeout=timeout, ignore_retcode=True,
-            output_loglevel="quiet",
-        )
+        res = _run_as(_argv(command, release_dir), runas=runas, cwd=os.path.join(release_dir, "src"), env=cmd_env,
+                      timeout=timeout)
         if res["retcode"] != 0:
             output = (res.get("stdout", "") + "\n" + res.get("stderr", "")).strip()
             raise CommandExecutionError(
@@ -716,9 +856,9 @@ def execute(base_dir, command, settings_file=None, env=None, runas=None, timeout
     Run one command in the current release, as the app's processes run: in
     ``<base_dir>/current/src``, its virtualenv first on PATH (a leading ``python`` is
     its interpreter), the settings of ``settings_file`` and then ``env`` in the
-    environment, as ``runas``. Returns ``{"release", "retcode", "stdout", "stderr"}``
-    whatever the exit status; an error only when there is no current release or the
-    command cannot be started.
+    environment, as ``runas`` (never root). Returns ``{"release", "retcode", "stdout",
+    "stderr"}`` whatever the exit status; an error only when there is no current release
+    or the command cannot be started.
 
     CLI Example:
 
@@ -732,46 +872,78 @@ def execute(base_dir, command, settings_file=None, env=None, runas=None, timeout
     if not __utils__["webstack_schema.valid"]("command", command):
         raise CommandExecutionError(f"command {command!r}: expected one line that splits into words "
                                     "(it runs without a shell)")
+    entry = _account(runas)
     current_dir = os.path.join(base_dir, "current")
-    res = __salt__["cmd.run_all"](
-        _argv(command, current_dir), cwd=os.path.join(current_dir, "src"),
-        env=_command_env(current_dir, settings_file, env), runas=runas, python_shell=False, clean_env=True,
-        timeout=int(timeout), ignore_retcode=True, output_loglevel="quiet",
-    )
+    cmd_env = _command_env(current_dir, settings_file, env, home=entry.pw_dir)
+    cmd_env["USER"] = cmd_env["LOGNAME"] = entry.pw_name
+    res = _run_as(_argv(command, current_dir), runas=runas, cwd=os.path.join(current_dir, "src"), env=cmd_env,
+                  timeout=int(timeout))
     return {"release": release_id, "retcode": res["retcode"], "stdout": res.get("stdout", ""),
             "stderr": res.get("stderr", "")}
 
 
+def _build_dirs(base_dir, entry):
+    """The build user's home (emptied: nothing of an earlier build's configuration stays) and
+    pip's cache, under ``<base_dir>/cache/build``, which stays root's."""
+    top = os.path.join(base_dir, "cache", "build")
+    os.makedirs(top, mode=0o755, exist_ok=True)
+    os.chown(top, 0, 0)
+    os.chmod(top, 0o755)
+    home, cache = os.path.join(top, "home"), os.path.join(top, "pip")
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.rmtree(os.path.join(base_dir, "cache", "pip"), ignore_errors=True)  # root's, from before the build user
+    for path in (home, cache):
+        if not os.path.isdir(path) or os.path.islink(path):
+            if os.path.lexists(path):
+                os.unlink(path)
+            os.mkdir(path, 0o700)
+        os.lchown(path, entry.pw_uid, entry.pw_gid)
+        os.chmod(path, 0o700, follow_symlinks=False)
+    return home, cache
+
+
 def build(base_dir, source, rev="main", settings_file=None, requirements="requirements.txt",
-          python="python3", build_commands=None, env=None, saltenv="base", planned=None, links=None):
+          python="python3", build_commands=None, env=None, saltenv="base", planned=None, links=None,
+          build_user=None):
     """
     Build a new release completely: export the source, create the virtualenv,
-    install the requirements (pip cache under ``<base_dir>/cache/pip``; a virtualenv
+    install the requirements (pip cache under ``<base_dir>/cache/build/pip``; a virtualenv
     is copied from the newest release whose requirements files are the same, byte for
     byte, with the same interpreter, unless a requirement installs from a local path
-    or a version control URL, and pip then finds everything installed), link each
-    path of ``links`` (relative to the source, e.g. ``media``) to its target outside
-    the release (``<base_dir>/shared/media``), run the build commands (e.g.
-    collectstatic), then write ``release.json``. A failed
-    build is removed and ``current`` is not touched. Returns the new id.
+    or a version control URL, and pip then finds everything installed), run the build
+    commands (e.g. collectstatic), seal the release, link each path of ``links``
+    (relative to the source, e.g. ``media``) to its target outside the release
+    (``<base_dir>/shared/media``), then write ``release.json``. The virtualenv, the
+    requirements and the build commands run as ``build_user`` (never root), which
+    writes only the release's ``src``, ``venv`` and ``static`` and its own caches;
+    root then stops its processes and takes the release back (see the module's
+    documentation). A failed build is removed and ``current`` is not touched. Returns
+    the new id.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt-call webstack_release.build /srv/webapp salt://example settings_file=/etc/webstack/webapp/app.env
-    """
+        salt-call webstack_release.build /srv/webapp salt://example settings_file=/etc/webstack/webapp/app.env build_user=webapp-build
+    """  # noqa: E501 (a CLI example is one line)
+    builder = _account(build_user, "build_user")
     planned = planned or plan(base_dir, source, rev=rev, settings_file=settings_file, python=python,
                               build_commands=build_commands, saltenv=saltenv, requirements=requirements,
                               links=links)
+    interpreter = _interpreter(python)
+    if not interpreter:
+        raise CommandExecutionError(f"python {python!r}: no such interpreter on this host")
     now = _build_time(base_dir)
     release_id = f"{now}-{planned['fingerprint'][:8]}"
     release_dir = _release_path(base_dir, release_id)
     os.makedirs(_releases_dir(base_dir), mode=0o755, exist_ok=True)
     if os.path.exists(release_dir):
         raise CommandExecutionError(f"release {release_id} already exists")
+    _stop_all(builder)  # nothing of an earlier build runs while the new one is set up
+    home, pip_cache = _build_dirs(base_dir, builder)
     try:
         _export(base_dir, source, planned["resolved"], os.path.join(release_dir, "src"))
+        os.chmod(release_dir, 0o755)
         with open(os.path.join(release_dir, "RELEASE"), "w", encoding="utf-8") as fh:
             fh.write(release_id + "\n")
         venv = os.path.join(release_dir, "venv")
@@ -781,17 +953,25 @@ def build(base_dir, source, rev="main", settings_file=None, requirements="requir
                                         "is not in the source")
         venv_key = _venv_key(os.path.join(release_dir, "src"), requirements, planned["parts"]["python"])
         venv_from = _copy_venv(base_dir, venv_key, venv)
+        for name in BUILD_DIRS:
+            os.makedirs(os.path.join(release_dir, name), mode=0o755, exist_ok=True)
+            _chown_tree(os.path.join(release_dir, name), builder.pw_uid, builder.pw_gid)
+        build_env = _command_env(release_dir, None, {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"},
+                                 home=home)
+        src = os.path.join(release_dir, "src")
         if not venv_from:
-            _check_run([python, "-m", "venv", venv], "create the virtualenv")
-        pip = [os.path.join(venv, "bin", "python"), "-m", "pip", "--disable-pip-version-check", "--no-input"]
+            _check_run([interpreter, "-m", "venv", venv], "create the virtualenv", builder.pw_name, src, build_env)
         if requirements:
             # on a copied virtualenv this finds everything installed and changes nothing
-            _check_run(pip + ["install", "--cache-dir", os.path.join(base_dir, "cache", "pip"),
-                              "-r", req_file], "install the requirements")
-        os.makedirs(os.path.join(release_dir, "static"), exist_ok=True)
+            _check_run([os.path.join(venv, "bin", "python"), "-m", "pip", "install", "--cache-dir", pip_cache,
+                        "-r", req_file], "install the requirements", builder.pw_name, src, build_env)
+        run_commands(base_dir, release_id, build_commands, settings_file=settings_file, env=env,
+                     runas=builder.pw_name, home=home, config=False)
+        _stop_all(builder)
+        for name in BUILD_DIRS:
+            _seal(os.path.join(release_dir, name), builder.pw_uid)
         for rel, target in sorted((links or {}).items()):
             _link(os.path.join(release_dir, "src"), rel, target)
-        run_commands(base_dir, release_id, build_commands, settings_file=settings_file, env=env)
         meta = {
             "id": release_id,
             "fingerprint": planned["fingerprint"],
@@ -800,13 +980,17 @@ def build(base_dir, source, rev="main", settings_file=None, requirements="requir
             "source_digest": planned["parts"]["source_digest"],
             "python": planned["parts"]["python"],
             "built": now,
+            "built_by": builder.pw_name,
             "venv_key": venv_key,
             "venv_from": venv_from,
         }
         with open(os.path.join(release_dir, RELEASE_JSON), "w", encoding="utf-8") as fh:
             json.dump(meta, fh, indent=2, sort_keys=True)
     except BaseException:
-        shutil.rmtree(release_dir, ignore_errors=True)
+        try:
+            _stop_all(builder)
+        finally:
+            shutil.rmtree(release_dir, ignore_errors=True)
         raise
     return release_id
 
@@ -909,7 +1093,7 @@ def _build_time(base_dir, wait=2.0):
     one (a virtualenv copied, nothing to install) waits for the next second; a clock
     that went back waits ``wait`` seconds at most."""
     try:
-        newest = max((name[:16] for name in os.listdir(_releases_dir(base_dir)) if _ID_RE.match(name)), default="")
+        newest = max((name[:16] for name in os.listdir(_releases_dir(base_dir)) if _ID_RE.fullmatch(name)), default="")
     except OSError:
         newest = ""
     deadline = time.monotonic() + wait
@@ -935,18 +1119,13 @@ def _link(src, rel, target):
     os.symlink(target, path)
 
 
-def _check_run(argv, what, timeout=PIP_TIMEOUT):
-    try:
-        res = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=timeout,
-                             env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
-    except subprocess.TimeoutExpired:
-        raise CommandExecutionError(f"could not {what}: `{' '.join(argv)}` did not finish within "
-                                    f"{timeout} s") from None
-    if res.returncode != 0:
-        output = (res.stdout + "\n" + res.stderr).strip()
-        raise CommandExecutionError(f"could not {what}: `{' '.join(argv)}` exited {res.returncode}:\n"
+def _check_run(argv, what, runas, cwd, env, timeout=PIP_TIMEOUT):
+    res = _run_as(argv, runas=runas, cwd=cwd, env=env, timeout=timeout)
+    if res["retcode"] != 0:
+        output = (res["stdout"] + "\n" + res["stderr"]).strip()
+        raise CommandExecutionError(f"could not {what}: `{' '.join(argv)}` exited {res['retcode']}:\n"
                                     f"{output[-3000:]}")
-    return res.stdout
+    return res["stdout"]
 
 
 def migrated(base_dir, release_id):
@@ -984,10 +1163,11 @@ def run_migrations(base_dir, release_id, migrate_commands, settings_file=None, e
 def deploy(base_dir, source, rev="main", settings_file=None, requirements="requirements.txt",
            python="python3", build_commands=None, migrate=True, migrate_commands=None,
            post_deploy_commands=None, env=None, user=None, keep=5, saltenv="base", planned=None,
-           release=None, build_missing=True, links=None):
+           release=None, build_missing=True, links=None, build_user=None):
     """
     Deploy when the source, the settings or the build changed: build the new
-    release (or reuse a finished one with the same fingerprint), run the
+    release as ``build_user`` (see :py:func:`build`; or reuse a finished one with the
+    same fingerprint), run the
     migrations in it as ``user`` (when ``migrate``), switch ``current`` to it,
     run the post-deploy commands, and keep the newest ``keep`` releases. A
     post-deploy command that fails switches ``current`` back (nothing serves the
@@ -1002,7 +1182,7 @@ def deploy(base_dir, source, rev="main", settings_file=None, requirements="requi
 
     .. code-block:: bash
 
-        salt-call webstack_release.deploy /srv/webapp salt://example settings_file=/etc/webstack/webapp/app.env user=webapp
+        salt-call webstack_release.deploy /srv/webapp salt://example settings_file=/etc/webstack/webapp/app.env user=webapp build_user=webapp-build
     """  # noqa: E501 (a CLI example is one line)
     planned = planned or plan(base_dir, source, rev=rev, settings_file=settings_file, python=python,
                               build_commands=build_commands, saltenv=saltenv, requirements=requirements,
@@ -1016,7 +1196,8 @@ def deploy(base_dir, source, rev="main", settings_file=None, requirements="requi
             "makes it (did the source or the settings change since it ran?); nothing was switched")
     release_id = planned["reuse"] or build(
         base_dir, source, rev=rev, settings_file=settings_file, requirements=requirements, python=python,
-        build_commands=build_commands, env=env, saltenv=saltenv, planned=planned, links=links)
+        build_commands=build_commands, env=env, saltenv=saltenv, planned=planned, links=links,
+        build_user=build_user)
     if migrate and not planned.get("pinned"):
         run_migrations(base_dir, release_id, migrate_commands, settings_file=settings_file, env=env, user=user)
     old = activate(base_dir, release_id)

@@ -29,8 +29,8 @@ from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "webstack_supervisor"
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
-_STATUS_RE = re.compile(r"^(?P<name>\S+)\s+(?P<state>[A-Z]+)\s*(?P<info>.*)$")
+_NAME_RE = re.compile(r"[A-Za-z0-9_.-]+")
+_STATUS_RE = re.compile(r"(?P<name>\S+)\s+(?P<state>[A-Z]+)\s*(?P<info>.*)")
 _PID_RE = re.compile(r"pid (\d+)")
 _UNREACHABLE_RE = re.compile(r"^\S+://\S* (refused connection|no such file)", re.M)
 # where supervisorctl looks for its config when not given one (supervisor 4.x)
@@ -52,7 +52,7 @@ def _conf_dir(conf_dir=None):
 
 
 def _check_name(name):
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise CommandExecutionError(
             f"program name {name!r}: expected letters, digits, '.', '_' or '-'"
         )
@@ -178,7 +178,7 @@ def render_program(
 
 
 def _shell_word(word):
-    if word and re.match(r"^[A-Za-z0-9_./:=@,+-]+$", word):
+    if word and re.fullmatch(r"[A-Za-z0-9_./:=@,+-]+", word):
         return word
     return "'" + word.replace("'", "'\"'\"'") + "'"
 
@@ -332,7 +332,7 @@ def status(name=None, conf_file=None):
     out = _ctl(args, conf_file=conf_file, check=False)
     result = {}
     for line in out.splitlines():
-        match = _STATUS_RE.match(line.strip())
+        match = _STATUS_RE.fullmatch(line.strip())
         if not match or match.group("state") not in _STATES:
             continue
         pid = _PID_RE.search(match.group("info"))
@@ -491,6 +491,6 @@ def signal(name, sig="HUP", conf_file=None):
         salt-call webstack_supervisor.signal webapp-gunicorn HUP
     """
     _check_name(name)
-    if not re.match(r"^[A-Z0-9]+$", str(sig)):
+    if not re.fullmatch(r"[A-Z0-9]+", str(sig)):
         raise CommandExecutionError(f"signal {sig!r}: expected a name such as HUP")
     return _ctl(["signal", str(sig), name], conf_file=conf_file)

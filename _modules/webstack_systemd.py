@@ -28,9 +28,11 @@ from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "webstack_systemd"
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
-_SIGNAL_RE = re.compile(r"^[A-Z0-9]+$")
-_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME_RE = re.compile(r"[A-Za-z0-9_.-]+")
+_SIGNAL_RE = re.compile(r"[A-Z0-9]+")
+_ENV_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# a line break for some reader (\n, \r, \x0b, \x0c, \x1c-\x1e, \x85, U+2028, U+2029) or another control
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 RUN_DIR = "/run/systemd/system"
 # systemd's ActiveState/SubState, in the words supervisorctl uses
 _STATES = {
@@ -52,7 +54,7 @@ def _conf_dir(conf_dir=None):
 
 
 def _check_name(name):
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise CommandExecutionError(
             f"unit name {name!r}: expected letters, digits, '.', '_' or '-'"
         )
@@ -102,18 +104,19 @@ def program_path(name, conf_dir=None):
 def _exec_word(word):
     """One argument of ExecStart=: quoted as systemd splits it, with % and $ escaped."""
     word = str(word).replace("%", "%%").replace("$", "$$")
-    if word and re.match(r"^[A-Za-z0-9_./:=@,+-]+$", word):
+    if word and re.fullmatch(r"[A-Za-z0-9_./:=@,+-]+", word):
         return word
     return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _env_assignment(key, value):
-    if not _ENV_KEY_RE.match(str(key)):
+    if not _ENV_KEY_RE.fullmatch(str(key)):
         raise CommandExecutionError(f"environment {key!r}: expected a variable name")
     value = str(value)
-    if "\n" in value or "\x00" in value:
+    if _CONTROL_RE.search(value):
         # no echo: the value may be a secret
-        raise CommandExecutionError(f"environment {key}: a unit cannot hold a value with a line break")
+        raise CommandExecutionError(f"environment {key}: a unit cannot hold a value with a line break or another "
+                                    "control character")
     text = f"{key}={value}".replace("%", "%%").replace("\\", "\\\\").replace('"', '\\"')
     return f'"{text}"'
 
@@ -158,7 +161,7 @@ def render_program(
     if not command or "\n" in command:
         raise CommandExecutionError(f"program {name}: command must be one non-empty line")
     for what, sig in (("stopsignal", stopsignal), ("reload_signal", reload_signal)):
-        if sig is not None and not _SIGNAL_RE.match(str(sig)):
+        if sig is not None and not _SIGNAL_RE.fullmatch(str(sig)):
             raise CommandExecutionError(f"program {name}: {what} {sig!r}: expected a name such as TERM")
     unit = [
         "# Managed by Salt (webstack): local changes are overwritten.",
@@ -475,6 +478,6 @@ def signal(name, sig="HUP", conf_file=None):  # pylint: disable=unused-argument
         salt-call webstack_systemd.signal webapp-gunicorn HUP
     """
     _check_name(name)
-    if not _SIGNAL_RE.match(str(sig)):
+    if not _SIGNAL_RE.fullmatch(str(sig)):
         raise CommandExecutionError(f"signal {sig!r}: expected a name such as HUP")
     return _systemctl(["kill", "--kill-whom=main", f"--signal=SIG{sig}", f"{name}.service"])

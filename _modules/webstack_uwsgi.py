@@ -80,7 +80,9 @@ def workers(stats_socket):
 def fifo_command(fifo, command):
     """
     Write one command to uWSGI's master FIFO (``c``: chain reload, ``r``:
-    graceful reload, ``q``: graceful shutdown). An error when no master reads it.
+    graceful reload, ``q``: graceful shutdown). An error when no master reads it. The
+    FIFO lies in a directory that the app's user writes: it is opened without following
+    a symlink and written only when what was opened is a FIFO.
 
     CLI Example:
 
@@ -91,14 +93,16 @@ def fifo_command(fifo, command):
     if not isinstance(command, str) or len(command) != 1 or not command.isalnum():
         raise CommandExecutionError(f"master FIFO command {command!r}: expected one letter such as c")
     try:
-        if not stat.S_ISFIFO(os.stat(fifo).st_mode):
+        if not stat.S_ISFIFO(os.lstat(fifo).st_mode):
             raise CommandExecutionError(f"{fifo} is not a FIFO")
-        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY)
     except OSError as exc:
         if exc.errno == errno.ENXIO:
             raise CommandExecutionError(f"no uWSGI master reads {fifo}: is it running?") from exc
         raise CommandExecutionError(f"uWSGI master FIFO {fifo}: {exc}") from exc
     try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):  # replaced between the two looks
+            raise CommandExecutionError(f"{fifo} is not a FIFO")
         os.write(fd, command.encode())
     finally:
         os.close(fd)

@@ -23,7 +23,7 @@ from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "webstack_varnish"
 
-_VCL_NAME_RE = re.compile(r"^webstack_[0-9a-f]{12}$")
+_VCL_NAME_RE = re.compile(r"webstack_[0-9a-f]{12}")
 
 
 def __virtual__():
@@ -122,7 +122,7 @@ def load_vcl(path, admin_port=6083, secret="/etc/varnish/secret"):
         _adm(["vcl.load", name, path], admin_port, secret)
     _adm(["vcl.use", name], admin_port, secret)
     for old in held["available"] + [held["active"]]:
-        if old and old != name and (_VCL_NAME_RE.match(old) or old == "boot"):
+        if old and old != name and (_VCL_NAME_RE.fullmatch(old) or old == "boot"):
             # a VCL still busy with requests stays until the next load
             __salt__["cmd.run_all"](["varnishadm", "-T", f"127.0.0.1:{admin_port}", "-S", secret, "vcl.discard", old],
                                     python_shell=False, ignore_retcode=True, output_loglevel="quiet")

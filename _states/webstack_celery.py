@@ -26,18 +26,21 @@ def __virtual__():
     return __virtualname__
 
 
-def ready(name, base_dir, celery_app, **kwargs):
+def ready(name, base_dir, celery_app, runas=None, **kwargs):
     """
-    Wait until the worker program ``name`` answers ``celery inspect ping``. Arguments
-    are those of ``webstack_celery.wait_ready``. Under ``test=True`` nothing is
-    waited for: the worker that the real run would start is not there yet.
+    Wait until the worker program ``name`` answers ``celery inspect ping``, run as
+    ``runas`` (the app's user: never root). Arguments are those of
+    ``webstack_celery.wait_ready``; ``runas`` is named here because Salt's state
+    system keeps a ``runas`` to itself unless the function names it. Under
+    ``test=True`` nothing is waited for: the worker that the real run would start is
+    not there yet.
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     if __opts__["test"]:
         ret["comment"] = f"Celery worker {name}: the real run waits until it answers a ping"
         return ret
     try:
-        res = __salt__["webstack_celery.wait_ready"](base_dir, celery_app, name, **kwargs)
+        res = __salt__["webstack_celery.wait_ready"](base_dir, celery_app, name, runas=runas, **kwargs)
     except Exception as exc:  # pylint: disable=broad-except
         ret["result"] = False
         ret["comment"] = str(exc)

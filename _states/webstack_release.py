@@ -9,6 +9,7 @@ Application releases as a state.
         - source: salt://example
         - settings_file: /etc/webstack/webapp/app.env
         - user: webapp
+        - build_user: webapp-build
         - keep: 5
 
 A new release is built and switched to only when the source (git commit or
@@ -43,7 +44,7 @@ def _plan(name, source, args, release=None):
 def deployed(name, source, rev="main", settings_file=None, requirements="requirements.txt",
              python="python3", build_commands=None, migrate=True, migrate_commands=None,
              post_deploy_commands=None, env=None, user=None, keep=5, saltenv="base", release=None,
-             build=True, links=None):
+             build=True, links=None, build_user=None):
     """
     Make sure ``<name>/current`` is a release of this source and settings.
 
@@ -60,7 +61,11 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
     python
         Interpreter for the virtualenv.
     build_commands
-        Run in the new release before the switch, as root (e.g. collectstatic).
+        Run in the new release before the switch, as ``build_user`` (e.g. collectstatic).
+    build_user
+        The user that creates the virtualenv, installs the requirements and runs the
+        build commands (never root): it writes only the release being built, which
+        is root's once built.
     migrate, migrate_commands
         Run in the new release before the switch, as ``user``, when ``migrate``.
     post_deploy_commands
@@ -100,7 +105,7 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
         res = __salt__["webstack_release.deploy"](
             name, source, migrate=migrate, migrate_commands=migrate_commands,
             post_deploy_commands=post_deploy_commands, env=env, user=user, keep=keep, planned=planned,
-            release=release, build_missing=build, **args)
+            release=release, build_missing=build, build_user=build_user, **args)
     except Exception as exc:  # pylint: disable=broad-except
         ret["result"] = False
         ret["comment"] = f"Deploy failed, current release {planned['current'] or '(none)'} left in place: {exc}"
@@ -121,7 +126,8 @@ def deployed(name, source, rev="main", settings_file=None, requirements="require
 
 
 def built(name, source, rev="main", settings_file=None, requirements="requirements.txt",
-          python="python3", build_commands=None, env=None, saltenv="base", release=None, links=None, **_):
+          python="python3", build_commands=None, env=None, saltenv="base", release=None, links=None,
+          build_user=None, **_):
     """
     Make sure a finished release of this source and settings exists, without
     switching ``current`` to it: ``orch.deploy`` builds on every node first,
@@ -143,7 +149,8 @@ def built(name, source, rev="main", settings_file=None, requirements="requiremen
         ret["comment"] = f"{name}: would have built a new release"
         return ret
     try:
-        new = __salt__["webstack_release.build"](name, source, env=env, planned=planned, **args)
+        new = __salt__["webstack_release.build"](name, source, env=env, planned=planned, build_user=build_user,
+                                                 **args)
     except Exception as exc:  # pylint: disable=broad-except
         ret["result"] = False
         ret["comment"] = f"Build failed, current release {planned['current'] or '(none)'} left in place: {exc}"

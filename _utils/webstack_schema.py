@@ -17,9 +17,24 @@ newline through.
 """
 
 import difflib
+import importlib.util
 import ipaddress
+import os
 import re
 import shlex
+
+
+def _sibling(name):
+    """A module of this directory, loaded by its path: under Salt's loader, in the tests and
+    in docs/reference.py alike (none of them puts this directory on sys.path)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(os.path.dirname(__file__), f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# app.env's codec: the grammar of a setting's name and value follows from what it reads back
+envfile = _sibling("webstack_envfile")
 
 MASK = "**********"
 
@@ -27,7 +42,9 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME_RE = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})*\.?")
 _IP_CHARS_RE = re.compile(r"[0-9A-Fa-f:.]{2,45}")
 _PATH_RE = re.compile(r"/[A-Za-z0-9._/-]*")
-_PRINTABLE_RE = re.compile(r"[^\x00-\x1f\x7f]*")
+# No control character (C0, DEL, C1) and no Unicode line or paragraph separator: one line
+# for every reader
+_PRINTABLE_RE = re.compile("[^\x00-\x1f\x7f-\x9f\u2028\u2029]*")
 # Printable ASCII without whitespace, quotes or backslash: a secret that every sink
 # takes as it is (redis.conf, app.env, a URL once percent-encoded, SQL via Salt).
 _SECRET_RE = re.compile(r"[!#-&(-\[\]-~]+")
@@ -57,6 +74,61 @@ def is_ip(value, version=None):
     except ValueError:
         return False
     return version is None or address.version == version
+
+
+# Where a node's address lies when the pillar names no network (network:private_cidr): the
+# private ranges of RFC 1918 and the shared address space of RFC 6598 (carrier-grade NAT,
+# overlay networks)
+PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+
+
+def node_address_problem(value, cidr=""):
+    """None when ``value`` is an address that a node of the cluster may have (what it
+    publishes in the mine, and what its peers put in their configs): one IPv4 address, not
+    loopback, link-local, multicast, reserved or unspecified, inside ``cidr`` when it is set
+    (network:private_cidr), else in a private range (:py:data:`PRIVATE_NETWORKS`). Else the
+    expected form and what was got, as a message says them."""
+    if not is_ip(value, 4):
+        return f"an IPv4 address, got {describe(value)}"
+    ip = ipaddress.ip_address(value)
+    if ip.is_unspecified or ip.is_loopback or ip.is_multicast or ip.is_link_local or ip.is_reserved:
+        return f"a unicast IPv4 address of the node, got {value!r}"
+    if cidr:
+        if ip not in ipaddress.ip_network(cidr, strict=False):
+            return f"an address in webstack:network:private_cidr ({cidr}), got {value!r}"
+    elif not any(ip in ipaddress.ip_network(net) for net in PRIVATE_NETWORKS):
+        return (f"a private address ({', '.join(PRIVATE_NETWORKS)}; or name the cluster's network in "
+                f"webstack:network:private_cidr), got {value!r}")
+    return None
+
+
+def node_certificate_problem(value, node):
+    """None when ``value`` is the certificate a node publishes for the cluster's TLS (what the
+    mine holds, before a peer trusts it): one PEM certificate and nothing else, whose
+    subject's CN is the node's minion id, valid now. Else the expected form and what was
+    got, as a message says them (the text itself is never repeated)."""
+    expected = f"one PEM certificate whose CN is {node}"
+    if not isinstance(value, str) or not _is_certificate(value) or len(pem_blocks(value, "CERTIFICATE")) != 1:
+        return f"{expected}, got {describe(value) if not isinstance(value, str) else 'other text'}"
+    try:
+        import datetime  # pylint: disable=import-outside-toplevel
+
+        from cryptography import x509  # pylint: disable=import-outside-toplevel
+        from cryptography.x509.oid import NameOID  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return None  # Salt depends on cryptography: only a test without it comes here
+    try:
+        cert = x509.load_pem_x509_certificate(value.encode())
+    except ValueError:
+        return f"{expected}, got text that does not load as one"
+    names = [n.value for n in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if names != [node]:
+        return f"{expected}, got one for {', '.join(map(str, names)) or 'no CN'}"
+    now = datetime.datetime.now(datetime.UTC)
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        return f"{expected}, got one that is not valid now (from {cert.not_valid_before_utc:%Y-%m-%d} to " \
+               f"{cert.not_valid_after_utc:%Y-%m-%d})"
+    return None
 
 
 def is_host(value):
@@ -111,14 +183,6 @@ def _is_command(value):
         return bool(shlex.split(value))
     except ValueError:
         return False
-
-
-def _is_env_value(value):
-    if not isinstance(value, (str, int, float)):  # bool is an int
-        return False
-    text = str(value)
-    return (_PRINTABLE_RE.fullmatch(text) is not None and text[:1] not in ("'", '"')
-            and text[-1:] not in ("'", '"'))
 
 
 _GIT_URL_CHARS = r"[A-Za-z0-9._~:/?#\[\]@%+,=-]+"
@@ -240,15 +304,14 @@ GRAMMARS = {
     "url_path": (lambda v: _full(r"/[A-Za-z0-9._~/-]*")(v) and ".." not in v.split("/"),
                  "a URL path starting with '/', e.g. /healthz"),
     "command": (_is_command, "a single-line command of printable characters (run without a shell)"),
-    "env_name": (_full(r"[A-Z_][A-Z0-9_]{0,127}"), "an UPPER_CASE variable name"),
+    "env_name": (envfile.valid_name, envfile.NAME_FORM),
     "app_setting": (lambda v: v in APP_SETTINGS, "a setting the formula provides (" + ", ".join(APP_SETTINGS)
                     + ")"),
     "deb_package": (_full(r"[a-z0-9][a-z0-9+.-]{1,99}"), "a Debian package name such as libpq-dev"),
     "rq_queue": (_full(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"), "a queue name of letters, digits, '.', '_' or '-'"),
     "import_path": (_full(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*[:.][A-Za-z_][A-Za-z0-9_]*"),
                     "module.path:Name, e.g. django_celery_beat.schedulers:DatabaseScheduler"),
-    "env_value": (_is_env_value, "a single-line value of printable characters that does not start or end "
-                                 "with a quote"),
+    "env_value": (envfile.valid_value, envfile.VALUE_FORM),
     "nginx_size": (_full(r"[0-9]{1,12}[kKmMgG]?"), "a size such as 10m"),
     "redis_size": (_full(r"[0-9]{1,15}(b|kb|mb|gb)?", re.I), "a size such as 256mb"),
     "nginx_time": (_full(r"[0-9]{1,9}(ms|s|m|h|d|w|M|y)?"), "an nginx duration such as 30d"),

@@ -8,8 +8,11 @@
 {%-   do cluster.update({id: roles}) %}
 {%- endfor %}
 # Every minion publishes its private address; the db, cache and lb configs use them.
+# The storage node and its clients (app, worker) publish the certificate each presents
+# to GlusterFS (made on first call); the others publish nothing there.
 mine_functions:
   webstack_network.private_address: []
+  webstack_glusterfs.certificate: []
 
 webstack:
   nodes: {{ cluster | json }}

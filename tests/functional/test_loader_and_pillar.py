@@ -40,6 +40,8 @@ VALID = {
         ("webstack_mariadb.ensure_user", "webstack_mariadb"),
         ("webstack_nginx.set_down", "webstack_nginx"),
         ("webstack_varnish.ban", "webstack_varnish"),
+        ("webstack_glusterfs.certificate", "webstack_glusterfs"),
+        ("webstack_nftables.load", "webstack_nftables"),
     ],
 )
 def test_repo_execution_modules_are_loaded(loaders, function, module):
@@ -51,6 +53,7 @@ def test_repo_state_modules_are_loaded(loaders):
     names = {name for name in loaders.states if name.startswith("webstack_")}
     assert names == {
         "webstack_celery.ready",
+        "webstack_glusterfs.tls_present",
         "webstack_glusterfs.volume_present",
         "webstack_haproxy.drained",
         "webstack_haproxy.ready",

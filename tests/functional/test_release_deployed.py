@@ -7,8 +7,12 @@ with an empty requirements.txt, so pip installs nothing and needs no network.
 
 import json
 import os
+import pwd
+import shutil
+import stat
 import subprocess
 import tarfile
+import tempfile
 import textwrap
 
 import pytest
@@ -41,9 +45,52 @@ def source(state_tree, request):
     return directory, f"salt://{name}"
 
 
+# The app's user and the build user, as salt/webstack/app/user.sls makes them: system users
+# without a login, the build user in no group of the app's
+APP_USER, BUILD_USER = "wsfunc", "wsfunc-build"
+
+
+@pytest.fixture(scope="module")
+def accounts():
+    for name in (APP_USER, BUILD_USER):
+        if subprocess.run(["getent", "passwd", name], capture_output=True, check=False).returncode:
+            subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                            name], check=True)
+    return {name: pwd.getpwnam(name) for name in (APP_USER, BUILD_USER)}
+
+
 @pytest.fixture
-def base_dir(tmp_path):
-    return tmp_path / "srv" / "webapp"
+def reachable(accounts):  # pylint: disable=unused-argument
+    """A directory that every user can reach and write (pytest's tmp_path is root's alone),
+    removed afterwards."""
+    top = tempfile.mkdtemp(prefix="webstack-functional-", dir="/var/tmp")
+    os.chmod(top, 0o1777)
+    try:
+        yield top
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.fixture
+def base_dir(reachable):
+    return __import__("pathlib").Path(reachable) / "srv" / "webapp"
+
+
+class Releases:
+    """``states.webstack_release`` as the formula calls it: with the app's user and the build
+    user unless a test gives others."""
+
+    def __init__(self, states):
+        self._states = states
+
+    def __getattr__(self, name):
+        state = getattr(self._states.webstack_release, name)
+        return lambda **kwargs: state(**{"user": APP_USER, "build_user": BUILD_USER, **kwargs})
+
+
+@pytest.fixture
+def releases(states, accounts):  # pylint: disable=unused-argument
+    return Releases(states)
 
 
 def _releases(modules, base_dir):
@@ -67,9 +114,9 @@ def _call_app(base_dir, release="current"):
     return res.stdout.strip()
 
 
-def test_first_deploy_builds_a_release_and_points_current_to_it(states, modules, source, base_dir, testmode):
+def test_first_deploy_builds_a_release_and_points_current_to_it(releases, modules, source, base_dir, testmode):
     _, url = source
-    ret = states.webstack_release.deployed(name=str(base_dir), source=url, build_commands=BUILD,
+    ret = releases.deployed(name=str(base_dir), source=url, build_commands=BUILD,
                                            test=testmode)
     if testmode:
         assert ret.result is None
@@ -94,14 +141,14 @@ def test_first_deploy_builds_a_release_and_points_current_to_it(states, modules,
     assert _call_app(base_dir) == "200 OK hello, version 1"
 
 
-def test_second_apply_changes_nothing(states, modules, source, base_dir):
+def test_second_apply_changes_nothing(releases, modules, source, base_dir):
     _, url = source
-    first = states.webstack_release.deployed(name=str(base_dir), source=url, build_commands=BUILD)
+    first = releases.deployed(name=str(base_dir), source=url, build_commands=BUILD)
     assert first.result is True, first.comment
     release = _current(modules, base_dir)
 
     for test in (False, True):
-        again = states.webstack_release.deployed(name=str(base_dir), source=url, build_commands=BUILD,
+        again = releases.deployed(name=str(base_dir), source=url, build_commands=BUILD,
                                                  test=test)
         assert again.result is True, again.comment
         assert again.changes == {}
@@ -110,20 +157,20 @@ def test_second_apply_changes_nothing(states, modules, source, base_dir):
 
 
 def test_source_change_is_predicted_then_deployed_and_reverting_switches_back(
-        states, modules, source, base_dir):
+        releases, modules, source, base_dir):
     directory, url = source
     kwargs = dict(name=str(base_dir), source=url, build_commands=BUILD)
-    assert states.webstack_release.deployed(**kwargs).result is True
+    assert releases.deployed(**kwargs).result is True
     first = _current(modules, base_dir)
 
     _write_app(directory, 2)
-    predicted = states.webstack_release.deployed(test=True, **kwargs)
+    predicted = releases.deployed(test=True, **kwargs)
     assert predicted.result is None
     assert predicted.changes == {"release": {"old": first, "new": "(new release)"}}
     assert _releases(modules, base_dir) == [first]  # nothing built
     assert _current(modules, base_dir) == first
 
-    applied = states.webstack_release.deployed(**kwargs)
+    applied = releases.deployed(**kwargs)
     assert applied.result is True, applied.comment
     second = _current(modules, base_dir)
     assert second != first
@@ -134,10 +181,10 @@ def test_source_change_is_predicted_then_deployed_and_reverting_switches_back(
 
     # back to version 1: the finished release is reused, nothing is rebuilt
     _write_app(directory, 1)
-    predicted = states.webstack_release.deployed(test=True, **kwargs)
+    predicted = releases.deployed(test=True, **kwargs)
     assert predicted.result is None
     assert predicted.changes == {"release": {"old": second, "new": first}}
-    back = states.webstack_release.deployed(**kwargs)
+    back = releases.deployed(**kwargs)
     assert back.result is True, back.comment
     assert back.changes == {"release": {"old": second, "new": first}}
     assert f"switched to the finished release {first}" in back.comment
@@ -145,19 +192,20 @@ def test_source_change_is_predicted_then_deployed_and_reverting_switches_back(
     assert _releases(modules, base_dir) == [first, second]
 
 
-def test_settings_change_alone_yields_a_new_release(states, modules, source, base_dir, tmp_path):
+def test_settings_change_alone_yields_a_new_release(releases, modules, source, base_dir, tmp_path):
     _, url = source
-    settings = tmp_path / "app.env"
+    settings = tmp_path / "app.env"  # root's alone: the build has its settings, never the file
     settings.write_text("DEBUG=0\n")
     kwargs = dict(name=str(base_dir), source=url, settings_file=str(settings),
-                  build_commands=["python -c \"import os; open('seen', 'w').write(os.environ['WEBSTACK_CONFIG'])\""])
-    assert states.webstack_release.deployed(**kwargs).result is True
+                  build_commands=["python -c \"import os; open('seen', 'w').write(os.environ['DEBUG'] + "
+                                  "str('WEBSTACK_CONFIG' in os.environ))\""])
+    assert releases.deployed(**kwargs).result is True
     first = _current(modules, base_dir)
-    assert (base_dir / "current" / "src" / "seen").read_text() == str(settings)
-    assert states.webstack_release.deployed(**kwargs).changes == {}
+    assert (base_dir / "current" / "src" / "seen").read_text() == "0False"
+    assert releases.deployed(**kwargs).changes == {}
 
     settings.write_text("DEBUG=0\nALLOWED_HOSTS=example.org\n")
-    ret = states.webstack_release.deployed(**kwargs)
+    ret = releases.deployed(**kwargs)
     assert ret.result is True, ret.comment
     second = _current(modules, base_dir)
     assert ret.changes == {"release": {"old": first, "new": second}}
@@ -168,13 +216,13 @@ def test_settings_change_alone_yields_a_new_release(states, modules, source, bas
     assert meta1["fingerprint"] != meta2["fingerprint"]
 
 
-def test_keep_prunes_the_oldest_releases(states, modules, source, base_dir):
+def test_keep_prunes_the_oldest_releases(releases, modules, source, base_dir):
     directory, url = source
     kwargs = dict(name=str(base_dir), source=url, keep=2)
     built = []
     for version in (1, 2, 3):
         _write_app(directory, version)
-        ret = states.webstack_release.deployed(**kwargs)
+        ret = releases.deployed(**kwargs)
         assert ret.result is True, ret.comment
         built.append(_current(modules, base_dir))
     assert ret.changes == {"release": {"old": built[1], "new": built[2]}, "pruned": {"old": [built[0]], "new": []}}
@@ -183,14 +231,14 @@ def test_keep_prunes_the_oldest_releases(states, modules, source, base_dir):
     assert _call_app(base_dir) == "200 OK hello, version 3"
 
 
-def test_failing_build_leaves_current_untouched(states, modules, source, base_dir):
+def test_failing_build_leaves_current_untouched(releases, modules, source, base_dir):
     directory, url = source
-    assert states.webstack_release.deployed(name=str(base_dir), source=url).result is True
+    assert releases.deployed(name=str(base_dir), source=url).result is True
     good = _current(modules, base_dir)
 
     _write_app(directory, 2)
     failing = ["python -c \"import sys; print('collectstatic exploded: no STATIC_ROOT'); sys.exit(3)\""]
-    ret = states.webstack_release.deployed(name=str(base_dir), source=url, build_commands=failing)
+    ret = releases.deployed(name=str(base_dir), source=url, build_commands=failing)
 
     assert ret.result is False
     assert ret.changes == {}
@@ -202,10 +250,10 @@ def test_failing_build_leaves_current_untouched(states, modules, source, base_di
     assert _call_app(base_dir) == "200 OK hello, version 1"
 
 
-def test_first_deploy_without_requirements_file_fails_cleanly(states, modules, source, base_dir):
+def test_first_deploy_without_requirements_file_fails_cleanly(releases, modules, source, base_dir):
     directory, url = source
     (directory / "requirements.txt").unlink()
-    ret = states.webstack_release.deployed(name=str(base_dir), source=url)
+    ret = releases.deployed(name=str(base_dir), source=url)
     assert ret.result is False
     assert "Deploy failed, current release (none) left in place" in ret.comment
     assert "requirements file requirements.txt is not in the source" in ret.comment
@@ -213,8 +261,8 @@ def test_first_deploy_without_requirements_file_fails_cleanly(states, modules, s
     assert os.listdir(base_dir / "releases") == []
 
 
-def test_missing_source_is_reported(states, base_dir, testmode):
-    ret = states.webstack_release.deployed(name=str(base_dir), source="salt://no-such-project",
+def test_missing_source_is_reported(releases, base_dir, testmode):
+    ret = releases.deployed(name=str(base_dir), source="salt://no-such-project",
                                            test=testmode)
     assert ret.result is False
     assert ret.changes == {}
@@ -251,15 +299,15 @@ def git_repo(tmp_path):
     return repo, v1, v2
 
 
-def test_git_source_branch_then_tag(states, modules, git_repo, base_dir):
+def test_git_source_branch_then_tag(releases, modules, git_repo, base_dir):
     repo, v1, v2 = git_repo
     url = f"file://{repo}"
 
-    predicted = states.webstack_release.deployed(name=str(base_dir), source=url, rev="main", test=True)
+    predicted = releases.deployed(name=str(base_dir), source=url, rev="main", test=True)
     assert predicted.result is None
     assert not base_dir.exists()  # test mode resolves with ls-remote, clones nothing
 
-    on_branch = states.webstack_release.deployed(name=str(base_dir), source=url, rev="main")
+    on_branch = releases.deployed(name=str(base_dir), source=url, rev="main")
     assert on_branch.result is True, on_branch.comment
     branch_release = _current(modules, base_dir)
     meta = modules.webstack_release.info(str(base_dir), branch_release)
@@ -269,11 +317,11 @@ def test_git_source_branch_then_tag(states, modules, git_repo, base_dir):
     assert not (base_dir / "current" / "src" / ".git").exists()
 
     # the annotated tag resolves to its commit the same way in test mode and for real
-    predicted = states.webstack_release.deployed(name=str(base_dir), source=url, rev="v1", test=True)
+    predicted = releases.deployed(name=str(base_dir), source=url, rev="v1", test=True)
     assert predicted.result is None
     assert predicted.changes == {"release": {"old": branch_release, "new": "(new release)"}}
 
-    on_tag = states.webstack_release.deployed(name=str(base_dir), source=url, rev="v1")
+    on_tag = releases.deployed(name=str(base_dir), source=url, rev="v1")
     assert on_tag.result is True, on_tag.comment
     tag_release = _current(modules, base_dir)
     assert on_tag.changes == {"release": {"old": branch_release, "new": tag_release}}
@@ -281,22 +329,22 @@ def test_git_source_branch_then_tag(states, modules, git_repo, base_dir):
     assert _call_app(base_dir) == "200 OK hello, version 1"
 
     for test in (True, False):
-        again = states.webstack_release.deployed(name=str(base_dir), source=url, rev="v1", test=test)
+        again = releases.deployed(name=str(base_dir), source=url, rev="v1", test=test)
         assert again.result is True, again.comment
         assert again.changes == {}
 
     # a new commit on the branch is picked up by a deploy of rev main
     _write_app(repo, 3)
     v3 = _git("commit", "-q", "-am", "version 3", cwd=repo)
-    on_branch = states.webstack_release.deployed(name=str(base_dir), source=url, rev="main")
+    on_branch = releases.deployed(name=str(base_dir), source=url, rev="main")
     assert on_branch.result is True, on_branch.comment
     assert modules.webstack_release.info(str(base_dir), _current(modules, base_dir))["source_digest"] == f"git:{v3}"
     assert _call_app(base_dir) == "200 OK hello, version 3"
 
 
-def test_git_unknown_rev_is_reported(states, git_repo, base_dir, testmode):
+def test_git_unknown_rev_is_reported(releases, git_repo, base_dir, testmode):
     repo, _, _ = git_repo
-    ret = states.webstack_release.deployed(name=str(base_dir), source=f"file://{repo}", rev="no-such-branch",
+    ret = releases.deployed(name=str(base_dir), source=f"file://{repo}", rev="no-such-branch",
                                            test=testmode)
     assert ret.result is False
     assert ret.comment.startswith(f"Cannot resolve source file://{repo}")
@@ -306,7 +354,7 @@ def test_git_unknown_rev_is_reported(states, git_repo, base_dir, testmode):
 # ---------------------------------------------------------------- archive
 
 
-def test_archive_source(states, modules, state_tree, tmp_path, base_dir):
+def test_archive_source(releases, modules, state_tree, tmp_path, base_dir):
     project = tmp_path / "build" / "hello-1.0"
     _write_app(project, "1.0")
     archive = state_tree / "archive-test" / "hello.tar.gz"
@@ -315,7 +363,7 @@ def test_archive_source(states, modules, state_tree, tmp_path, base_dir):
         tar.add(project, arcname="hello-1.0")
     url = "salt://archive-test/hello.tar.gz"
 
-    ret = states.webstack_release.deployed(name=str(base_dir), source=url, build_commands=BUILD)
+    ret = releases.deployed(name=str(base_dir), source=url, build_commands=BUILD)
     assert ret.result is True, ret.comment
     release = _current(modules, base_dir)
     assert ret.changes == {"release": {"old": None, "new": release}}
@@ -324,12 +372,12 @@ def test_archive_source(states, modules, state_tree, tmp_path, base_dir):
     assert _call_app(base_dir) == "200 OK hello, version 1.0"
     assert modules.webstack_release.info(str(base_dir), release)["source"] == url
 
-    again = states.webstack_release.deployed(name=str(base_dir), source=url, build_commands=BUILD)
+    again = releases.deployed(name=str(base_dir), source=url, build_commands=BUILD)
     assert again.result is True
     assert again.changes == {}
 
 
-def test_a_startproject_archive_deploys(states, modules, state_tree, tmp_path, base_dir):
+def test_a_startproject_archive_deploys(releases, modules, state_tree, tmp_path, base_dir):
     """The layout `django-admin startproject mysite` makes, archived as `tar czf mysite.tar.gz
     mysite`: one top directory holding manage.py and a package of the same name."""
     project = tmp_path / "build" / "mysite"
@@ -342,7 +390,7 @@ def test_a_startproject_archive_deploys(states, modules, state_tree, tmp_path, b
     archive.parent.mkdir(parents=True)
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(project, arcname="mysite")
-    ret = states.webstack_release.deployed(name=str(base_dir), source="salt://startproject/mysite.tar.gz")
+    ret = releases.deployed(name=str(base_dir), source="salt://startproject/mysite.tar.gz")
     assert ret.result is True, ret.comment
     src = base_dir / "current" / "src"
     assert sorted(os.listdir(src)) == ["hello.py", "manage.py", "mysite", "requirements.txt"]
@@ -351,22 +399,22 @@ def test_a_startproject_archive_deploys(states, modules, state_tree, tmp_path, b
     assert [n for n in os.listdir(base_dir / "releases" / _current(modules, base_dir)) if "unpacked" in n] == []
 
 
-def test_a_failing_post_deploy_command_switches_current_back(states, modules, source, base_dir):
+def test_a_failing_post_deploy_command_switches_current_back(releases, modules, source, base_dir):
     """The post-deploy commands run after the switch; one that fails puts `current` back, so
     nothing is left switched without its reload, and the next run deploys again."""
     directory, url = source
     failing = dict(name=str(base_dir), source=url, post_deploy_commands=["python -c 'raise SystemExit(4)'"])
-    first = states.webstack_release.deployed(**failing)
+    first = releases.deployed(**failing)
     assert first.result is False
     assert "`current` is back on nothing (a first deploy)" in first.comment
     assert not os.path.lexists(base_dir / "current")
     assert modules.webstack_release.history(str(base_dir)) == []
 
-    good = states.webstack_release.deployed(name=str(base_dir), source=url)
+    good = releases.deployed(name=str(base_dir), source=url)
     assert good.result is True, good.comment
     v1 = _current(modules, base_dir)
     _write_app(directory, 2)
-    ret = states.webstack_release.deployed(**failing)
+    ret = releases.deployed(**failing)
     assert ret.result is False
     assert ret.changes == {}
     assert ret.comment.startswith(f"Deploy failed, current release {v1} left in place: ")
@@ -375,20 +423,20 @@ def test_a_failing_post_deploy_command_switches_current_back(states, modules, so
     assert modules.webstack_release.history(str(base_dir)) == [v1]
     assert _call_app(base_dir) == "200 OK hello, version 1"
     # the same release again: it is built already, and switches once its commands pass
-    again = states.webstack_release.deployed(name=str(base_dir), source=url, post_deploy_commands=["true"])
+    again = releases.deployed(name=str(base_dir), source=url, post_deploy_commands=["true"])
     assert again.result is True, again.comment
     assert again.comment.startswith(f"{base_dir}: switched to the finished release ")
     assert _call_app(base_dir) == "200 OK hello, version 2"
 
 
-def test_switch_only_never_builds(states, modules, source, base_dir, testmode):
+def test_switch_only_never_builds(releases, modules, source, base_dir, testmode):
     """orch.deploy's rollout (build=False): a release that its build step did not make is not
     built on the spot (its migrations never ran); nothing switches."""
     directory, url = source
-    assert states.webstack_release.deployed(name=str(base_dir), source=url).result is True
+    assert releases.deployed(name=str(base_dir), source=url).result is True
     v1 = _current(modules, base_dir)
     _write_app(directory, 2)
-    ret = states.webstack_release.deployed(name=str(base_dir), source=url, build=False, test=testmode)
+    ret = releases.deployed(name=str(base_dir), source=url, build=False, test=testmode)
     if testmode:
         assert ret.result is None
         assert ret.comment == f"{base_dir}: would have switched to the release that the build step makes"
@@ -398,8 +446,8 @@ def test_switch_only_never_builds(states, modules, source, base_dir, testmode):
         assert "nothing was switched" in ret.comment
     assert _current(modules, base_dir) == v1
     assert _releases(modules, base_dir) == [v1]
-    assert states.webstack_release.built(name=str(base_dir), source=url).result is True
-    switched = states.webstack_release.deployed(name=str(base_dir), source=url, build=False)
+    assert releases.built(name=str(base_dir), source=url).result is True
+    switched = releases.deployed(name=str(base_dir), source=url, build=False)
     assert switched.result is True, switched.comment
     assert _call_app(base_dir) == "200 OK hello, version 2"
 
@@ -413,9 +461,10 @@ COUNT_MIGRATIONS = ["python -c \"import os; open(os.environ['MIGRATIONS_LOG'], '
 
 
 @pytest.fixture
-def migrations_log(tmp_path):
-    """A file each migration run appends a line to, and the ``env`` that names it."""
-    log = tmp_path / "migrations.log"
+def migrations_log(reachable):
+    """A file each migration run (as the app's user) appends a line to, and the ``env`` that
+    names it."""
+    log = __import__("pathlib").Path(reachable) / "migrations.log"
     return log, {"MIGRATIONS_LOG": str(log)}
 
 
@@ -423,17 +472,17 @@ def _runs(log):
     return len(log.read_text().splitlines()) if log.exists() else 0
 
 
-def test_built_builds_without_switching_and_deployed_then_reuses_it(states, modules, source, base_dir):
+def test_built_builds_without_switching_and_deployed_then_reuses_it(releases, modules, source, base_dir):
     _, url = source
     kwargs = dict(name=str(base_dir), source=url, build_commands=BUILD)
 
-    predicted = states.webstack_release.built(test=True, **kwargs)
+    predicted = releases.built(test=True, **kwargs)
     assert predicted.result is None
     assert predicted.changes == {"built": {"old": None, "new": "(new release)"}}
     assert predicted.comment == f"{base_dir}: would have built a new release"
     assert not base_dir.exists()
 
-    ret = states.webstack_release.built(**kwargs)
+    ret = releases.built(**kwargs)
     assert ret.result is True, ret.comment
     (release,) = _releases(modules, base_dir)
     assert ret.changes == {"built": {"old": None, "new": release}}
@@ -445,7 +494,7 @@ def test_built_builds_without_switching_and_deployed_then_reuses_it(states, modu
 
     # deployed's own arguments are accepted (one list for both states) and ignored
     for test in (False, True):
-        again = states.webstack_release.built(test=test, migrate_commands=COUNT_MIGRATIONS, keep=1, user=None,
+        again = releases.built(test=test, migrate_commands=COUNT_MIGRATIONS, keep=1, user=None,
                                               post_deploy_commands=["false"], **kwargs)
         assert again.result is True, again.comment
         assert again.changes == {}
@@ -453,37 +502,37 @@ def test_built_builds_without_switching_and_deployed_then_reuses_it(states, modu
     assert _releases(modules, base_dir) == [release]
 
     # the switch reuses the built release: nothing is built again
-    switched = states.webstack_release.deployed(**kwargs)
+    switched = releases.deployed(**kwargs)
     assert switched.result is True, switched.comment
     assert switched.changes == {"release": {"old": None, "new": release}}
     assert _current(modules, base_dir) == release
     assert _releases(modules, base_dir) == [release]
     assert _call_app(base_dir) == "200 OK hello, version 1"
 
-    after = states.webstack_release.built(**kwargs)
+    after = releases.built(**kwargs)
     assert (after.result, after.changes) == (True, {})
     assert after.comment == f"Release {release} is current and up to date"
 
 
-def test_built_failure_is_reported_and_leaves_nothing(states, modules, source, base_dir):
+def test_built_failure_is_reported_and_leaves_nothing(releases, modules, source, base_dir):
     _, url = source
-    ret = states.webstack_release.built(name=str(base_dir), source=url, python=str(base_dir / "no-python"))
+    ret = releases.built(name=str(base_dir), source=url, python=str(base_dir / "no-python"))
     assert ret.result is False
     assert ret.changes == {}
     assert ret.comment.startswith("Build failed, current release (none) left in place: ")
-    assert "no-python" in ret.comment
-    assert os.listdir(base_dir / "releases") == []
+    assert f"python '{base_dir}/no-python': no such interpreter on this host" in ret.comment
+    assert not base_dir.exists()  # refused before anything was made
     assert _current(modules, base_dir) is None
 
 
-def test_migrated_runs_the_built_releases_migrations_once(states, modules, source, base_dir, migrations_log):
+def test_migrated_runs_the_built_releases_migrations_once(releases, modules, source, base_dir, migrations_log):
     _, url = source
     log, env = migrations_log
     kwargs = dict(name=str(base_dir), source=url, migrate_commands=COUNT_MIGRATIONS, env=env)
-    assert states.webstack_release.built(**kwargs).result is True
+    assert releases.built(**kwargs).result is True
     (release,) = _releases(modules, base_dir)
 
-    predicted = states.webstack_release.migrated(test=True, **kwargs)
+    predicted = releases.migrated(test=True, **kwargs)
     assert predicted.result is None
     assert predicted.changes == {"migrated": {"old": None, "new": release}}
     assert predicted.comment == f"{base_dir}: would run the migrations of release {release}"
@@ -492,14 +541,14 @@ def test_migrated_runs_the_built_releases_migrations_once(states, modules, sourc
 
     # a failed migration is reported, leaves no mark, and runs again the next time
     failing = ["python -c \"import sys; print('relation does not exist'); sys.exit(4)\""]
-    ret = states.webstack_release.migrated(**{**kwargs, "migrate_commands": failing})
+    ret = releases.migrated(**{**kwargs, "migrate_commands": failing})
     assert ret.result is False
     assert ret.changes == {}
     assert ret.comment.startswith(f"Migrations of release {release} failed: ")
     assert "exited 4" in ret.comment and "relation does not exist" in ret.comment
     assert modules.webstack_release.migrated(str(base_dir), release) is False
 
-    ret = states.webstack_release.migrated(**kwargs)
+    ret = releases.migrated(**kwargs)
     assert ret.result is True, ret.comment
     assert ret.changes == {"migrated": {"old": None, "new": release}}
     assert ret.comment == f"{base_dir}: ran the migrations of release {release}"
@@ -509,24 +558,24 @@ def test_migrated_runs_the_built_releases_migrations_once(states, modules, sourc
     assert _current(modules, base_dir) is None  # migrating does not switch
 
     for test in (False, True):
-        again = states.webstack_release.migrated(test=test, **kwargs)
+        again = releases.migrated(test=test, **kwargs)
         assert again.result is True, again.comment
         assert again.changes == {}
         assert again.comment == f"The migrations of release {release} have run"
     assert _runs(log) == 1
 
     # the switch does not run them a second time, and neither does a later run
-    switched = states.webstack_release.deployed(**kwargs)
+    switched = releases.deployed(**kwargs)
     assert switched.result is True, switched.comment
     assert switched.changes == {"release": {"old": None, "new": release}}
-    assert states.webstack_release.migrated(**kwargs).changes == {}
+    assert releases.migrated(**kwargs).changes == {}
     assert _runs(log) == 1
 
 
-def test_migrated_without_a_built_release(states, source, base_dir, migrations_log, testmode):
+def test_migrated_without_a_built_release(releases, source, base_dir, migrations_log, testmode):
     _, url = source
     log, env = migrations_log
-    ret = states.webstack_release.migrated(name=str(base_dir), source=url, migrate_commands=COUNT_MIGRATIONS,
+    ret = releases.migrated(name=str(base_dir), source=url, migrate_commands=COUNT_MIGRATIONS,
                                            env=env, test=testmode)
     assert ret.result is (None if testmode else False)
     assert ret.changes == {}
@@ -535,9 +584,9 @@ def test_migrated_without_a_built_release(states, source, base_dir, migrations_l
     assert not base_dir.exists()
 
 
-def test_migrated_of_a_pinned_release_does_nothing(states, base_dir, migrations_log, testmode):
+def test_migrated_of_a_pinned_release_does_nothing(releases, base_dir, migrations_log, testmode):
     log, env = migrations_log
-    ret = states.webstack_release.migrated(name=str(base_dir), source="salt://no-such-project",
+    ret = releases.migrated(name=str(base_dir), source="salt://no-such-project",
                                            migrate_commands=COUNT_MIGRATIONS, env=env, release="0123abcd",
                                            test=testmode)
     assert (ret.result, ret.changes) == (True, {})
@@ -546,15 +595,15 @@ def test_migrated_of_a_pinned_release_does_nothing(states, base_dir, migrations_
 
 
 def test_deployed_pinned_release_switches_back_without_building_or_migrating(
-        states, modules, source, base_dir, migrations_log):
+        releases, modules, source, base_dir, migrations_log):
     directory, url = source
     log, env = migrations_log
     kwargs = dict(name=str(base_dir), migrate_commands=COUNT_MIGRATIONS, env=env)
     # version 1 built on this node but migrated elsewhere (orch.deploy migrates on one node)
-    assert states.webstack_release.built(source=url, **kwargs).result is True
+    assert releases.built(source=url, **kwargs).result is True
     (first,) = _releases(modules, base_dir)
     _write_app(directory, 2)
-    assert states.webstack_release.deployed(source=url, **kwargs).result is True
+    assert releases.deployed(source=url, **kwargs).result is True
     second = _current(modules, base_dir)
     assert _runs(log) == 1  # version 2's migrations
     assert modules.webstack_release.previous(str(base_dir)) is None  # first was never current here
@@ -562,13 +611,13 @@ def test_deployed_pinned_release_switches_back_without_building_or_migrating(
 
     # the rollback: the source is not looked at, nothing is built, no migration runs
     pinned = dict(source="salt://no-such-project", release=first[-8:], **kwargs)
-    predicted = states.webstack_release.deployed(test=True, **pinned)
+    predicted = releases.deployed(test=True, **pinned)
     assert predicted.result is None
     assert predicted.changes == {"release": {"old": second, "new": first}}
     assert predicted.comment == f"{base_dir}: would have switched to the finished release {first}"
     assert _current(modules, base_dir) == second
 
-    back = states.webstack_release.deployed(**pinned)
+    back = releases.deployed(**pinned)
     assert back.result is True, back.comment
     assert back.changes == {"release": {"old": second, "new": first}}
     assert back.comment == f"{base_dir}: switched to the finished release {first}, current is {first}"
@@ -579,26 +628,26 @@ def test_deployed_pinned_release_switches_back_without_building_or_migrating(
     assert modules.webstack_release.migrated(str(base_dir), first) is False
 
     for test in (False, True):
-        again = states.webstack_release.deployed(test=test, **pinned)
+        again = releases.deployed(test=test, **pinned)
         assert again.result is True, again.comment
         assert again.changes == {}
         assert again.comment == f"Release {first} is current and up to date"
 
     # a full id pins too (forward again)
-    forward = states.webstack_release.deployed(**{**pinned, "release": second})
+    forward = releases.deployed(**{**pinned, "release": second})
     assert forward.changes == {"release": {"old": first, "new": second}}
     assert _call_app(base_dir) == "200 OK hello, version 2"
     assert _runs(log) == 1
 
 
-def test_deployed_unknown_pin_fails_listing_the_releases(states, modules, base_dir, testmode):
-    ret = states.webstack_release.deployed(name=str(base_dir), source="salt://no-such-project",
+def test_deployed_unknown_pin_fails_listing_the_releases(releases, modules, base_dir, testmode):
+    ret = releases.deployed(name=str(base_dir), source="salt://no-such-project",
                                            release="0123abcd", test=testmode)
     assert ret.result is False
     assert ret.changes == {}
     assert ret.comment == f"Cannot resolve release 0123abcd: no finished release matches 0123abcd under {base_dir} " \
                           "(have: none)"
-    bad = states.webstack_release.deployed(name=str(base_dir), source="salt://no-such-project", release="latest",
+    bad = releases.deployed(name=str(base_dir), source="salt://no-such-project", release="latest",
                                            test=testmode)
     assert bad.result is False
     assert "Cannot resolve release latest: release 'latest': expected a release id" in bad.comment
@@ -610,19 +659,19 @@ def _meta(base_dir, release):
 
 
 def test_a_release_with_the_same_requirements_starts_from_a_copy_of_the_last_virtualenv(
-        states, modules, source, base_dir):
+        releases, modules, source, base_dir):
     """A code change copies the virtualenv of the release before it (the same
     requirements, the same interpreter): its scripts and its prefix name the new
     release's virtualenv, and it still runs once the release it came from is gone. A
     change of the requirements file builds a new one."""
     directory, url = source
     kwargs = dict(name=str(base_dir), source=url, build_commands=BUILD)
-    assert states.webstack_release.deployed(**kwargs).result is True
+    assert releases.deployed(**kwargs).result is True
     first = _current(modules, base_dir)
     assert _meta(base_dir, first)["venv_from"] is None
 
     _write_app(directory, 2)
-    assert states.webstack_release.deployed(**kwargs).result is True
+    assert releases.deployed(**kwargs).result is True
     second = _current(modules, base_dir)
     assert _meta(base_dir, second)["venv_from"] == first
     assert _meta(base_dir, second)["venv_key"] == _meta(base_dir, first)["venv_key"]
@@ -646,8 +695,79 @@ def test_a_release_with_the_same_requirements_starts_from_a_copy_of_the_last_vir
     assert _call_app(base_dir) == "200 OK hello, version 2"
 
     (directory / "requirements.txt").write_text("# nothing yet\n")
-    assert states.webstack_release.deployed(**kwargs).result is True
+    assert releases.deployed(**kwargs).result is True
     third = _current(modules, base_dir)
     assert third != second
     assert _meta(base_dir, third)["venv_from"] is None
     assert _meta(base_dir, third)["venv_key"] != _meta(base_dir, second)["venv_key"]
+
+
+# ---------------------------------------------------------------- who builds, who owns
+
+def _tree(root):
+    """(path, uid, mode) of every entry under ``root``, symlinks not followed."""
+    found = []
+    for where, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(where, name)
+            st = os.lstat(path)
+            found.append((path, st.st_uid, st.st_mode))
+    return found
+
+
+def test_the_build_runs_as_the_build_user_and_the_release_is_roots_once_built(
+        releases, modules, source, base_dir, migrations_log, accounts):
+    """The build's commands run as the build user (its uid in the release), its migrations as
+    the app's user; what a build leaves running is stopped before the release is taken back
+    (a background writer never writes), a FIFO is gone, a symlink to a host file changes
+    nothing of that file; once built, every entry is root's and nobody else may write one:
+    the app's user cannot change its code."""
+    _, url = source
+    log, env = migrations_log
+    shadow = os.stat("/etc/shadow")
+    build = ["python -c \"import os; open('build-uid', 'w').write(str(os.getuid()))\"",
+             "sh -c '(sleep 60; echo late > late) >/dev/null 2>&1 &'",
+             "mkfifo a-fifo",
+             "ln -s /etc/shadow shadow-link",
+             "chmod 4777 build-uid"]
+    migrate = ["python -c \"import os; open(os.environ['MIGRATIONS_LOG'], 'a').write(str(os.getuid()))\""]
+    ret = releases.deployed(name=str(base_dir), source=url, build_commands=build, migrate_commands=migrate,
+                            env=env)
+    assert ret.result is True, ret.comment
+    src = base_dir / "current" / "src"
+    assert (src / "build-uid").read_text() == str(accounts[BUILD_USER].pw_uid)
+    assert log.read_text() == str(accounts[APP_USER].pw_uid)
+    assert modules.webstack_release.info(str(base_dir), _current(modules, base_dir))["built_by"] == BUILD_USER
+    assert not (src / "a-fifo").exists()
+    assert os.readlink(src / "shadow-link") == "/etc/shadow"
+    after = os.stat("/etc/shadow")
+    assert (after.st_uid, after.st_gid, after.st_mode) == (shadow.st_uid, shadow.st_gid, shadow.st_mode)
+    # the writer it left in the background is gone (a zombie waiting for its parent runs nothing),
+    # and could no longer write there
+    states = subprocess.run(["ps", "-u", BUILD_USER, "-o", "stat="], capture_output=True, text=True, check=False)
+    assert [state for state in states.stdout.split() if not state.startswith("Z")] == []
+    assert not (src / "late").exists()
+    release = base_dir / "releases" / _current(modules, base_dir)
+    entries = _tree(release)
+    assert len(entries) > 20
+    assert [path for path, uid, _ in entries if uid != 0] == []
+    assert [path for path, _, mode in entries if not stat.S_ISLNK(mode) and mode & 0o7022] == []
+    assert stat.S_IMODE(os.stat(src / "build-uid").st_mode) == 0o755  # its setuid bit gone
+    for target in (src / "hello.py", release / "venv" / "bin" / "python", release / "static"):
+        denied = subprocess.run(["runuser", "-u", APP_USER, "--", "sh", "-c", f"echo x >> {target}/x 2>/dev/null "
+                                 f"|| echo x >> {target}"], capture_output=True, check=False)
+        assert denied.returncode != 0, target
+    assert "x" not in (src / "hello.py").read_text().splitlines()[-1:]
+
+
+@pytest.mark.parametrize("user, why", [(None, "build_user: expected the user that runs the project's code "
+                                                "(never root), got none"),
+                                       ("root", "build_user: 'root' is root; the project's code never runs as root"),
+                                       ("no-such-builder", "build_user: no user 'no-such-builder' on this host")])
+def test_a_build_as_root_or_as_nobody_known_is_refused_before_anything_is_made(releases, source, base_dir, user,
+                                                                              why):
+    _, url = source
+    ret = releases.deployed(name=str(base_dir), source=url, build_user=user)
+    assert ret.result is False
+    assert why in ret.comment
+    assert not base_dir.exists()

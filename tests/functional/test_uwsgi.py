@@ -212,6 +212,15 @@ def test_errors_name_the_fifo_or_the_socket(modules, uwsgi, tmp_path):
         modules.webstack_uwsgi.fifo_command(str(fifo), "c")
     with pytest.raises(CommandExecutionError, match="expected one letter"):
         modules.webstack_uwsgi.fifo_command(uwsgi.fifo, "c; q")
+    # the app's user owns the run directory: a symlink there to the live FIFO (or to any file
+    # of root's) is never followed, and a plain file is never written
+    link, plain = tmp_path / "link.fifo", tmp_path / "plain.fifo"
+    link.symlink_to(uwsgi.fifo)
+    plain.write_text("")
+    for path in (link, plain):
+        with pytest.raises(CommandExecutionError, match=f"{path} is not a FIFO"):
+            modules.webstack_uwsgi.fifo_command(str(path), "q")
+    assert plain.read_text() == ""
     with pytest.raises(CommandExecutionError,
                        match=f"uWSGI stats socket {tmp_path}/nope.sock: .*No such file.* after 1 s, no chain reload"):
         modules.webstack_uwsgi.chain_reload(uwsgi.fifo, str(tmp_path / "nope.sock"), timeout=1, interval=0.2)

@@ -31,8 +31,9 @@ KEEP = os.environ.get("WEBSTACK_KEEP_CONTAINERS") == "1"
 # the background from the start of the tier, while the bad-input cases (one salt-call at a
 # time) leave a core free; their tests follow; the clusters come last (with xdist, Debian
 # 13's runs in a lane of its own from the start: below). A module keeps its tests' order.
-MODULE_ORDER = ("test_bad_input", "test_master_minion", "test_single", "test_projects", "test_switch",
-                "test_systemd", "test_debian12", "test_cluster_debian12", "test_cluster_engines", "test_cluster")
+MODULE_ORDER = ("test_bad_input", "test_master_minion", "test_single", "test_privileges", "test_projects",
+                "test_switch", "test_systemd", "test_debian12", "test_cluster_debian12", "test_cluster_engines",
+                "test_cluster")
 
 
 def _module_rank(item):

@@ -210,6 +210,43 @@ CASES = [
      ["webstack:app:queue: expected one of celery, rq, got the string 'huey'"]),
     ("worker-rq-queue-flag", "worker", {"app": {"queue": "rq"}, "rq": {"queues": ["default --burst"]}}, None,
      ["webstack:rq:queues: expected a non-empty list, each item a queue name of letters, digits"]),
+    # what the environment of the app and of the formula's commands may hold (issue 26): no
+    # variable that chooses what a program loads or runs, nothing a reader splits into two
+    # settings, nothing past the kernel's limits
+    ("single-env-pythonpath-into-uploads", "single", {"app": {"env": {"PYTHONPATH": "/srv/webapp/shared/media"}}},
+     None, ["webstack:app:env: expected an UPPER_CASE variable name, and not one that chooses what a program loads "
+            "or runs (PYTHON*, LD_*, PATH, HOME, IFS, ...) for each key, got the string 'PYTHONPATH'"]),
+    ("single-env-ld-preload", "single", {"app": {"env": {"LD_PRELOAD": "/srv/webapp/shared/media/x.so"}}}, None,
+     ["webstack:app:env: expected an UPPER_CASE variable name, and not one that chooses what a program loads",
+      "got the string 'LD_PRELOAD'"]),
+    ("single-secret-ld-library-path", "single", {"app": {"secrets": {"LD_LIBRARY_PATH": "/srv/webapp/shared/media"}}},
+     None, ["webstack:app:secrets: expected an UPPER_CASE variable name, and not one that chooses what a program",
+            "got the string 'LD_LIBRARY_PATH'"]),
+    ("single-env-path", "single", {"app": {"env": {"PATH": "/srv/webapp/shared/media:/usr/bin"}}}, None,
+     ["webstack:app:env: expected an UPPER_CASE variable name, and not one that chooses", "got the string 'PATH'"]),
+    ("single-env-name-of-a-setting-pythonstartup", "single",
+     {"app": {"env_names": {"SECRET_KEY": "PYTHONSTARTUP"}}}, None,
+     ["webstack:app:env_names:SECRET_KEY: expected an UPPER_CASE variable name, and not one that chooses",
+      "got the string 'PYTHONSTARTUP'"]),
+    ("single-env-line-separator-injects-debug", "single", {"app": {"env": {"BANNER": "a\u2028DJANGO_DEBUG=1"}}}, None,
+     ["webstack:app:env:BANNER: expected a single-line value of printable characters (no control character, no "
+      "U+2028 or U+2029), at most 8192 bytes"]),
+    ("single-env-paragraph-separator-injects-path", "single", {"app": {"env": {"BANNER": "a\u2029PATH=/tmp"}}},
+     None, ["webstack:app:env:BANNER: expected a single-line value of printable characters (no control character"]),
+    ("single-secret-next-line-injects-database-url", "single",
+     {"app": {"secrets": {"MAIL_PASSWORD": "Mx7-pass\x85DATABASE_URL=postgresql://evil@203.0.113.9/app"}}}, None,
+     ["webstack:app:secrets:MAIL_PASSWORD: expected a single-line value of printable characters",
+      "got a value that does not match"]),
+    ("single-env-vertical-tab", "single", {"app": {"env": {"BANNER": "a\x0bDJANGO_DEBUG=1"}}}, None,
+     ["webstack:app:env:BANNER: expected a single-line value of printable characters"]),
+    ("single-env-value-of-100000-characters", "single", {"app": {"env": {"BANNER": "x" * 100000}}}, None,
+     ["webstack:app:env:BANNER: expected a single-line value", "at most 8192 bytes"]),
+    ("single-env-too-large-in-all", "single", {"app": {"env": {f"BLOCK_{i}": "x" * 8000 for i in range(8)}}}, None,
+     ["webstack:app:env: expected settings of at most 57344 bytes with webstack:app:secrets (one line each, "
+      "NAME=VALUE), got 64"]),
+    ("single-build-user-root", "single", {"app": {"build_user": "root"}}, None,
+     ["webstack:app:build_user: expected a user of its own, neither root nor the app's user (app:user), "
+      "got 'root'"]),
     ("single-unknown-key", "single", {"wsgi": {"worker": 4}}, None,
      ["webstack:wsgi:worker: expected no such key, the formula does not read it (did you mean wsgi:workers?)"]),
 ]

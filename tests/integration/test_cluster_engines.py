@@ -7,13 +7,17 @@ on Debian 13: db1 (the database, the cache and the storage), app1, app2 (an app 
 worker) and lb1. Its pillar: conftest's _engines_pillar.
 """
 
+import concurrent.futures
 import json
 import re
 import time
 import uuid
 
 import requests
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
+from tests.integration.conftest import SALT_IMAGE
 from tests.support.cluster import (
     APP_HEADERS,
     ENGINES_UID,
@@ -24,7 +28,7 @@ from tests.support.cluster import (
     orch_result,
     why_failed,
 )
-from tests.support.containers import tcp_reaches
+from tests.support.containers import Host, tcp_reaches, wait_until
 from tests.support.load import no_failure
 from tests.support.single import APP, CSRF_TOKEN
 
@@ -261,3 +265,141 @@ def test_memcached_on_db1_answers_the_app_nodes_and_its_firewall_drops_the_other
     _, out = c.master.exec(["salt", "--out=json", "--static", "db1", "state.apply", "webstack.roles.cache"])
     assert '"result": false' not in out, out[-3000:]
     assert not tcp_reaches(db1.ip, 11211)
+
+
+def _install_glusterd(host):
+    """A glusterd of a stranger's own on ``host`` (apt, through the test bed's cache), running."""
+    host.exec("command -v glusterd >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+              "glusterfs-server >/dev/null 2>&1 || { apt-get update -q >/dev/null && "
+              "DEBIAN_FRONTEND=noninteractive apt-get install -y -q glusterfs-server >/dev/null; }", timeout=600)
+    host.exec("pgrep -x glusterd >/dev/null || glusterd")
+    wait_until("the stranger's glusterd answers", lambda: host.exec(["gluster", "pool", "list"], check=False)[0] == 0,
+               60)
+
+
+def _probe(host, address, timeout=15):
+    """`gluster peer probe address` from ``host``: (exit code, output); 124 when it hung (a
+    probe that TLS refuses fails in 2 s, one that succeeds as fast)."""
+    return host.exec(["gluster", "--mode=script", "peer", "probe", address], check=False, timeout=timeout)
+
+
+def _names(pem):
+    """The CNs of the certificates in a PEM text, in order."""
+    blocks = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", pem, re.S)
+    return [x509.load_pem_x509_certificate(block.encode()).subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0]
+            .value for block in blocks]
+
+
+def _brick_port(db1):
+    _, out = db1.exec(["gluster", "volume", "status", "uploads", "--xml"])
+    return int(re.search(r"<port>([0-9]+)</port>", out).group(1))
+
+
+def test_glusterfs_admits_no_stranger_a_peer_probe_from_lb1_or_this_host_is_refused(cluster_engines):
+    """db1's GlusterFS answers the storage, app and worker nodes alone: its firewall (a table of
+    its own) drops lb1 and this host on glusterd's port and the bricks' ports, and management
+    and I/O speak TLS with certificates the formula made, each node trusting its peers' alone.
+    `gluster peer probe db1` from lb1 and from this host's network (a glusterd of a stranger's
+    own on each) is refused; with db1's firewall flushed (an open network) TLS refuses it: db1
+    is alone in its pool and the volume's options are as they were. The next run of the
+    storage role loads the firewall again."""
+    c = cluster_engines
+    db1, lb1, app1 = c.minions["db1"], c.minions["lb1"], c.minions["app1"]
+    _, info = db1.exec(["gluster", "volume", "info", "uploads"])
+    for option in ("client.ssl: on", "server.ssl: on", "auth.ssl-allow: db1,app1,app2"):
+        assert option in info, info
+    assert db1.exec(["stat", "-c", "%a %U", "/etc/ssl/glusterfs.key"])[1].split() == ["600", "root"]
+    for node, trusted in (("db1", ["db1", "app1", "app2"]), ("app1", ["app1", "db1"]), ("app2", ["app2", "db1"])):
+        host = c.minions[node]
+        assert host.exec(["test", "-f", "/var/lib/glusterd/secure-access"], check=False)[0] == 0, node
+        assert _names(host.exec(["cat", "/etc/ssl/glusterfs.ca"])[1]) == trusted, node
+    port = _brick_port(db1)
+    assert tcp_reaches(db1.ip, 24007) is False and tcp_reaches(db1.ip, port) is False  # this host
+    for node, reaches in (("app1", True), ("lb1", False)):
+        for target in (24007, port):
+            script = (f"import socket\ntry:\n    socket.create_connection(({db1.ip!r}, {target}), timeout=3)\n"
+                      "    print('open')\nexcept OSError as exc:\n    print(repr(exc))")
+            assert ("open" in c.minions[node].exec(["python3", "-c", script])[1]) is reaches, (node, target)
+    assert app1.exec(["findmnt", "-n", "-t", "fuse.glusterfs"], check=False)[0] == 0
+
+    pool = db1.exec(["gluster", "pool", "list"])[1]
+    stranger = Host.start(SALT_IMAGE, name="webstack-test-e-stranger", publish=(), network="host")
+    try:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool_of_two:
+            list(pool_of_two.map(_install_glusterd, (lb1, stranger)))
+            probes = list(pool_of_two.map(lambda host: _probe(host, db1.ip), (lb1, stranger)))
+        for host, (code, out) in zip((lb1, stranger), probes, strict=True):
+            assert code != 0 and "success" not in out, (host.name, out)
+        # an open network: db1's firewall flushed, lb1 reaches glusterd, whose TLS refuses it
+        db1.exec(["nft", "flush", "chain", "inet", "webstack_glusterfs", "glusterfs"])
+        assert tcp_reaches(db1.ip, 24007)
+        # lb1's glusterd keeps the peer it failed to reach: started again without it, it connects anew
+        lb1.exec("pkill -x glusterd; while pgrep -x glusterd >/dev/null; do sleep 0.2; done; "
+                 "rm -f /var/lib/glusterd/peers/*")
+        _install_glusterd(lb1)
+        code, out = _probe(lb1, db1.ip)
+        assert code != 0 and "success" not in out, out
+        _, log = db1.exec(["sh", "-c", f"grep -a 'for peer {lb1.ip}:' -A2 /var/log/glusterfs/glusterd.log | "
+                                       "grep -a -c 'SSL routines' || true"])
+        assert int(log.strip() or 0) > 0, "db1's glusterd took lb1's connection without a TLS error"
+        assert db1.exec(["gluster", "pool", "list"])[1] == pool
+        assert db1.exec(["gluster", "volume", "info", "uploads"])[1] == info
+        code, out = lb1.exec(["sh", "-c", f"mkdir -p /mnt/u && timeout 60 mount -t glusterfs {db1.ip}:/uploads "
+                                          "/mnt/u && ls /mnt/u"], check=False)
+        assert code != 0, out
+    finally:
+        stranger.remove()
+        lb1.exec("pkill -x glusterd; pkill -x glusterfsd; true", check=False)
+    _, out = c.master.exec(["salt", "--out=json", "--static", "db1", "state.apply", "webstack.roles.storage"])
+    assert '"result": false' not in out, out[-3000:]
+    assert not tcp_reaches(db1.ip, 24007)
+
+
+LIAR_TOP = """
+  'L@{node}':
+    - match: compound
+    - webstack.liar
+"""
+
+
+def test_a_minion_that_publishes_a_public_or_anothers_address_stops_orch_deploy_before_anything_changes(
+        cluster_engines):
+    """app1 lies in the mine (its own mine function replaced through a pillar of this test's,
+    as a compromised minion would publish anything): first a public address, then app2's.
+    orch.deploy stops in its preflight, naming app1 (and app2, whose address is then neither's),
+    and no state of the rollout ran: lb1's pool of app nodes is as it was. With the truth
+    published again, nothing is left of it."""
+    c = cluster_engines
+    app2, lb1 = c.minions["app2"], c.minions["lb1"]
+    top = "/srv/webstack/pillar/top.sls"
+    _, original = c.master.exec(["cat", top])
+    pool = lb1.exec(["cat", "/etc/nginx/webstack-upstream.conf"])[1]  # the app nodes the lb sends to
+    try:
+        c.master.write_private(top, original + LIAR_TOP.format(node="app1"))
+        for lie, expected in (("8.8.8.8", ["webstack:nodes:app1: expected a private address (10.0.0.0/8, "
+                                           "172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10; or name the cluster's "
+                                           "network in webstack:network:private_cidr), got '8.8.8.8'"]),
+                              (app2.ip, [f"webstack:nodes:app1: expected an address of its own, got {app2.ip}, "
+                                         "which app2 publishes too",
+                                         f"webstack:nodes:app2: expected an address of its own, got {app2.ip}, "
+                                         "which app1 publishes too"])):
+            c.master.write_private("/srv/webstack/pillar/webstack/liar.sls",
+                                   "mine_functions:\n  webstack_network.private_address:\n"
+                                   f"    - mine_function: test.echo\n    - {lie}\n")
+            code, out, _ = c.orchestrate("orch.deploy")
+            assert code != 0, out[-3000:]
+            for piece in expected:
+                assert piece in out, (piece, why_failed(out))
+            results = orch_result(out)
+            assert failed_steps(results) == ["Every node has a valid pillar and can use its peers' addresses"], \
+                why_failed(out)
+            assert minion_changes(results) == {}
+            assert not [r for r in results.values() if r["__id__"].startswith("Roll out")]
+            assert lb1.exec(["cat", "/etc/nginx/webstack-upstream.conf"])[1] == pool
+    finally:
+        c.master.write_private(top, original)
+        c.master.exec(["rm", "-f", "/srv/webstack/pillar/webstack/liar.sls"])
+        c.master.exec(["salt", "app1", "saltutil.refresh_pillar", "wait=True"])
+        c.master.exec(["salt", "app1", "mine.update"])
+    _, out = c.master.exec(["salt", "--out=json", "--static", "lb1", "state.sls", "webstack.validate"])
+    assert '"result": false' not in out, out[-3000:]

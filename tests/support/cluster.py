@@ -68,8 +68,9 @@ class Cluster:
             publish = {80: self.lb_port, 443: self.tls_port} if "lb" in roles else ()
             extra = {}
             if "storage" in roles:
-                # GlusterFS's brick: trusted.* xattrs (SYS_ADMIN) on a filesystem of its own
-                extra = {"cap_add": ["SYS_ADMIN"], "tmpfs": ["/srv/glusterfs"]}
+                # GlusterFS's brick: trusted.* xattrs (SYS_ADMIN) on a filesystem of its own;
+                # the firewall of its ports (NET_ADMIN)
+                extra = {"cap_add": ["SYS_ADMIN", "NET_ADMIN"], "tmpfs": ["/srv/glusterfs"]}
             elif storage and {"app", "worker"} & set(roles):
                 extra = {"cap_add": ["SYS_ADMIN"], "devices": ["/dev/fuse"]}  # the FUSE mount
             if "cache" in roles:

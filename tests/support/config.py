@@ -11,12 +11,14 @@ import copy
 from tests.support.loader import REPO, load
 
 schema_util = load("utils", "webstack_schema")
+envfile_util = load("utils", "webstack_envfile")
 config_mod = load("modules", "webstack_config")
 pillar_mod = load("modules", "webstack_pillar")
 
 # __utils__ as the loader gives it to a module: the utility's functions by name
-UTILS = {f"webstack_schema.{name}": getattr(schema_util, name) for name in dir(schema_util)
-         if not name.startswith("_") and callable(getattr(schema_util, name))}
+UTILS = {f"{util.__name__.split('_', 2)[2]}.{name}": getattr(util, name) for util in (schema_util, envfile_util)
+         for name in dir(util) if not name.startswith("_") and callable(getattr(util, name))
+         and getattr(getattr(util, name), "__module__", None) == util.__name__}
 GRAINS = {"id": "single1", "os_family": "Debian", "osfinger": "Debian-12", "num_cpus": 2, "fqdn": "single1"}
 
 
@@ -33,7 +35,8 @@ def loader_modules(pillar, grains=None, mine=None, salt=None):
     and ``__salt__``. ``mine``: what ``mine.get`` answers; ``salt``: more functions."""
     context = {}
     funcs = {"cp.get_file_str": get_file_str, "mine.get": lambda *_a, **_k: copy.deepcopy(mine or {})}
-    for mod, names in ((config_mod, ("get", "merged", "parameters")), (pillar_mod, ("validate", "public", "front"))):
+    for mod, names in ((config_mod, ("get", "merged", "parameters", "build_user")),
+                       (pillar_mod, ("validate", "public", "front"))):
         for name in names:
             funcs[f"{mod.__virtualname__}.{name}"] = getattr(mod, name)
     funcs.update(salt or {})

@@ -13,6 +13,7 @@ import salt.utils.hashutils
 import salt.utils.secret
 
 from tests.support.config import config_mod, get_file_str, loader_modules
+from tests.support.tls import Authority, _key_pem, _pem
 
 SECRETS = {"app": {"secret_key": "k3y-Of-Fifty-Plus-Chars_" + "Zq7" * 12},
            "postgres": {"password": "pg-Pass-W0rd-7654321"},
@@ -28,15 +29,19 @@ def _counted_file(path, saltenv="base"):
     return get_file_str(path, saltenv)
 
 
-def _counted_mine(*_args, **_kwargs):
+CERTS = {}  # what mine.get answers for webstack_glusterfs.certificate
+
+
+def _counted_mine(_tgt, fun, **_kwargs):
     CALLS["mine"] += 1
-    return dict(MINE)
+    return dict(CERTS if fun == "webstack_glusterfs.certificate" else MINE)
 
 
 @pytest.fixture
 def configure_loader_modules():
     CALLS.update(files=0, mine=0)
     MINE.clear()
+    CERTS.clear()
     pillar = {"webstack": dict(copy.deepcopy(SECRETS), roles=["single"])}
     return loader_modules(pillar, salt={"cp.get_file_str": _counted_file, "mine.get": _counted_mine})
 
@@ -147,10 +152,10 @@ def test_secrets_are_masked_outside_a_template():
     assert c["app"]["name"] == "webapp"
 
 
-def _cluster(node, mine):
+def _cluster(node, mine, **sections):
     config_mod.__grains__["id"] = node
     MINE.update(mine)
-    _pillar(roles=NODES[node], nodes=copy.deepcopy(NODES))
+    _pillar(roles=NODES[node], nodes=copy.deepcopy(NODES), **sections)
     return config_mod.get()
 
 
@@ -207,17 +212,85 @@ def test_a_storage_node_serves_the_app_and_worker_nodes_which_mount_its_volume(p
     assert _cluster("app1", ADDRESSES)["glusterfs"]["shared"] is False
 
 
+def test_the_storage_node_and_its_clients_trust_each_others_certificate_from_the_mine(plain):
+    """The storage node trusts the app and worker nodes' certificates, a client the storage
+    node's; the volume is mounted by those names; the storage node's firewall admits the
+    storage, app and worker nodes' addresses. A certificate that is not the node's is left
+    out and named."""
+    NODES["files1"] = ["storage"]
+    certs = {node: _pem(Authority(node).cert) for node in ("files1", "app1", "app2", "worker1")}
+    CERTS.update(certs, lb1=None)
+    try:
+        addresses = dict(ADDRESSES, files1="10.0.0.50")
+        c = _cluster("files1", addresses)
+        g = c["glusterfs"]
+        assert g["peers"] == {node: certs[node] for node in ("app1", "app2", "worker1")}
+        assert g["ssl_allow"] == ["files1", "app1", "app2", "worker1"]
+        assert g["members"] == ["10.0.0.21", "10.0.0.22", "10.0.0.30", "10.0.0.50"]
+        assert g["ports"] == [24007, 24008, "49152-60999"]
+        assert c["cluster"]["problems"] == []
+        config_mod.__context__.clear()
+        g = _cluster("app1", addresses)["glusterfs"]
+        assert (g["peers"], g["members"]) == ({"files1": certs["files1"]}, [])
+        config_mod.__context__.clear()
+        assert _cluster("lb1", addresses)["glusterfs"]["peers"] == {}  # it mounts nothing
+        # app2 publishes app1's certificate, worker1 one with a private key, files1 nothing
+        CERTS.update(app2=certs["app1"], worker1=certs["worker1"] + _key_pem(Authority().key), files1=None)
+        config_mod.__context__.clear()
+        c = _cluster("files1", addresses)
+        assert list(c["glusterfs"]["peers"]) == ["app1"]
+        assert [p.split(" in the Salt mine")[0] for p in c["cluster"]["problems"]] == [
+            "webstack:nodes:app2: expected one PEM certificate whose CN is app2, got one for app1",
+            "webstack:nodes:worker1: expected one PEM certificate whose CN is worker1, got other text"]
+        config_mod.__context__.clear()
+        assert _cluster("app1", addresses)["cluster"]["problems"] == [
+            "webstack:nodes:files1: expected its GlusterFS certificate in the Salt mine (run mine.update on "
+            "files1; see webstack_glusterfs.certificate), it is missing"]
+    finally:
+        del NODES["files1"]
+
+
 def test_a_crafted_address_is_left_out_of_every_list_and_named(plain):
-    crafted = dict(ADDRESSES, app2="10.0.0.22:80 backup\n    server evil 203.0.113.9", worker1="10.0.0.21")
+    crafted = dict(ADDRESSES, app2="10.0.0.22:80 backup\n    server evil 203.0.113.9")
     c = _cluster("lb1", crafted)
     assert c["cluster"]["backends"] == [{"name": "app1", "address": "10.0.0.21", "port": 80}]
     assert [p.split(": expected")[0] for p in c["cluster"]["problems"]] == ["webstack:nodes:app2"]
     config_mod.__context__.clear()
     c = _cluster("db1", crafted)
-    assert c["cluster"]["db_clients"] == ["10.0.0.21"]
-    assert [p.split(": expected")[0] for p in c["cluster"]["problems"]] == ["webstack:nodes:app2",
-                                                                            "webstack:nodes:worker1"]
-    assert "which app1 publishes too" in c["cluster"]["problems"][1]
+    assert c["cluster"]["db_clients"] == ["10.0.0.21", "10.0.0.30"]
+    assert [p.split(": expected")[0] for p in c["cluster"]["problems"]] == ["webstack:nodes:app2"]
+
+
+def test_an_address_two_minions_publish_is_neithers_and_both_are_named(plain):
+    """A worker that publishes an app node's address first does not take it over: the address
+    is neither's, wherever either is used (the load balancer, which never asks the worker,
+    included)."""
+    crafted = dict(ADDRESSES, worker1="10.0.0.21")
+    c = _cluster("lb1", crafted)
+    assert c["cluster"]["backends"] == [{"name": "app2", "address": "10.0.0.22", "port": 80}]
+    assert c["cluster"]["problems"] == [
+        "webstack:nodes:app1: expected an address of its own, got 10.0.0.21, which worker1 publishes too in the "
+        "Salt mine (webstack_network.private_address of minion app1); it is not used, and nothing was changed"]
+    config_mod.__context__.clear()
+    c = _cluster("db1", crafted)
+    assert c["cluster"]["db_clients"] == ["10.0.0.22"]
+    assert [p.split(" in the Salt mine")[0] for p in c["cluster"]["problems"]] == [
+        "webstack:nodes:app1: expected an address of its own, got 10.0.0.21, which worker1 publishes too",
+        "webstack:nodes:worker1: expected an address of its own, got 10.0.0.21, which app1 publishes too"]
+
+
+@pytest.mark.parametrize("cidr, value, why", [
+    ("", "93.184.216.34", "a private address (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10; or name "
+                          "the cluster's network in webstack:network:private_cidr), got '93.184.216.34'"),
+    ("", "192.0.2.10", "a private address (10.0.0.0/8"),  # documentation: private to Python, not a node's
+    ("10.0.0.0/24", "10.9.0.22", "an address in webstack:network:private_cidr (10.0.0.0/24), got '10.9.0.22'"),
+    ("", "224.0.0.1", "a unicast IPv4 address of the node, got '224.0.0.1'"),
+], ids=["public", "documentation", "outside-the-cidr", "multicast"])
+def test_an_address_outside_the_clusters_network_is_left_out_and_named(plain, cidr, value, why):
+    c = _cluster("lb1", dict(ADDRESSES, app2=value), **({"network": {"private_cidr": cidr}} if cidr else {}))
+    assert c["cluster"]["backends"] == [{"name": "app1", "address": "10.0.0.21", "port": 80}]
+    (problem,) = c["cluster"]["problems"]
+    assert problem.startswith(f"webstack:nodes:app2: expected {why}"), problem
 
 
 def test_a_missing_address_is_named_and_falls_back_to_loopback(plain):

@@ -11,6 +11,7 @@ import pytest
 import salt.utils.network
 from salt.exceptions import CommandExecutionError
 
+from tests.support.config import UTILS
 from tests.support.loader import load as _load
 
 net = _load("modules", "webstack_network")
@@ -31,7 +32,7 @@ def pillar():
 
 @pytest.fixture
 def configure_loader_modules(pillar):
-    return {net: {"__pillar__": pillar, "__opts__": {"test": False}}}
+    return {net: {"__pillar__": pillar, "__opts__": {"test": False}, "__utils__": UTILS}}
 
 
 @pytest.fixture
@@ -151,3 +152,13 @@ def test_invalid_interface_is_a_clear_error(ip_addrs, interface):
         net.private_address(interface=interface)
     assert str(err.value) == f"private_interface {interface!r}: expected an interface name such as eth1"
     ip_addrs.assert_not_called()
+
+
+def test_what_is_published_is_what_the_peers_accept(ip_addrs, host):
+    """The ranges a peer checks the mine's address against (webstack_schema.PRIVATE_NETWORKS): a
+    documentation address, private to Python, is not a node's; RFC 6598's shared space is."""
+    host[None] = ["192.0.2.10", "198.18.0.5", "100.64.3.4", PRIVATE_10]
+    assert net.private_address() == "100.64.3.4"
+    host[None] = ["192.0.2.10"]
+    with pytest.raises(CommandExecutionError, match=r"^no private IPv4 address on this host \(have: 192.0.2.10\)"):
+        net.private_address()

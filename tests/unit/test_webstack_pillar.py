@@ -258,7 +258,8 @@ BAD = [
      "a non-empty list"),
     ("allowed-hosts-empty", {"app:allowed_hosts": []}, "webstack:app:allowed_hosts", "a non-empty list"),
     ("env-key-lowercase", {"app:env": {"debug": "1"}}, "webstack:app:env",
-     "an UPPER_CASE variable name for each key, got the string 'debug'"),
+     "an UPPER_CASE variable name, and not one that chooses what a program loads or runs (PYTHON*, LD_*, "
+     "PATH, HOME, IFS, ...) for each key, got the string 'debug'"),
     ("env-value-multiline", {"app:env": {"BANNER": "one\ntwo"}}, "webstack:app:env:BANNER", "single-line"),
     ("build-command-multiline", {"app:build_commands": ["python manage.py check\nrm -rf /"]},
      "webstack:app:build_commands", "each item a single-line command"),
@@ -465,7 +466,7 @@ BAD = [
     ("env-names-unknown-setting", {"app:env_names": {"SECRET": "DJANGO_SECRET"}}, "webstack:app:env_names",
      "a setting the formula provides (SECRET_KEY, DEBUG"),
     ("env-names-lowercase", {"app:env_names": {"SECRET_KEY": "django_secret_key"}},
-     "webstack:app:env_names:SECRET_KEY", "an UPPER_CASE variable name, or ''"),
+     "webstack:app:env_names:SECRET_KEY", "IFS, ...), or '', got the string 'django_secret_key'"),
     ("secret-shadows-a-setting", {"app:env_names": {"SECRET_KEY": "DJANGO_SECRET_KEY"},
                                   "app:secrets": {"DJANGO_SECRET_KEY": "t0kenT0ken-" * 6}},
      "webstack:app:secrets:DJANGO_SECRET_KEY", "which is the formula's SECRET_KEY"),
@@ -812,11 +813,12 @@ def test_state_fails_naming_the_nodes_without_an_address(test):
     ("10.0.0.22/0 trust\nhost all all 0.0.0.0/0", "an IPv4 address, got the string '10.0.0.22/0 trust\\nhost all"),
     ("10.0.0.22\n", "an IPv4 address, got the string '10.0.0.22\\n'"),
     ("fe80::1%eth0", "an IPv4 address, got the string 'fe80::1%eth0'"),
-    ("10.0.0.21", "an address of its own, got 10.0.0.21, which app1 publishes too"),
+    ("93.184.216.34", "a private address (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10; or name the "
+                      "cluster's network in webstack:network:private_cidr), got '93.184.216.34'"),
     ("0.0.0.0", "a unicast IPv4 address of the node, got '0.0.0.0'"),
     ("127.0.0.1", "a unicast IPv4 address of the node, got '127.0.0.1'"),
     (["10.0.0.22"], "an IPv4 address, got a list of 1 items"),
-], ids=["pg-hba-line", "trailing-newline", "zone", "another-nodes", "unspecified", "loopback", "list"])
+], ids=["pg-hba-line", "trailing-newline", "zone", "public", "unspecified", "loopback", "list"])
 def test_a_crafted_mine_address_fails_the_state_naming_the_minion_and_is_never_rendered(value, why):
     pillar_mod.__pillar__["webstack"] = _with({"roles": ["db"], "nodes": dict(NODES)})
     pillar_mod.__grains__["id"] = "db1"

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import threading
+import time
 from unittest.mock import patch
 
 import pytest
@@ -335,10 +336,17 @@ def test_previous_with_fewer_than_two_fingerprints_is_none(tmp_path):
 
 @pytest.fixture
 def run_all(run_all):
-    """``cmd.run_all`` replaced (tests/unit/conftest.py): a migration command that succeeds
-    unless a test says otherwise."""
-    with patch.dict(rel.__salt__, {"cmd.run_all": run_all}):
+    """The module's runner of the project's commands (``_run_as``) replaced by a mock with
+    ``cmd.run_all``'s answers (tests/unit/conftest.py): a command that succeeds unless a test
+    says otherwise. Every user is an account that is not root."""
+    with patch.object(rel, "_run_as", run_all), patch.object(rel, "_account", _account):
         yield run_all
+
+
+def _account(user, what="runas"):
+    if not user:
+        raise CommandExecutionError(f"{what}: expected the user that runs the project's code (never root), got none")
+    return rel.pwd.struct_passwd((user, "x", 1500, 1500, "", f"/srv/{user}", "/usr/sbin/nologin"))
 
 
 def test_run_migrations_runs_once_then_marks_the_release(base, run_all):
@@ -362,10 +370,10 @@ def test_run_migrations_runs_once_then_marks_the_release(base, run_all):
 def test_failed_migrations_leave_no_mark_and_run_again(base, run_all):
     run_all.return_value = {"retcode": 1, "stdout": "", "stderr": "django.db.utils.OperationalError: no db"}
     with pytest.raises(CommandExecutionError, match="exited 1:\ndjango.db.utils.OperationalError: no db"):
-        rel.run_migrations(str(base), R3, ["python manage.py migrate --noinput"])
+        rel.run_migrations(str(base), R3, ["python manage.py migrate --noinput"], user="webapp")
     assert rel.migrated(str(base), R3) is False
     run_all.return_value = {"retcode": 0, "stdout": "", "stderr": ""}
-    assert rel.run_migrations(str(base), R3, ["python manage.py migrate --noinput"]) is True
+    assert rel.run_migrations(str(base), R3, ["python manage.py migrate --noinput"], user="webapp") is True
     assert run_all.call_count == 2
 
 
@@ -411,7 +419,7 @@ def test_plan_of_a_pin_that_the_current_release_matches_does_not_switch_to_a_twi
 def test_test_mode_on_a_server_without_git_predicts_a_new_release(tmp_path, monkeypatch):
     """./bootstrap.sh --test on a fresh server: git comes with the real run's packages, so the
     prediction is a new release (of a commit not known yet), not a failure."""
-    monkeypatch.setattr(rel.shutil, "which", lambda name: None)
+    monkeypatch.setattr(rel.shutil, "which", lambda name, **_: None)
     planned = rel.plan(str(tmp_path), "https://git.example.org/app.git", test=True)
     assert (planned["current"], planned["changed"], planned["reuse"]) == (None, True, None)
     assert planned["resolved"]["commit"] is None
@@ -483,17 +491,41 @@ def test_an_interrupted_clone_leaves_no_mirror_behind(tmp_path):
     assert os.listdir(tmp_path / "cache" / "git") == []  # neither the mirror nor the partial clone
 
 
-@pytest.mark.parametrize("call", [
-    lambda: rel._git(["ls-remote", "https://git.example.org/app.git"]),  # pylint: disable=protected-access
-    lambda: rel._check_run(["python3", "-m", "pip", "install", "x"], "install the requirements"),  # pylint: disable=protected-access
-])
-def test_a_command_that_hangs_fails_naming_it_after_its_timeout(call):
+def test_a_git_command_that_hangs_fails_naming_it_after_its_timeout():
     def hang(argv, **kwargs):
         raise rel.subprocess.TimeoutExpired(argv, kwargs["timeout"])
 
     with patch.object(rel.subprocess, "run", hang), pytest.raises(CommandExecutionError) as excinfo:
-        call()
+        rel._git(["ls-remote", "https://git.example.org/app.git"])  # pylint: disable=protected-access
     assert "did not finish within" in str(excinfo.value)
+
+
+def test_a_project_command_that_hangs_is_killed_with_its_children_after_its_timeout(tmp_path):
+    """A real command as a real user (nobody): its timeout kills it and what it started, and
+    the error names it."""
+    marker = tmp_path / "child"
+    tmp_path.chmod(0o777)
+    argv = ["sh", "-c", f"(sleep 30; touch {marker}) & sleep 30"]
+    started = time.monotonic()
+    with pytest.raises(CommandExecutionError, match="did not finish within 1 s"):
+        rel._run_as(argv, runas="nobody", cwd="/", env={"PATH": rel.SYSTEM_PATH}, timeout=1)  # pylint: disable=protected-access
+    assert time.monotonic() - started < 10
+    assert not rel._processes_of(rel.pwd.getpwnam("nobody").pw_uid)  # pylint: disable=protected-access
+
+
+def test_a_project_command_runs_as_its_user_with_exactly_the_environment_given():
+    res = rel._run_as(["sh", "-c", "id -u; id -G; umask; env"], runas="nobody", cwd="/",  # pylint: disable=protected-access
+                      env={"PATH": rel.SYSTEM_PATH, "ONLY": "this"})
+    uid, groups, umask, *env = res["stdout"].splitlines()
+    nobody = rel.pwd.getpwnam("nobody")
+    assert (res["retcode"], uid, groups, umask) == (0, str(nobody.pw_uid), str(nobody.pw_gid), "0022")
+    assert sorted(line.split("=")[0] for line in env) == ["ONLY", "PATH", "PWD"]
+
+
+@pytest.mark.parametrize("user", [None, "", "root", "no-such-user-here"])
+def test_no_command_of_the_project_runs_as_root_or_as_nobody_known(user):
+    with pytest.raises(CommandExecutionError, match="runas: "):
+        rel._run_as(["true"], runas=user, cwd="/", env={})  # pylint: disable=protected-access
 
 
 # ---------------------------------------------------------------- archives
@@ -570,17 +602,28 @@ def test_commands_have_the_settings_file_in_their_environment_then_env(base, run
     (a build's STATIC_ROOT is its own release's, not current's)."""
     settings = tmp_path / "app.env"
     settings.write_text("# a comment\nDJANGO_SECRET_KEY=k=with=equals\nSTATIC_ROOT=/srv/webapp/current/static\n"
-                        "EMPTY=\n")
+                        "EMPTY=\n"
+                        # what the formula never writes (a hand edit): never the command's
+                        "PATH=/tmp/evil\nPYTHONPATH=/srv/webapp/shared/media\nLD_PRELOAD=/tmp/x.so\n")
     rel.run_commands(str(base), R3, ["python manage.py collectstatic --noinput"], settings_file=str(settings),
-                     env={"STATIC_ROOT": "{release}/src/staticfiles", "DJANGO_SETTINGS_MODULE": "config.settings"})
+                     env={"STATIC_ROOT": "{release}/src/staticfiles", "DJANGO_SETTINGS_MODULE": "config.settings"},
+                     runas="webapp")
     env = run_all.call_args.kwargs["env"]
     release_dir = str(base / "releases" / R3)
     assert env["DJANGO_SECRET_KEY"] == "k=with=equals" and env["EMPTY"] == ""
     assert env["STATIC_ROOT"] == release_dir + "/src/staticfiles"
     assert env["DJANGO_SETTINGS_MODULE"] == "config.settings"
     assert env["WEBSTACK_CONFIG"] == str(settings)
-    assert env["PATH"].startswith(release_dir + "/venv/bin:")
-    assert "# a comment" not in env
+    assert env["PATH"] == release_dir + "/venv/bin:" + rel.SYSTEM_PATH
+    assert (env["HOME"], env["USER"]) == ("/srv/webapp", "webapp")
+    assert "# a comment" not in env and "PYTHONPATH" not in env and "LD_PRELOAD" not in env
+    # the build user's: its own HOME, and no path to a file it cannot read
+    rel.run_commands(str(base), R3, ["python manage.py collectstatic --noinput"], settings_file=str(settings),
+                     runas="webapp-build", home="/srv/webapp/cache/build/home", config=False)
+    env = run_all.call_args.kwargs["env"]
+    assert (env["HOME"], env["USER"], env["DJANGO_SECRET_KEY"]) == ("/srv/webapp/cache/build/home", "webapp-build",
+                                                                   "k=with=equals")
+    assert "WEBSTACK_CONFIG" not in env
 
 
 def test_execute_runs_in_current_and_answers_whatever_the_exit_status(base, run_all):

@@ -15,3 +15,4 @@ webstack-app-build-webstack_release-built:
       - pkg: webstack-app-package-pkg-installed
       - file: webstack-app-config-file-managed
       - file: webstack-app-config-{{ app.releases_dir }}-file-directory
+      - user: webstack-app-user-build-user-present

@@ -104,6 +104,6 @@ webstack-app-config-entry-file-managed:
     - user: root
     - group: root
     - mode: '0644'
-    - check_cmd: {{ (webstack.pkgs.python[0] | quote ~ ' -m py_compile') | json }}
+    - check_cmd: {{ (webstack.pkgs.python[0] | quote ~ ' -I -m py_compile') | json }}
     - require:
       - file: webstack-app-config-entry-dir-file-directory

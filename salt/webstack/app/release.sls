@@ -22,3 +22,4 @@ webstack-app-release-webstack_release-deployed:
       - pkg: webstack-app-package-pkg-installed
       - file: webstack-app-config-file-managed
       - file: webstack-app-config-{{ app.releases_dir }}-file-directory
+      - user: webstack-app-user-build-user-present

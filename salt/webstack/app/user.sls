@@ -28,3 +28,24 @@ webstack-app-user-user-present:
     - shell: /usr/sbin/nologin
     - require:
       - group: webstack-app-user-group-present
+
+{#- The releases' builder: a user and a group of its own, in no group of the app's (it
+    reads no secret file), that writes only the release being built and its caches
+    (webstack_release.build makes its home and hands it a release's directories, then
+    takes them back). #}
+webstack-app-user-build-group-present:
+  group.present:
+    - name: {{ app.build_user }}
+    - system: True
+
+webstack-app-user-build-user-present:
+  user.present:
+    - name: {{ app.build_user }}
+    - gid: {{ app.build_user }}
+    - groups: []
+    - system: True
+    - home: {{ app.build_home }}
+    - createhome: False
+    - shell: /usr/sbin/nologin
+    - require:
+      - group: webstack-app-user-build-group-present

@@ -38,6 +38,25 @@ webstack-glusterfs-client-local-uploads-cmd-run:
     - require:
       - pkg: webstack-glusterfs-client-package-pkg-installed
       - user: webstack-app-user-user-present
+      - webstack_glusterfs: webstack-glusterfs-client-tls-webstack_glusterfs-tls_present
+
+{#- This node's key and certificate, the storage node's certificate trusted (from the
+    mine), TLS for the management connection: the mount reads them when it starts. #}
+webstack-glusterfs-client-tls-webstack_glusterfs-tls_present:
+  webstack_glusterfs.tls_present:
+    - name: /etc/ssl/glusterfs.ca
+    - peers: {{ g.peers | json }}
+    - require:
+      - pkg: webstack-glusterfs-client-package-pkg-installed
+
+{#- A mount made before TLS (or before the storage node's certificate changed) is
+    made again with it (from its fstab line): the volume speaks TLS only. #}
+webstack-glusterfs-client-remount-cmd-run:
+  cmd.run:
+    - name: umount {{ app.media_dir | quote }} && mount {{ app.media_dir | quote }}
+    - onlyif: mountpoint -q {{ app.media_dir | quote }}
+    - onchanges:
+      - webstack_glusterfs: webstack-glusterfs-client-tls-webstack_glusterfs-tls_present
 
 webstack-glusterfs-client-mount-mounted:
   mount.mounted:
@@ -50,3 +69,4 @@ webstack-glusterfs-client-mount-mounted:
     - require:
       - pkg: webstack-glusterfs-client-package-pkg-installed
       - cmd: webstack-glusterfs-client-local-uploads-cmd-run
+      - cmd: webstack-glusterfs-client-remount-cmd-run

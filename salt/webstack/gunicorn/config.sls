@@ -15,6 +15,6 @@ webstack-gunicorn-config-file-managed:
     - user: root
     - group: {{ app.user }}
     - mode: '0640'
-    - check_cmd: {{ (webstack.pkgs.python[0] | quote ~ ' -m py_compile') | json }}
+    - check_cmd: {{ (webstack.pkgs.python[0] | quote ~ ' -I -m py_compile') | json }}
     - require:
       - file: webstack-app-config-dir-file-directory

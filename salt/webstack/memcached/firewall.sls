@@ -6,35 +6,13 @@
     starts (at boot too). #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
+{%- from tplroot ~ "/firewall.jinja" import firewall with context %}
 {%- set rules = '/etc/webstack/memcached-firewall.nft' %}
 include:
   - {{ tplroot }}.validate
 
-webstack-memcached-firewall-nftables-pkg-installed:
-  pkg.installed:
-    - pkgs: {{ webstack.pkgs.nftables | json }}
-
-webstack-memcached-firewall-rules-file-managed:
-  file.managed:
-    - name: {{ rules }}
-    - source: salt://{{ tpldir }}/files/firewall.nft.jinja
-    - template: jinja
-    - context:
-        tplroot: {{ tplroot }}
-    - user: root
-    - group: root
-    - mode: '0644'
-    - makedirs: True
-    - check_cmd: nft -c -f
-    - require:
-      - pkg: webstack-memcached-firewall-nftables-pkg-installed
-
-webstack-memcached-firewall-table-webstack_nftables-table_loaded:
-  webstack_nftables.table_loaded:
-    - name: webstack_memcached
-    - path: {{ rules }}
-    - require:
-      - file: webstack-memcached-firewall-rules-file-managed
+{{ firewall('webstack-memcached-firewall', webstack, 'memcached', "Memcached's port", [webstack.memcached.port],
+            webstack.cluster.db_clients, 'the app and worker nodes (from the mine)') }}
 {%- if webstack.systemd_booted %}
 
 webstack-memcached-firewall-boot-file-managed:
@@ -43,7 +21,7 @@ webstack-memcached-firewall-boot-file-managed:
     - contents: |
         # Managed by Salt (webstack): the firewall of Memcached's port, before it listens.
         [Service]
-        ExecStartPre=/usr/sbin/nft -f {{ rules }}
+        ExecStartPre={{ webstack.nft_bin }} -f {{ rules }}
     - user: root
     - group: root
     - mode: '0644'
