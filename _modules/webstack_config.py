@@ -346,12 +346,12 @@ def _derive_settings(c):
     c["app_settings"] = out
     # the file's text, by app.env's one codec (validation refused what it would not read back;
     # settings too large in all are named there, and the file then holds the formula's alone)
-    encode = __utils__["webstack_envfile.encode"]
+    encode, valid = __utils__["webstack_envfile.encode"], __utils__["webstack_envfile.valid_value"]
     try:
         c["app_settings_text"] = encode(out)
     except ValueError:
         c["app_settings_text"] = encode({k: v for k, v in out.items()
-                                         if k not in app["env"] and k not in app["secrets"]})
+                                         if k not in app["env"] and k not in app["secrets"] and valid(v)})
     c["release_settings"] = {names.get(key, key): rel for key, rel in
                              (("STATIC_ROOT", app["static_rel"]), ("RELEASE_FILE", "RELEASE"))
                              if names.get(key, key)}

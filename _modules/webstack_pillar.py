@@ -127,7 +127,7 @@ def _rules(schema, data, raw, pillar, roles):
     errors += _lb_rules(data, roles)
     errors += _env_names(data["app"])
     errors += _env_size(data["app"])
-    errors += _build_user(data["app"])
+    errors += _build_user(data)
     errors += _tls_rules(data["tls"], raw["tls"] if isinstance(raw.get("tls"), dict) else {})
     errors += _hosts_resolve(data, pillar, roles)
     errors += _ports_apart(data, roles)
@@ -190,12 +190,21 @@ def _env_size(app):
     return []
 
 
-def _build_user(app):
-    """The build user is not the app's (which must not write a release) and not root."""
+# Accounts that are someone else's: a build user of that name would take over their groups and
+# home, and each build would kill their processes
+_OTHERS_ACCOUNTS = ("root", "daemon", "bin", "sys", "nobody", "www-data", "postgres", "mysql", "redis", "memcache",
+                    "_apt", "sshd", "messagebus", "syslog", "backup", "mail", "gluster", "varnish", "haproxy")
+
+
+def _build_user(data):
+    """The build user is an account of its own: not the app's (which must not write a
+    release), not root, not a service's."""
+    app = data["app"]
     user = __salt__["webstack_config.build_user"](app)
-    if user in ("root", app["user"] or app["name"]):
-        return [f"webstack:app:build_user: expected a user of its own, neither root nor the app's user "
-                f"(app:user), got {user!r}"]
+    taken = {app["user"] or app["name"], data["nginx_user"], data["apache_user"], *_OTHERS_ACCOUNTS}
+    if user in taken:
+        return [f"webstack:app:build_user: expected a user of its own, not root, the app's user (app:user) or a "
+                f"service's, got {user!r}"]
     return []
 
 

@@ -44,6 +44,7 @@ Sources:
   with ``rev`` (branch, tag or commit).
 """
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -86,6 +87,7 @@ _PIN_RE = re.compile(r"([0-9]{8}T[0-9]{6}Z-)?[0-9a-f]{8}")
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # What the build user writes in a release (root makes them, hands them over, takes them back)
 BUILD_DIRS = ("src", "venv", "static")
+CRONTABS = "/var/spool/cron/crontabs"
 
 
 def __virtual__():
@@ -681,24 +683,30 @@ def _account(user, what="runas"):
 def _run_as(argv, runas, cwd, env, timeout=COMMAND_TIMEOUT):
     """Run ``argv`` (no shell) as ``runas``: its uid, its groups (no other), umask 022, in
     ``cwd``, with exactly ``env`` (nothing of root's, nothing of a login shell's), in a
-    session of its own (a timeout kills all of it). Returns ``{"retcode", "stdout",
-    "stderr"}``; an error when it cannot be started or does not finish in ``timeout`` s."""
+    session of its own (a timeout kills all of it). Its output goes to files of root's
+    (not pipes: a child it leaves running with its output open holds nothing up). Returns
+    ``{"retcode", "stdout", "stderr"}``; an error when it cannot be started or does not
+    finish in ``timeout`` s."""
     entry = _account(runas)
-    try:
-        proc = subprocess.Popen(  # pylint: disable=consider-using-with
-            argv, cwd=cwd, env=env, user=entry.pw_uid, group=entry.pw_gid,
-            extra_groups=os.getgrouplist(entry.pw_name, entry.pw_gid), umask=0o022,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    except OSError as exc:
-        raise CommandExecutionError(f"`{shlex.join(argv)}` could not be started as {runas}: {exc}") from None
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise CommandExecutionError(f"`{shlex.join(argv)}` did not finish within {timeout} s") from None
-    return {"retcode": proc.returncode, "stdout": out.decode("utf-8", "replace"),
-            "stderr": err.decode("utf-8", "replace")}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(  # pylint: disable=consider-using-with
+                argv, cwd=cwd, env=env, user=entry.pw_uid, group=entry.pw_gid,
+                extra_groups=os.getgrouplist(entry.pw_name, entry.pw_gid), umask=0o022,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
+        except OSError as exc:
+            raise CommandExecutionError(f"`{shlex.join(argv)}` could not be started as {runas}: {exc}") from None
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+            raise CommandExecutionError(f"`{shlex.join(argv)}` did not finish within {timeout} s") from None
+        texts = []
+        for fh in (out, err):
+            fh.seek(0)
+            texts.append(fh.read().decode("utf-8", "replace"))
+    return {"retcode": proc.returncode, "stdout": texts[0], "stderr": texts[1]}
 
 
 def _stop_all(entry, wait=5.0):
@@ -746,8 +754,8 @@ def _seal(top, builder_uid):
     root's, directories 0755, files 0644 (0755 when executable), no setuid, setgid or
     sticky bit; FIFOs, sockets and devices removed. Works on file descriptors opened
     without following a symlink, so a symlink planted anywhere changes nothing outside
-    ``top``. A file with another link that is not the build user's (a hard link to a
-    file of the host's) fails the build instead of having its owner or mode changed."""
+    ``top``. A hard link (a file with another name, or not the build user's: one of the
+    host's files linked in) fails the build instead of having its owner or mode changed."""
     fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         _seal_dir(fd, top, builder_uid)
@@ -773,9 +781,12 @@ def _seal_dir(dfd, where, builder_uid):
             fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dfd)
             try:
                 fst = os.fstat(fd)
-                if fst.st_nlink > 1 and fst.st_uid not in (builder_uid, 0):
-                    raise CommandExecutionError(f"{path} is a hard link to a file of uid {fst.st_uid}, outside the "
-                                                "release: the build may not bring in the host's files")
+                # every file was the build user's at the hand-over or made by it since: another
+                # owner, or another name for the same file, is a hard link to a file of the host's
+                # (which the seal must not re-own or re-mode)
+                if fst.st_uid != builder_uid or fst.st_nlink > 1:
+                    raise CommandExecutionError(f"{path} is a hard link (to a file of uid {fst.st_uid}): a release "
+                                                "holds files of its own, never another name for one")
                 os.fchown(fd, 0, 0)
                 os.fchmod(fd, 0o755 if fst.st_mode & 0o111 else 0o644)
             finally:
@@ -883,14 +894,18 @@ def execute(base_dir, command, settings_file=None, env=None, runas=None, timeout
 
 
 def _build_dirs(base_dir, entry):
-    """The build user's home (emptied: nothing of an earlier build's configuration stays) and
-    pip's cache, under ``<base_dir>/cache/build``, which stays root's."""
+    """The build user's home (emptied: nothing of an earlier build's configuration stays, and
+    no crontab) and pip's cache, under ``<base_dir>/cache/build``, which stays root's."""
     top = os.path.join(base_dir, "cache", "build")
     os.makedirs(top, mode=0o755, exist_ok=True)
     os.chown(top, 0, 0)
     os.chmod(top, 0o755)
     home, cache = os.path.join(top, "home"), os.path.join(top, "pip")
     shutil.rmtree(home, ignore_errors=True)
+    # a crontab that an earlier build's code installed (the state denies it cron; this, where it
+    # came before the state)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(CRONTABS, entry.pw_name))
     shutil.rmtree(os.path.join(base_dir, "cache", "pip"), ignore_errors=True)  # root's, from before the build user
     for path in (home, cache):
         if not os.path.isdir(path) or os.path.islink(path):
@@ -952,13 +967,13 @@ def build(base_dir, source, rev="main", settings_file=None, requirements="requir
             raise CommandExecutionError(f"release {release_id}: requirements file {requirements} "
                                         "is not in the source")
         venv_key = _venv_key(os.path.join(release_dir, "src"), requirements, planned["parts"]["python"])
-        venv_from = _copy_venv(base_dir, venv_key, venv)
         for name in BUILD_DIRS:
             os.makedirs(os.path.join(release_dir, name), mode=0o755, exist_ok=True)
             _chown_tree(os.path.join(release_dir, name), builder.pw_uid, builder.pw_gid)
         build_env = _command_env(release_dir, None, {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"},
                                  home=home)
         src = os.path.join(release_dir, "src")
+        venv_from = _copy_venv(base_dir, venv_key, venv, interpreter, builder, src, build_env)
         if not venv_from:
             _check_run([interpreter, "-m", "venv", venv], "create the virtualenv", builder.pw_name, src, build_env)
         if requirements:
@@ -970,6 +985,7 @@ def build(base_dir, source, rev="main", settings_file=None, requirements="requir
         _stop_all(builder)
         for name in BUILD_DIRS:
             _seal(os.path.join(release_dir, name), builder.pw_uid)
+        _stop_all(builder)  # one that cron started meanwhile closes what it opened
         for rel, target in sorted((links or {}).items()):
             _link(os.path.join(release_dir, "src"), rel, target)
         meta = {
@@ -1047,43 +1063,52 @@ def _newest_with(base_dir, field, value):
     return None
 
 
-def _copy_venv(base_dir, key, venv):
-    """Copy the virtualenv of the newest finished release built with the same ``key``
-    (see :py:func:`_venv_key`) to ``venv``, its own path written where the copy named
-    the old one (scripts' ``#!`` lines, ``activate``, ``pyvenv.cfg``). Returns that
-    release's id, or None (no such release, or the copy failed: nothing is left)."""
+# Run by the build user (``python -I -c``, then the two paths): the virtualenv of an earlier
+# release copied into the new one, every text file of its bin/ and its pyvenv.cfg that
+# names the old path naming the new one. As the build user: whatever an earlier build left
+# there (a symlink where a script was, say) leads nowhere the build user may not write.
+_COPY_VENV = """
+import os, shutil, sys
+old, new = sys.argv[1], sys.argv[2]
+shutil.copytree(old, new, symlinks=True, dirs_exist_ok=True)
+before, after = old.encode(), new.encode()
+bindir = os.path.join(new, "bin")
+for path in [os.path.join(bindir, name) for name in os.listdir(bindir)] + [os.path.join(new, "pyvenv.cfg")]:
+    if os.path.islink(path) or not os.path.isfile(path):
+        continue
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if before not in data or b"\\0" in data:
+        continue
+    tmp = path + ".webstack-tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(data.replace(before, after))
+    shutil.copymode(path, tmp)
+    os.replace(tmp, path)
+"""
+
+
+def _copy_venv(base_dir, key, venv, interpreter, builder, cwd, env):
+    """Copy, as the build user ``builder``, the virtualenv of the newest finished release built
+    with the same ``key`` (see :py:func:`_venv_key`) into ``venv`` (empty, the build user's),
+    its own path written where the copy named the old one (scripts' ``#!`` lines,
+    ``activate``, ``pyvenv.cfg``). Returns that release's id, or None (no such release, or
+    the copy failed: ``venv`` is empty again)."""
     other = _newest_with(base_dir, "venv_key", key) if key else None
     if not other:
         return None
     old = os.path.join(_release_path(base_dir, other), "venv")
-    try:
-        shutil.copytree(old, venv, symlinks=True)
-        _rewrite_prefix(venv, old)
-    except OSError as exc:
-        log.warning("webstack_release: could not copy the virtualenv of %s (%s); building a new one", other, exc)
-        shutil.rmtree(venv, ignore_errors=True)
-        return None
-    return other
-
-
-def _rewrite_prefix(venv, old):
-    """In a virtualenv copied from ``old``: every text file of ``bin`` and ``pyvenv.cfg``
-    that names ``old`` names ``venv`` instead (written beside, then renamed)."""
-    before, after = old.encode(), venv.encode()
-    bindir = os.path.join(venv, "bin")
-    paths = [os.path.join(bindir, name) for name in os.listdir(bindir)] + [os.path.join(venv, "pyvenv.cfg")]
-    for path in paths:
-        if os.path.islink(path) or not os.path.isfile(path):
-            continue
-        with open(path, "rb") as fh:
-            data = fh.read()
-        if before not in data or b"\0" in data:
-            continue
-        tmp = path + ".webstack-tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(data.replace(before, after))
-        shutil.copymode(path, tmp)
-        os.replace(tmp, path)
+    res = _run_as([interpreter, "-I", "-c", _COPY_VENV, old, venv], runas=builder.pw_name, cwd=cwd, env=env,
+                  timeout=PIP_TIMEOUT)
+    if res["retcode"] == 0:
+        return other
+    log.warning("webstack_release: could not copy the virtualenv of %s (%s); building a new one", other,
+                (res["stderr"] or res["stdout"]).strip()[-500:])
+    _stop_all(builder)
+    shutil.rmtree(venv)
+    os.mkdir(venv, 0o755)
+    os.chown(venv, builder.pw_uid, builder.pw_gid)
+    return None
 
 
 def _build_time(base_dir, wait=2.0):

@@ -103,6 +103,38 @@ def volume_present(name, brick, allow, ssl_allow=None, force=False):
     return ret
 
 
+def mod_watch(name, sfun=None, **kwargs):
+    """
+    A watched change of this node's TLS (a certificate made, one trusted more or less):
+    ``volume_present``'s volume is stopped and started again, since its bricks read the
+    certificates when they start (its clients lose it for those seconds, and mount it
+    again). Salt calls this only when ``volume_present`` itself changed nothing: a volume
+    it just made or started has read them already.
+    """
+    ret = {"name": name, "result": True, "changes": {}, "comment": ""}
+    if sfun != "volume_present":
+        ret["comment"] = f"Nothing to do on a watch event for {sfun}"
+        return ret
+    mod = "webstack_glusterfs."
+    changes = {"status": {"old": "Started", "new": "Started (again: its bricks read the new certificates)"}}
+    if __opts__["test"]:
+        ret.update(result=None, changes=changes, comment=f"Volume {name} would be stopped and started again")
+        return ret
+    try:
+        info = __salt__[mod + "volume"](name)
+        if info is None or info["status"] != "Started":
+            ret["comment"] = f"Volume {name} is not started: its bricks read the certificates when it starts"
+            return ret
+        __salt__[mod + "stop"](name)
+        __salt__[mod + "start"](name)
+    except (CommandExecutionError, OSError) as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    ret.update(changes=changes, comment=f"Volume {name} stopped and started again: its bricks read the new "
+                                        "certificates")
+    return ret
+
+
 def tls_present(name, peers):
     """
     Make sure this node speaks to GlusterFS's other nodes over TLS and trusts only

@@ -20,7 +20,9 @@ def read_config(path):
     """Parse KEY=VALUE lines; '#' comments and blank lines are skipped.
 
     The value is everything after the first '=' (only the line break is
-    removed): no quote handling, no interpolation. A missing file yields {}.
+    removed): no quote handling, no interpolation. A missing file yields {},
+    and so does one this user may not read (a build: its settings come in
+    the environment).
     """
     values = {}
     try:
@@ -32,7 +34,7 @@ def read_config(path):
                 key, sep, value = line.partition("=")
                 if sep:
                     values[key.strip()] = value
-    except FileNotFoundError:
+    except (FileNotFoundError, PermissionError):
         pass
     return values
 

@@ -53,6 +53,7 @@ def test_repo_state_modules_are_loaded(loaders):
     names = {name for name in loaders.states if name.startswith("webstack_")}
     assert names == {
         "webstack_celery.ready",
+        "webstack_glusterfs.mod_watch",
         "webstack_glusterfs.tls_present",
         "webstack_glusterfs.volume_present",
         "webstack_haproxy.drained",

@@ -771,3 +771,27 @@ def test_a_build_as_root_or_as_nobody_known_is_refused_before_anything_is_made(r
     assert ret.result is False
     assert why in ret.comment
     assert not base_dir.exists()
+
+
+def test_what_a_build_leaves_in_its_virtualenv_never_makes_root_write_outside_the_release(
+        releases, modules, source, base_dir, reachable):
+    """A build plants a symlink where the next build's copy of its virtualenv writes a script
+    (``activate.webstack-tmp``, pointing at a file of root's). The next build with the same
+    requirements copies that virtualenv as the build user: the file stays as it was, and the
+    build goes on with a virtualenv of its own."""
+    directory, url = source
+    target = os.path.join(reachable, "roots-file")
+    with open(target, "w", encoding="utf-8") as fh:
+        fh.write("untouched\n")
+    os.chmod(target, 0o644)
+    plant = [f"ln -s {target} ../venv/bin/activate.webstack-tmp"]
+    assert releases.deployed(name=str(base_dir), source=url, build_commands=plant).result is True
+    first = _current(modules, base_dir)
+    assert os.readlink(base_dir / "releases" / first / "venv" / "bin" / "activate.webstack-tmp") == target
+    _write_app(directory, 2)
+    ret = releases.deployed(name=str(base_dir), source=url, build_commands=plant)
+    assert ret.result is True, ret.comment
+    with open(target, encoding="utf-8") as fh:
+        assert fh.read() == "untouched\n"
+    assert os.stat(target).st_uid == 0
+    assert _call_app(base_dir) == "200 OK hello, version 2"

@@ -245,7 +245,7 @@ CASES = [
      ["webstack:app:env: expected settings of at most 57344 bytes with webstack:app:secrets (one line each, "
       "NAME=VALUE), got 64"]),
     ("single-build-user-root", "single", {"app": {"build_user": "root"}}, None,
-     ["webstack:app:build_user: expected a user of its own, neither root nor the app's user (app:user), "
+     ["webstack:app:build_user: expected a user of its own, not root, the app's user (app:user) or a service's, "
       "got 'root'"]),
     ("single-unknown-key", "single", {"wsgi": {"worker": 4}}, None,
      ["webstack:wsgi:worker: expected no such key, the formula does not read it (did you mean wsgi:workers?)"]),

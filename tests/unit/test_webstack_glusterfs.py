@@ -223,3 +223,23 @@ def test_tls_trusts_its_own_certificate_and_the_peers_then_changes_nothing(tls_f
 def test_tls_names_where_glusterfs_reads_its_ca_file(tls_files):
     ret = gluster_state.tls_present("/etc/glusterfs.ca", {})
     assert ret["result"] is False and "reads its CA file at" in ret["comment"]
+
+
+@pytest.mark.parametrize("test", [False, True], ids=["apply", "test"])
+def test_a_tls_change_starts_a_started_volume_again_and_nothing_else(fake, test):
+    """The bricks read the certificates when they start: a watched change of the node's TLS
+    stops and starts the volume (not one that is not started, nor on another state's watch)."""
+    fake.status = "Started"
+    gluster_state.__opts__["test"] = test
+    ret = gluster_state.mod_watch("uploads", sfun="volume_present")
+    assert ret["result"] is (None if test else True), ret
+    assert ret["changes"] == {"status": {"old": "Started",
+                                         "new": "Started (again: its bricks read the new certificates)"}}
+    assert [c[:2] for c in fake.calls] == ([] if test else [["volume", "info"], ["volume", "stop"],
+                                                            ["volume", "start"]])
+    fake.calls.clear()
+    fake.status = "Stopped"
+    gluster_state.__opts__["test"] = False
+    assert gluster_state.mod_watch("uploads", sfun="volume_present")["changes"] == {}
+    assert gluster_state.mod_watch("uploads", sfun="tls_present")["changes"] == {}
+    assert ["volume", "stop"] not in [c[:2] for c in fake.calls]

@@ -49,3 +49,15 @@ webstack-app-user-build-user-present:
     - shell: /usr/sbin/nologin
     - require:
       - group: webstack-app-user-build-group-present
+
+{#- The build user schedules nothing: a build's code that ran once never runs again
+    by cron or at (webstack_release.build also removes a crontab it finds). #}
+{%- for scheduler in ['cron', 'at'] %}
+
+webstack-app-user-build-{{ scheduler }}-deny-file-append:
+  file.append:
+    - name: /etc/{{ scheduler }}.deny
+    - text: {{ app.build_user }}
+    - require:
+      - user: webstack-app-user-build-user-present
+{%- endfor %}

@@ -50,11 +50,13 @@ webstack-glusterfs-client-tls-webstack_glusterfs-tls_present:
       - pkg: webstack-glusterfs-client-package-pkg-installed
 
 {#- A mount made before TLS (or before the storage node's certificate changed) is
-    made again with it (from its fstab line): the volume speaks TLS only. #}
+    made again with it (from its fstab line): the volume speaks TLS only. findmnt reads
+    the mount table (a mount that lost its server fails a stat); a busy one is let go
+    lazily. #}
 webstack-glusterfs-client-remount-cmd-run:
   cmd.run:
-    - name: umount {{ app.media_dir | quote }} && mount {{ app.media_dir | quote }}
-    - onlyif: mountpoint -q {{ app.media_dir | quote }}
+    - name: (umount {{ app.media_dir | quote }} || umount -l {{ app.media_dir | quote }}) && mount {{ app.media_dir | quote }}
+    - onlyif: findmnt -rn --mountpoint {{ app.media_dir | quote }}
     - onchanges:
       - webstack_glusterfs: webstack-glusterfs-client-tls-webstack_glusterfs-tls_present
 

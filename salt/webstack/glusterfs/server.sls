@@ -84,3 +84,6 @@ webstack-glusterfs-server-volume-webstack_glusterfs-volume_present:
     - require:
       - webstack_process: webstack-glusterfs-server-glusterd-webstack_process-running
       - file: webstack-glusterfs-server-brick-file-directory
+    {#- its bricks read the certificates when they start: started again after a change #}
+    - watch:
+      - webstack_glusterfs: webstack-glusterfs-server-tls-webstack_glusterfs-tls_present
