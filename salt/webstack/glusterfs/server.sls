@@ -5,9 +5,9 @@
     certificate from the mine, auth.ssl-allow). #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
-{%- from tplroot ~ "/firewall.jinja" import firewall with context %}
+{%- from tplroot ~ "/firewall.jinja" import firewall, rules_file with context %}
 {%- set g = webstack.glusterfs %}
-{%- set rules = '/etc/webstack/glusterfs-firewall.nft' %}
+{%- set rules = rules_file('glusterfs') %}
 {#- Without its own address in the mine, webstack.validate (first, failhard) stops
     the run, naming the node: nothing below runs. #}
 include:

@@ -6,8 +6,8 @@
     starts (at boot too). #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
-{%- from tplroot ~ "/firewall.jinja" import firewall with context %}
-{%- set rules = '/etc/webstack/memcached-firewall.nft' %}
+{%- from tplroot ~ "/firewall.jinja" import firewall, rules_file with context %}
+{%- set rules = rules_file('memcached') %}
 include:
   - {{ tplroot }}.validate
 
