@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
-# Packages the functional tier runs on this host (HAProxy, Nginx, Varnish, uWSGI).
+# Packages the functional tier runs on this host (HAProxy, Nginx, Varnish, uWSGI, procps).
 host-deps:
 	bash tests/testbed/host-deps.sh
 

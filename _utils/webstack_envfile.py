@@ -1,7 +1,7 @@
 """
 The app's settings file (``app.env``): its one codec. The file's writer (the
 ``app.env`` template, through ``webstack_config``), its readers (the app's entry,
-which gets a copy of this file beside it, and ``webstack_release``, which gives a
+which holds a copy of this file's text, and ``webstack_release``, which gives a
 release's commands the same environment) and the pillar's grammar for a setting
 (``env_name`` and ``env_value`` in ``webstack_schema``) all use it, so that what
 the validation accepts is what every reader reads back, character for character.
