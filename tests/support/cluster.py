@@ -348,14 +348,25 @@ def version(where):
     return resp.text.strip(), resp.headers.get("X-Served-By")
 
 
-def _haproxy_processes(lb):
+def _haproxy_processes(lb, old_workers=None, timeout=30):
     """(master pid, {worker pids}) of HAProxy on ``lb``: the master is the one whose parent
-    is not HAProxy."""
-    _, out = lb.exec(["ps", "-eo", "pid=,ppid=,args="])
-    procs = {int(pid): int(ppid) for pid, ppid, args in (line.split(None, 2) for line in out.splitlines())
-             if args.startswith("/usr/sbin/haproxy ")}
-    (master,) = [pid for pid, ppid in procs.items() if ppid not in procs]
-    return master, {pid for pid, ppid in procs.items() if ppid == master}
+    is not HAProxy. A reload is asynchronous (``systemctl reload`` signals the master, which
+    re-executes itself and then starts new workers), so this waits until one master shows
+    with workers (other than ``old_workers`` when given), and returns the last picture seen
+    when that does not come within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _, out = lb.exec(["ps", "-eo", "pid=,ppid=,args="])
+        procs = {int(pid): int(ppid) for pid, ppid, args in (line.split(None, 2) for line in out.splitlines())
+                 if args.startswith("/usr/sbin/haproxy ")}
+        masters = [pid for pid, ppid in procs.items() if ppid not in procs]
+        master = masters[0] if len(masters) == 1 else None
+        workers = {pid for pid, ppid in procs.items() if ppid == master}
+        if master and workers and not (old_workers is not None and workers <= old_workers):
+            return master, workers
+        if time.monotonic() > deadline:
+            return master, workers
+        time.sleep(0.5)
 
 
 def lb_config_changes_under_load(cluster, changes=4, clients=50):
@@ -377,7 +388,7 @@ def lb_config_changes_under_load(cluster, changes=4, clients=50):
             assert code == 0, out[-4000:]
             expected = "timeout server 61s" if pillar else "timeout server 60s"
             assert expected in lb.exec(["cat", "/etc/haproxy/haproxy.cfg"])[1], f"change {n + 1}: {expected}"
-            now_master, now_workers = _haproxy_processes(lb)
+            now_master, now_workers = _haproxy_processes(lb, old_workers=workers)
             assert now_master == master and now_workers - workers, \
                 f"change {n + 1}: HAProxy was not reloaded ({master}, {workers} -> {now_master}, {now_workers})"
             workers = now_workers
