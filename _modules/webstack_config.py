@@ -45,7 +45,6 @@ CERT_FUNCTION = "webstack_glusterfs.certificate"
 # glusterd's management ports and the range its bricks take theirs from (glusterd.vol's
 # base-port and max-port)
 GLUSTERFS_PORTS = [24007, 24008, "49152-60999"]
-CLUSTER_ROLES = ("db", "cache", "app", "worker", "lb", "storage")
 # wsgi:server -> the SLS that runs it; its front server (Nginx, or Apache for mod_wsgi)
 WSGI_SLS = {"gunicorn": "gunicorn", "uwsgi": "uwsgi", "mod_wsgi": "apache"}
 # secrets that the configuration derives (not pillar keys): masked like the schema's
@@ -75,8 +74,10 @@ def _yaml_file(tplroot, rel):
 
 def parameters(tplroot="webstack"):
     """
-    The schema and the OS files' values for this minion: ``{"schema", "os_family",
-    "osfinger"}``, read from the file server once per run.
+    The schema, the roles and the OS files' values for this minion: ``{"schema", "roles",
+    "os_family", "osfinger"}``, read from the file server once per run. The roles are
+    roles.yaml's registry (every field filled in); the schema's role markers (``roles: all``,
+    ``enum: roles``) are spelt out from it.
 
     CLI Example:
 
@@ -89,8 +90,13 @@ def parameters(tplroot="webstack"):
         schema = _yaml_file(tplroot, "schema.yaml")
         if not schema:
             raise CommandExecutionError(f"salt://{tplroot}/parameters/schema.yaml: not found or empty")
+        try:
+            roles = _schema_util("role_registry")(_yaml_file(tplroot, "roles.yaml"), schema)
+        except ValueError as exc:
+            raise CommandExecutionError(f"salt://{tplroot}/parameters/{exc}") from exc
         __context__[key] = {
-            "schema": schema,
+            "schema": _schema_util("with_roles")(schema, roles),
+            "roles": roles,
             "os_family": _yaml_file(tplroot, f"os_family/{__grains__.get('os_family', 'unknown')}.yaml")
             .get("values") or {},
             "osfinger": _yaml_file(tplroot, f"osfinger/{__grains__.get('osfinger', 'unknown')}.yaml")
@@ -260,7 +266,7 @@ def _derive(c, tplroot):
         check = {"unix_socket": app["socket"], "protocol": "uwsgi" if server == "uwsgi" else "http"}
     check["host_header"] = c["health_host"]
     c["wsgi_check"] = check
-    _derive_cluster(c)
+    _derive_cluster(c, parameters(tplroot)["roles"])
     # who may log in to MariaDB as the app's user: a cluster's app and worker nodes (their
     # addresses from the mine, checked), else this host (the socket and loopback)
     db_node = "db" in c["roles"] and "single" not in c["roles"] and c["nodes"]
@@ -413,15 +419,17 @@ def _derive_redis_users(c):
     redis["users"] = users
 
 
-def _derive_cluster(c):
+def _derive_cluster(c, registry):
     """Each role's node ids from webstack:nodes (pillar, by minion id) and the addresses of
-    the peers this minion needs from the Salt mine, each checked before it is used (a
+    the peers this minion needs from the Salt mine (its roles' peers in the registry,
+    roles.yaml), each checked before it is used (a
     compromised minion can publish anything): a value that is not a unicast IPv4 address in
     the cluster's network (network:private_cidr, else a private range), or that another
     minion publishes too, is left out and reported, naming the minions."""
     roles = c["roles"]
     nodes = c["nodes"]
-    ids = {role: sorted(n for n, r in nodes.items() if role in r) for role in CLUSTER_ROLES}
+    ids = {role: sorted(n for n, r in nodes.items() if role in r)
+           for role in _schema_util("role_names")(registry, cluster=True)}
     addresses, problems = {}, []
     cluster_node = nodes and roles and "single" not in roles
     # the shared uploads: the storage node's address, where the app and worker nodes mount them
@@ -437,18 +445,8 @@ def _derive_cluster(c):
     c["mariadb"]["tls"] = bool(cluster_node and "db" in roles)
     if cluster_node:
         me = __grains__["id"]
-        needed = []
-        if "db" in roles:
-            needed += [me] + ids["app"] + ids["worker"]
-        if "cache" in roles:
-            needed.append(me)
-        if "app" in roles or "worker" in roles:
-            needed += ids["db"] + ids["cache"] + ids["storage"]
-        if "storage" in roles:
-            needed += [me] + ids["app"] + ids["worker"]
-        if "lb" in roles:
-            needed += ids["app"]
-        needed = sorted(set(needed))
+        needed = sorted({node for role in roles if role in registry for peer in registry[role]["peers"]
+                         for node in ids[peer]})
         mine = __salt__["mine.get"](",".join(sorted(nodes)), MINE_FUNCTION, tgt_type="list") if needed else {}
         mine = mine if isinstance(mine, dict) else {}
         # who publishes what, over every node of the cluster: an address that two minions
@@ -503,6 +501,8 @@ def _derive_cluster(c):
             clients.append(addresses[node])
     c["cluster"] = {
         "ids": ids,
+        # the roles' facts (roles.yaml), for the orchestration's steps
+        "roles": copy.deepcopy(registry),
         "addresses": addresses,
         "problems": problems,
         "db_clients": clients,

@@ -40,8 +40,6 @@ SECURE_ACCESS = "/var/lib/glusterd/secure-access"
 # a certificate is made again this long before it expires
 RENEW_DAYS = 30
 VALID_DAYS = 3650
-# the roles that serve or mount the volume
-ROLES = ("storage", "app", "worker")
 
 
 def __virtual__():
@@ -179,12 +177,16 @@ def set_option(name, option, value):
 
 def _takes_part():
     """Whether this minion serves or mounts the shared uploads: a node of a cluster that has a
-    storage node, with role storage, app or worker (pillar, by minion id)."""
+    storage node, with a role that reaches it (its peers in roles.yaml: storage, app,
+    worker), by the pillar (by minion id)."""
     webstack = __pillar__.get("webstack") if isinstance(__pillar__.get("webstack"), dict) else {}
     nodes = webstack.get("nodes") if isinstance(webstack.get("nodes"), dict) else {}
     roles = webstack.get("roles") if isinstance(webstack.get("roles"), list) else []
-    storage = any(isinstance(r, list) and "storage" in r for r in nodes.values())
-    return storage and "single" not in roles and bool(set(roles) & set(ROLES))
+    if not any(isinstance(r, list) and "storage" in r for r in nodes.values()):
+        return False
+    registry = __salt__["webstack_config.parameters"]()["roles"]
+    return any(role in registry and registry[role]["cluster"] and "storage" in registry[role]["peers"]
+               for role in roles) and not any(registry.get(role, {}).get("cluster") is False for role in roles)
 
 
 def _load_own():

@@ -28,8 +28,6 @@ except ImportError:  # older Salt: nothing is masked
 
 __virtualname__ = "webstack_pillar"
 
-ROLES = ("single", "db", "cache", "app", "worker", "lb", "storage")
-CLUSTER_ROLES = ("db", "cache", "app", "worker", "lb", "storage")
 # where systemd is PID 1 this directory exists (sd_booted)
 SYSTEMD_RUN_DIR = "/run/systemd/system"
 
@@ -39,15 +37,8 @@ SYSTEMD_RUN_DIR = "/run/systemd/system"
 # setting's name at all (the env_name grammar, from app.env's codec).
 FIXED_ENV_KEYS = ("DJANGO_SETTINGS_MODULE", "WEBSTACK_CONFIG", "USER", "LOGNAME")
 
-# The ports that each role listens on, by pillar key ("front": Nginx's or Apache's).
-_PORTS = {
-    "single": ("db", "redis:port", "cache", "front", "tls:port"),
-    "db": ("db",),
-    "cache": ("redis:port", "cache"),
-    "app": ("front", "tls:port"),
-    "lb": ("lb:port", "tls:port"),
-}
-# and Varnish's, on an lb node with varnish:enabled; the pool's with Nginx or Varnish
+# Besides the ports of each role (roles.yaml): Varnish's, on an lb node with varnish:enabled;
+# the pool's with Nginx or Varnish
 _VARNISH_PORTS = ("varnish:port", "varnish:admin_port")
 
 
@@ -61,8 +52,8 @@ def _util(name):
     return __utils__[f"webstack_schema.{name}"]
 
 
-def _schema(tplroot):
-    return __salt__["webstack_config.parameters"](tplroot)["schema"]
+def _parameters(tplroot):
+    return __salt__["webstack_config.parameters"](tplroot)
 
 
 def validate(pillar=None, roles=None, tplroot="webstack"):
@@ -88,30 +79,32 @@ def validate(pillar=None, roles=None, tplroot="webstack"):
         pillar = _expose(__pillar__["webstack"])
     if not isinstance(pillar, dict):
         return [f"webstack: expected a mapping, got {_util('describe')(pillar)}"]
-    schema = _schema(tplroot)
+    schema, registry = _parameters(tplroot)["schema"], _parameters(tplroot)["roles"]
     raw = __salt__["webstack_config.merged"](pillar, tplroot)
     errors, data = _util("walk")(schema, raw)
     if roles is None:
         roles = data["roles"] or ["single"]
-    if not isinstance(roles, list) or not all(r in ROLES for r in roles):
-        errors.append(f"webstack:roles: expected role names from {', '.join(ROLES)}, got "
+    if not isinstance(roles, list) or not all(r in registry for r in roles):
+        errors.append(f"webstack:roles: expected role names from {', '.join(registry)}, got "
                       f"{_util('describe')(roles)}")
         roles = []
-    errors += _rules(schema, data, raw, pillar, roles)
+    errors += _rules(schema, registry, data, raw, pillar, roles)
     if live and not errors:
         errors += __salt__["webstack_config.get"](tplroot)["cluster"]["problems"]
     return errors
 
 
-def _rules(schema, data, raw, pillar, roles):
-    """What the schema cannot say: one message per problem. ``data`` is the merged and
-    checked configuration (faulty values are their defaults there), ``raw`` the same
-    unchecked, ``pillar`` what the operator wrote."""
+def _rules(schema, registry, data, raw, pillar, roles):
+    """What the schema cannot say: one message per problem. ``registry``: the roles' facts
+    (roles.yaml); ``data`` is the merged and checked configuration (faulty values are their
+    defaults there), ``raw`` the same unchecked, ``pillar`` what the operator wrote."""
     errors = []
-    if "single" in roles and len(roles) > 1:
-        errors.append("webstack:roles: expected either [single] or a combination of db, cache, app, worker, "
-                      "lb, storage; 'single' already includes every role, got " + ", ".join(roles))
-    errors += _cluster_rules(data["nodes"])
+    cluster_roles = ", ".join(_util("role_names")(registry, cluster=True))
+    for alone in _util("role_names")(registry, cluster=False):
+        if alone in roles and len(roles) > 1:
+            errors.append(f"webstack:roles: expected either [{alone}] or a combination of {cluster_roles}; "
+                          f"'{alone}' already includes every role, got " + ", ".join(roles))
+    errors += _cluster_rules(registry, data["nodes"])
     errors += _storage_rules(data, roles)
     server = data["wsgi"]["server"]
     if server in ("uwsgi", "mod_wsgi") and data["app"]["python"] != "python3":
@@ -130,7 +123,7 @@ def _rules(schema, data, raw, pillar, roles):
     errors += _build_user(data)
     errors += _tls_rules(data["tls"], raw["tls"] if isinstance(raw.get("tls"), dict) else {})
     errors += _hosts_resolve(data, pillar, roles)
-    errors += _ports_apart(data, roles)
+    errors += _ports_apart(registry, data, roles)
     errors += _secrets(schema, raw, roles)
     return errors
 
@@ -246,25 +239,27 @@ def _secrets(schema, raw, roles):
     return errors
 
 
-def _cluster_rules(nodes):
-    """``nodes`` (minion id -> roles): the cluster's shape."""
+def _cluster_rules(registry, nodes):
+    """``nodes`` (minion id -> roles): the cluster's shape, as the roles' facts say (roles.yaml:
+    a role alone on its node, a role of one node at most, the roles a role needs)."""
     errors = []
-    counts = {role: [] for role in ROLES}
+    counts = {role: [] for role in registry}
+    cluster_roles = ", ".join(_util("role_names")(registry, cluster=True))
     for node_id, node_roles in nodes.items():
-        if "single" in node_roles and len(node_roles) > 1:
-            errors.append(f"webstack:nodes:{node_id}: expected [single] alone or cluster roles "
-                          f"({', '.join(CLUSTER_ROLES)}), got {', '.join(node_roles)}")
+        for alone in _util("role_names")(registry, cluster=False):
+            if alone in node_roles and len(node_roles) > 1:
+                errors.append(f"webstack:nodes:{node_id}: expected [{alone}] alone or cluster roles "
+                              f"({cluster_roles}), got {', '.join(node_roles)}")
         for role in node_roles:
             counts[role].append(node_id)
-    for role in ("db", "cache", "storage"):
-        if len(counts[role]) > 1:
+    for role, facts in registry.items():
+        if facts["unique"] and len(counts[role]) > 1:
             errors.append(f"webstack:nodes: expected one {role} node, got {', '.join(sorted(counts[role]))}")
-    for role in ("app", "worker"):
-        for needed in ("db", "cache"):
+    for role, facts in registry.items():
+        for needed in facts["needs"]:
             if counts[role] and not counts[needed]:
-                errors.append(f"webstack:nodes: expected a {needed} node for the {role} nodes, got none")
-    if counts["lb"] and not counts["app"]:
-        errors.append("webstack:nodes: expected at least one app node behind the lb node, got none")
+                article = "an" if needed[0] in "aeiou" else "a"
+                errors.append(f"webstack:nodes: expected {article} {needed} node for the {role} nodes, got none")
     return errors
 
 
@@ -357,8 +352,9 @@ def _hosts_resolve(data, pillar, roles):
     return errors
 
 
-def _ports_apart(data, roles):
-    """Two services of this host must not listen on the same port."""
+def _ports_apart(registry, data, roles):
+    """Two services of this host must not listen on the same port (its roles' ports, from the
+    registry)."""
     front = "apache:port" if data["wsgi"]["server"] == "mod_wsgi" else "nginx:port"
     engines = _engines(data)
     behind_lb = any("lb" in r for r in data["nodes"].values())
@@ -368,7 +364,7 @@ def _ports_apart(data, roles):
         if role == "lb":
             extra = (_VARNISH_PORTS if data["varnish"]["enabled"] else ()) + (
                 ("lb:pool_port",) if data["varnish"]["enabled"] or data["lb"]["engine"] == "nginx" else ())
-        for key in _PORTS.get(role, ()) + extra:
+        for key in tuple(registry[role]["ports"]) + extra:
             if key == "tls:port" and (not data["tls"]["enabled"] or (role == "app" and behind_lb)):
                 continue  # no TLS here: off, or an app node behind the load balancer
             key = {"front": front, "db": f"{engines[0]}:port", "cache": f"{engines[1]}:port"}.get(key, key)
@@ -399,7 +395,7 @@ def public(key="", default=None, tplroot="webstack"):
         salt-call webstack_pillar.public nginx:port
         salt-call webstack_pillar.public app
     """
-    schema = _schema(tplroot)
+    schema = _parameters(tplroot)["schema"]
     path = str(key).strip(":")
     if path in _util("secret_paths")(schema):
         raise CommandExecutionError(f"webstack:{path} holds a secret; it is not shown")

@@ -649,3 +649,104 @@ def reference(schema):
                  ", ".join(spec.get("roles", ())), meaning]
         out.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     return "\n".join(out[1:]) + "\n"
+
+
+# ---------------------------------------------------------------- roles
+# salt/webstack/parameters/roles.yaml: every role and its facts. Its fields and their
+# defaults; what a field names is checked by role_registry.
+ROLE_FIELDS = {"doc": "", "cluster": True, "unique": False, "needs": [], "peers": [], "ports": [], "tls": False,
+               "deploy": None, "step": None}
+ROLE_DEPLOY = ("first", "rolling", "last")
+# ports: the front server's and the configured engines' are named by their part
+ROLE_PORT_PARTS = ("front", "db", "cache")
+_ROLE_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+def role_registry(raw, schema=None):
+    """The roles of ``raw`` (roles.yaml as loaded) in its order, each with every field of
+    :py:data:`ROLE_FIELDS` (its default where the file has none), checked: a mistake in the
+    file raises ValueError naming the role and the field. With ``schema`` (as written, or
+    expanded), each port's key must be one of its int keys."""
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError(f"roles.yaml: expected a mapping of role names to their facts, got {describe(raw)}")
+    registry, problems = {}, []
+    for name, facts in raw.items():
+        if not isinstance(name, str) or not _ROLE_NAME_RE.fullmatch(name):
+            problems.append(f"{name!r}: expected a role name of lowercase letters, digits and '_'")
+            continue
+        facts = facts if isinstance(facts, dict) else {}
+        unknown = sorted(set(facts) - set(ROLE_FIELDS))
+        if unknown:
+            problems.append(f"{name}: unknown field(s) {', '.join(map(str, unknown))}; expected "
+                            f"{', '.join(ROLE_FIELDS)}")
+        registry[name] = {field: _copy(facts.get(field, default)) for field, default in ROLE_FIELDS.items()}
+    for name, role in registry.items():
+        for field in ("cluster", "unique", "tls"):
+            if not isinstance(role[field], bool):
+                problems.append(f"{name}:{field}: expected true or false, got {describe(role[field])}")
+        for field in ("needs", "peers"):
+            others = role[field]
+            if not isinstance(others, list) or not all(o in registry and registry[o]["cluster"] is not False
+                                                       for o in others):
+                problems.append(f"{name}:{field}: expected a list of the cluster's roles, got {others!r}")
+        ports = role["ports"]
+        if not isinstance(ports, list) or not all(
+                p in ROLE_PORT_PARTS or (schema is None and isinstance(p, str) and ":" in p)
+                or (schema is not None and isinstance(schema.get(p), dict) and schema[p].get("type") == "int")
+                for p in ports):
+            problems.append(f"{name}:ports: expected a list of the schema's port keys or "
+                            f"{', '.join(ROLE_PORT_PARTS)}, got {ports!r}")
+        if not role["cluster"]:
+            if role["deploy"] or role["needs"] or role["peers"] or role["unique"]:
+                problems.append(f"{name}: a role that is not a cluster's has no deploy, needs, peers or unique")
+        elif role["deploy"] not in ROLE_DEPLOY:
+            problems.append(f"{name}:deploy: expected one of {', '.join(ROLE_DEPLOY)}, got {describe(role['deploy'])}")
+        if (role["deploy"] == "first") != isinstance(role["step"], str) or (role["step"] is not None
+                                                                            and not role["step"]):
+            problems.append(f"{name}:step: expected the name of its step with deploy first (and only then)")
+        if not isinstance(role["doc"], str) or not role["doc"]:
+            problems.append(f"{name}:doc: expected one line of documentation")
+    if problems:
+        raise ValueError("roles.yaml: " + "; ".join(problems))
+    return registry
+
+
+def role_names(registry, cluster=None):
+    """The names of the registry's roles, in its order: every one, or (``cluster`` true) the
+    roles of a cluster's nodes, or (false) the others."""
+    return [name for name, role in registry.items() if cluster is None or role["cluster"] == cluster]
+
+
+# the schema's words for role lists: a key's `roles` (all, cluster) and an `enum` of role names
+_ROLE_MARKERS = {"all": None, "cluster": True}
+
+
+def with_roles(schema, registry):
+    """A copy of ``schema`` with its role markers spelt out from the registry: a key's
+    ``roles: all`` (every role) or ``roles: cluster`` (the cluster's), and ``enum: roles``
+    (in a key, its ``items`` or its ``values``' items: the role names)."""
+
+    def expand(spec):
+        spec = dict(spec)
+        if spec.get("enum") == "roles":
+            spec["enum"] = role_names(registry)
+        for part in ("items", "values"):
+            if isinstance(spec.get(part), dict):
+                spec[part] = expand(spec[part])
+        if isinstance(spec.get("roles"), str) and spec["roles"] in _ROLE_MARKERS:
+            spec["roles"] = role_names(registry, _ROLE_MARKERS[spec["roles"]])
+        return spec
+
+    return {path: expand(spec) if isinstance(spec, dict) else spec for path, spec in schema.items()}
+
+
+def roles_reference(registry):
+    """The roles as a Markdown table, from the registry."""
+    out = ["| Role | Runs | Nodes | Needs | Ports (kept apart on one host) |", "|------|------|-------|-------|------|"]
+    for name, role in registry.items():
+        nodes = "its server alone" if not role["cluster"] else "one at most" if role["unique"] else "any number"
+        ports = ", ".join("the front server's" if p == "front" else f"the {p} engine's" if p in ("db", "cache")
+                          else f"`{p}`" for p in role["ports"])
+        cells = [f"`{name}`", role["doc"], nodes, ", ".join(f"`{n}`" for n in role["needs"]), ports]
+        out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(out) + "\n"

@@ -1,7 +1,7 @@
 """
-Write the generated part of docs/pillar.md (between its markers) from the schema,
-salt/webstack/parameters/schema.yaml: `make docs`. A unit test fails when the two
-disagree.
+Write the generated part of docs/pillar.md (between its markers) from the roles,
+salt/webstack/parameters/roles.yaml, and the schema, salt/webstack/parameters/schema.yaml:
+`make docs`. A unit test fails when they disagree.
 """
 
 import importlib.util
@@ -12,7 +12,7 @@ import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "pillar.md"
-BEGIN = "<!-- generated from salt/webstack/parameters/schema.yaml by `make docs`: do not edit below -->\n"
+BEGIN = "<!-- generated from salt/webstack/parameters/{roles,schema}.yaml by `make docs`: do not edit below -->\n"
 END = "<!-- end of the generated reference -->\n"
 
 
@@ -20,8 +20,11 @@ def generated():
     spec = importlib.util.spec_from_file_location("webstack_schema", REPO / "_utils" / "webstack_schema.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    schema = yaml.safe_load((REPO / "salt" / "webstack" / "parameters" / "schema.yaml").read_text())
-    return module.reference(schema)
+    parameters = REPO / "salt" / "webstack" / "parameters"
+    schema = yaml.safe_load((parameters / "schema.yaml").read_text())
+    registry = module.role_registry(yaml.safe_load((parameters / "roles.yaml").read_text()), schema)
+    return ("### Roles\n\n" + module.roles_reference(registry) + "\n"
+            + module.reference(module.with_roles(schema, registry)))
 
 
 def render(text):

@@ -1,9 +1,9 @@
 {#- The rollout of orch.deploy (orch/deploy.sls runs it after its preflight): the
-    database, the cache, the shared uploads' storage node, the new release built on
-    every app and worker node, the migrations once on the first app node, then the
-    app nodes one at a time out of and back into the load balancer, the workers (a
-    warm shutdown lets running tasks finish), the load balancer's config and a smoke
-    test through it.
+    roles set up first (roles.yaml: the database, the cache, the shared uploads'
+    storage node), the new release built on every app and worker node, the
+    migrations once on the first app node, then the app nodes one at a time out of
+    and back into the load balancer, the workers (a warm shutdown lets running
+    tasks finish), the load balancer's config and a smoke test through it.
 
     One orch.deploy deploys one commit: a git rev (a branch, a tag) is resolved
     here, once, to its commit id, and every build, the migrations and every node
@@ -43,33 +43,17 @@ Deploy commit {{ pin.webstack.app.rev }} ({{ app.rev }}) everywhere:
   test.succeed_without_changes:
     - name: {{ app.rev }} is {{ pin.webstack.app.rev }}
 {%- endif %}
-{%- if ids.db %}
+{#- the roles that orch.deploy sets up first (roles.yaml's deploy: first), in its order:
+    the database, the cache, the shared uploads' storage node #}
+{%- for role, facts in webstack.cluster.roles.items() if facts.deploy == 'first' and ids[role] %}
 
-Set up the database on {{ ids.db | join(', ') }}:
+{{ facts.step }} on {{ ids[role] | join(', ') }}:
   salt.state:
-    - tgt: {{ ids.db | join(',') }}
+    - tgt: {{ ids[role] | join(',') }}
     - tgt_type: list
-    - sls: webstack.roles.db
+    - sls: webstack.roles.{{ role }}
     - failhard: True
-{%- endif %}
-{%- if ids.cache %}
-
-Set up the cache on {{ ids.cache | join(', ') }}:
-  salt.state:
-    - tgt: {{ ids.cache | join(',') }}
-    - tgt_type: list
-    - sls: webstack.roles.cache
-    - failhard: True
-{%- endif %}
-{%- if ids.storage %}
-
-Set up the shared uploads on {{ ids.storage | join(', ') }}:
-  salt.state:
-    - tgt: {{ ids.storage | join(',') }}
-    - tgt_type: list
-    - sls: webstack.roles.storage
-    - failhard: True
-{%- endif %}
+{%- endfor %}
 {%- if builders %}
 
 Build the release on {{ builders | join(', ') }}:

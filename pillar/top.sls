@@ -3,6 +3,20 @@
     of this master is named by its literal id in webstack/nodes.yaml: the cluster's
     nodes with their roles, a single server with [single]. #}
 {%- import_yaml 'webstack/nodes.yaml' as nodes %}
+{#- the roles (webstack/roles.yaml, the formula's registry): which one is a server
+    alone, where HTTPS ends; the schema: which roles receive a secret #}
+{%- import_yaml 'webstack/roles.yaml' as registry %}
+{%- import_yaml 'webstack/schema.yaml' as schema %}
+{%- set alone = [] %}
+{%- set tls_roles = [] %}
+{%- for role, facts in registry.items() %}
+{%-   if (facts or {}).get('cluster') is sameas false %}{% do alone.append(role) %}{% endif %}
+{%-   if (facts or {}).get('tls') %}{% do tls_roles.append(role) %}{% endif %}
+{%- endfor %}
+{%- set secret_roles = [] %}
+{%- for path, spec in schema.items() if spec.get('secret') %}
+{%-   do secret_roles.extend(spec.get('roles') or []) %}
+{%- endfor %}
 {%- set ids = [] %}
 {%- for id, roles in (nodes or {}) | dictsort %}
 {#-   a literal id only: a glob here would hand secrets to every minion it matches #}
@@ -14,21 +28,21 @@
 base:
 {%- for id, roles in ids %}
   {{ id | json }}:
-{%-   if 'single' in roles %}
+{%-   if roles | select('in', alone) | list %}
     # the whole stack on one server: every secret
     - webstack.single
     - webstack.secrets
 {%-   else %}
     - webstack.cluster
-{%-     if roles | select('in', ['db', 'cache', 'app', 'worker']) | list %}
+{%-     if roles | select('in', secret_roles) | list %}
     - webstack.role_secrets
 {%-     endif %}
 {%-   endif %}
 {%- endfor %}
-{#- The certificate and key where TLS ends (single servers, the lb nodes), if the
+{#- The certificate and key where TLS ends (the roles with tls: single servers, the lb nodes), if the
     operator wrote webstack/tls.sls (root only); without it, a self-signed one. #}
 {%- set tls_ids = [] %}
-{%- for id, roles in ids if 'single' in roles or 'lb' in roles %}{% do tls_ids.append(id) %}{% endfor %}
+{%- for id, roles in ids if roles | select('in', tls_roles) | list %}{% do tls_ids.append(id) %}{% endfor %}
 {%- if tls_ids %}
   {{ ('L@' ~ tls_ids | join(',')) | json }}:
     - match: compound

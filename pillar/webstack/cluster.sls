@@ -3,8 +3,12 @@
     from nodes.yaml by its id (opts.id: the id its key was accepted under). Single
     servers ([single]) of the same master are not part of the cluster. #}
 {%- import_yaml 'webstack/nodes.yaml' as nodes %}
+{%- import_yaml 'webstack/roles.yaml' as registry %}
+{%- set alone = [] %}
+{%- for role, facts in registry.items() if (facts or {}).get('cluster') is sameas false %}{% do alone.append(role) %}{% endfor %}
 {%- set cluster = {} %}
-{%- for id, roles in (nodes or {}) | dictsort if roles is iterable and roles is not string and 'single' not in roles %}
+{%- for id, roles in (nodes or {}) | dictsort if roles is iterable and roles is not string
+                                                and not (roles | select('in', alone) | list) %}
 {%-   do cluster.update({id: roles}) %}
 {%- endfor %}
 # Every minion publishes its private address; the db, cache and lb configs use them.

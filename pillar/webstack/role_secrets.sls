@@ -41,7 +41,10 @@
 {%-   endif %}
 {%- endfor %}
 {%- set redis_pw = all.redis.get('password') if all.get('redis') is mapping else none %}
-{%- if ('app' in roles or 'worker' in roles) and 'cache' not in roles and redis_pw is string and redis_pw %}
+{#- the roles that receive the derived passwords, on a node without the admin's (the schema's) #}
+{%- set derived_to = schema['redis:user_passwords:cache'].roles | select('in', roles) | list %}
+{%- set admin_to = schema['redis:password'].roles | select('in', roles) | list %}
+{%- if derived_to and not admin_to and redis_pw is string and redis_pw %}
 {%-   do mine.setdefault('redis', {}).update({'user_passwords': {
         'cache': 'cache' | hmac_compute(redis_pw), 'broker': 'broker' | hmac_compute(redis_pw)}}) %}
 {%- endif %}

@@ -96,11 +96,11 @@ def test_computed_once_per_run_and_handed_out_as_copies(plain):
     first["app"]["name"] = "changed by a template"
     for _ in range(30):  # every SLS and template of a role imports map.jinja
         assert config_mod.get()["app"]["name"] == "webapp"
-    assert CALLS["files"] == 3  # schema, os_family, osfinger: once
+    assert CALLS["files"] == 4  # schema, roles, os_family, osfinger: once
     # another pillar (an orchestration's inline pillar) is another configuration
     _pillar(roles=["single"], app={"release": "0123abcd"})
     assert config_mod.get()["app"]["release"] == "0123abcd"
-    assert CALLS["files"] == 3
+    assert CALLS["files"] == 4
 
 
 def test_a_faulty_value_never_reaches_a_template(plain):

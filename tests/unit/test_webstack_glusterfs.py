@@ -5,9 +5,11 @@ with Salt's ``cmd.run_all`` as a fake glusterd. A real one: the engines cluster'
 """
 
 import pytest
+import yaml
 
 from tests.support.clock import Clock
-from tests.support.config import UTILS
+from tests.support.config import UTILS, schema_util
+from tests.support.loader import REPO
 from tests.support.loader import load as _load
 from tests.support.tls import Authority, _key_pem, _pem
 
@@ -68,6 +70,12 @@ TLS_CHANGES = {"auth.ssl-allow": {"old": "*", "new": "storage1,app1"}, "client.s
                "server.ssl": {"old": "off", "new": "on"}}
 
 
+def parameters():
+    """webstack_config.parameters's roles: the repo's registry."""
+    return {"roles": schema_util.role_registry(yaml.safe_load((REPO / "salt/webstack/parameters/roles.yaml")
+                                                              .read_text()))}
+
+
 @pytest.fixture
 def fake():
     return FakeGluster()
@@ -75,7 +83,7 @@ def fake():
 
 @pytest.fixture
 def configure_loader_modules(fake):
-    return {gluster: {"__salt__": {"cmd.run_all": fake}},
+    return {gluster: {"__salt__": {"cmd.run_all": fake, "webstack_config.parameters": parameters}},
             gluster_state: {"__salt__": {f"webstack_glusterfs.{f}": getattr(gluster, f)
                                          for f in ("volume", "create", "start", "stop", "set_option", "wait_ready")},
                             "__opts__": {"test": False}}}

@@ -369,7 +369,7 @@ BAD = [
     ("nodes-worker-without-db", {"nodes": {"cache1": ["cache"], "worker1": ["worker"]}}, "webstack:nodes",
      "a db node for the worker nodes, got none"),
     ("nodes-lb-without-app", {"nodes": {"db1": ["db"], "cache1": ["cache"], "lb1": ["lb"]}}, "webstack:nodes",
-     "at least one app node behind the lb node, got none"),
+     "an app node for the lb nodes, got none"),
     ("nodes-two-storage", {"nodes": {"db1": ["db", "cache", "storage"], "files1": ["storage"]}}, "webstack:nodes",
      "one storage node, got db1, files1"),
     # the shared uploads

@@ -13,8 +13,11 @@ import yaml
 from tests.support.config import schema_util
 from tests.support.loader import REPO
 
-SCHEMA = yaml.safe_load((REPO / "salt/webstack/parameters/schema.yaml").read_text())
-ROLES = {"single", "db", "cache", "app", "worker", "lb", "storage"}
+WRITTEN = yaml.safe_load((REPO / "salt/webstack/parameters/schema.yaml").read_text())
+RAW_ROLES = yaml.safe_load((REPO / "salt/webstack/parameters/roles.yaml").read_text())
+REGISTRY = schema_util.role_registry(RAW_ROLES, WRITTEN)
+SCHEMA = schema_util.with_roles(WRITTEN, REGISTRY)
+ROLES = set(REGISTRY)
 FIELDS = {"type", "grammar", "enum", "min", "max", "also", "empty", "nonempty", "default", "roles", "secret",
           "required", "doc", "form", "items", "keys", "values", "what", "group", "expected", "when"}
 
@@ -36,6 +39,62 @@ def test_every_entry_is_complete(path):
         assert spec.get("secret"), "only secrets have no usable default"
     for key, value in (spec.get("when") or {}).items():
         assert spec.get("required") and key in SCHEMA and value in SCHEMA[key]["enum"], (key, value)
+
+
+@pytest.mark.parametrize("path", [path for path, spec in WRITTEN.items() if spec.get("secret")])
+def test_a_secret_lists_the_roles_that_receive_it(path):
+    """pillar/webstack/role_secrets.sls reads the schema as written: a secret's roles are
+    named, never `all` or `cluster`."""
+    assert isinstance(WRITTEN[path]["roles"], list) and set(WRITTEN[path]["roles"]) <= ROLES
+
+
+def test_the_role_markers_are_spelt_out_from_the_registry():
+    assert SCHEMA["roles"]["items"]["enum"] == list(RAW_ROLES) == ["single", "db", "cache", "app", "worker", "lb",
+                                                                   "storage"]
+    assert SCHEMA["nodes"]["values"]["items"]["enum"] == list(RAW_ROLES)
+    assert SCHEMA["roles"]["roles"] == list(RAW_ROLES)
+    assert SCHEMA["network:private_cidr"]["roles"] == ["db", "cache", "app", "worker", "lb", "storage"]
+    assert WRITTEN["nodes"]["roles"] == "cluster"  # the written schema is left as it is
+
+
+@pytest.mark.parametrize("role", list(RAW_ROLES))
+def test_every_role_has_its_states_and_its_doc(role):
+    assert (REPO / "salt/webstack/roles" / f"{role}.sls").is_file()
+    assert REGISTRY[role]["doc"]
+    for field in ("needs", "peers"):
+        assert all(REGISTRY[other]["cluster"] for other in REGISTRY[role][field])
+
+
+def test_the_registry_fills_in_every_field_with_its_default():
+    assert REGISTRY["worker"] == {"doc": RAW_ROLES["worker"]["doc"], "cluster": True, "unique": False,
+                                  "needs": ["db", "cache"], "peers": ["db", "cache", "storage"], "ports": [],
+                                  "tls": False, "deploy": "rolling", "step": None}
+    assert [r for r, f in REGISTRY.items() if f["unique"]] == ["db", "cache", "storage"]
+    assert [r for r, f in REGISTRY.items() if f["deploy"] == "first"] == ["db", "cache", "storage"]
+    assert schema_util.role_names(REGISTRY, cluster=False) == ["single"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"db": {"peers": ["dbs"]}}, "db:peers: expected a list of the cluster's roles, got ['dbs']"),
+    ({"app": {"needs": ["single"]}}, "app:needs: expected a list of the cluster's roles, got ['single']"),
+    ({"lb": {"ports": ["lb:portt"]}}, "lb:ports: expected a list of the schema's port keys or front, db, cache"),
+    ({"lb": {"ports": ["app:name"]}}, "lb:ports: expected a list of the schema's port keys"),
+    ({"cache": {"unique": "yes"}}, "cache:unique: expected true or false, got the string 'yes'"),
+    ({"storage": {"deploy": "early"}}, "storage:deploy: expected one of first, rolling, last, got the string"),
+    ({"storage": {"step": None}}, "storage:step: expected the name of its step with deploy first"),
+    ({"worker": {"step": "Start"}}, "worker:step: expected the name of its step with deploy first"),
+    ({"single": {"deploy": "first"}}, "single: a role that is not a cluster's has no deploy"),
+    ({"app": {"doc": ""}}, "app:doc: expected one line of documentation"),
+    ({"app": {"port": ["front"]}}, "app: unknown field(s) port; expected doc, cluster"),
+    ({"Backup": {"doc": "x"}}, "'Backup': expected a role name"),
+])
+def test_a_mistake_in_the_registry_is_named(change, message):
+    raw = {role: dict(facts) for role, facts in RAW_ROLES.items()}
+    for role, facts in change.items():
+        raw.setdefault(role, {}).update(facts)
+    with pytest.raises(ValueError) as exc:
+        schema_util.role_registry(raw, WRITTEN)
+    assert message in str(exc.value)
 
 
 @pytest.mark.parametrize("os_file", sorted(p.relative_to(REPO / "salt/webstack/parameters").as_posix()
