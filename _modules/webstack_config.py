@@ -39,6 +39,8 @@ except ImportError:  # older Salt: nothing is masked
 __virtualname__ = "webstack_config"
 
 SYSTEMD_RUN_DIR = "/run/systemd/system"  # exists where systemd is PID 1 (sd_booted)
+# the maintenance flags (root's), and the page the front server answers with meanwhile
+MAINTENANCE = {"flag_dir": "/var/lib/webstack/maintenance", "root": "/usr/share/webstack", "page": "maintenance.html"}
 MINE_FUNCTION = "webstack_network.private_address"
 # the certificate a node of the shared uploads presents to GlusterFS (storage, app, worker)
 CERT_FUNCTION = "webstack_glusterfs.certificate"
@@ -233,6 +235,13 @@ def _derive(c, tplroot):
         "ident": app["name"].replace("-", "_"),  # mod_wsgi's daemon group, Nginx's upstream
     })
     app["static_dir"] = f"{app['current_dir']}/{app['static_rel']}"
+    # the app's long-running programs (under the process manager), by what they run
+    app["programs"] = {kind: f"{app['name']}-{kind}" for kind in ("gunicorn", "uwsgi", "celery", "celerybeat", "rq")}
+    # while this file exists the front server answers 503 with the maintenance page (a restore)
+    c["maintenance"] = dict(MAINTENANCE)
+    app["maintenance_flag"] = f"{MAINTENANCE['flag_dir']}/{app['name']}"
+    backup = c["backup"]
+    backup.update(stanza=app["name"], pg_repo=f"{backup['path']}/pg")
     # a static file's name with a content hash (Django's ManifestStaticFilesStorage: 12 hex digits)
     c["hashed_name_re"] = r"\.[0-9a-f]{12}\.[A-Za-z0-9]+$"
     _derive_redis_users(c)

@@ -106,6 +106,7 @@ def _rules(schema, registry, data, raw, pillar, roles):
                           f"'{alone}' already includes every role, got " + ", ".join(roles))
     errors += _cluster_rules(registry, data["nodes"])
     errors += _storage_rules(data, roles)
+    errors += _backup_rules(data, roles)
     server = data["wsgi"]["server"]
     if server in ("uwsgi", "mod_wsgi") and data["app"]["python"] != "python3":
         errors.append(f"webstack:app:python: expected python3 with wsgi:server {server} (the distribution's "
@@ -260,6 +261,20 @@ def _cluster_rules(registry, nodes):
             if counts[role] and not counts[needed]:
                 article = "an" if needed[0] in "aeiou" else "a"
                 errors.append(f"webstack:nodes: expected {article} {needed} node for the {role} nodes, got none")
+    return errors
+
+
+def _backup_rules(data, roles):
+    """Continuous backups: role single's, of PostgreSQL (so far), on a schedule cron takes."""
+    if not data["backup"]["enabled"]:
+        return []
+    errors = []
+    if "single" not in roles:
+        errors.append("webstack:backup:enabled: expected false on a cluster's node (a single server's backups "
+                      f"only, so far), got true with roles {', '.join(roles)}")
+    elif data["db"]["engine"] != "postgresql":
+        errors.append(f"webstack:backup:enabled: expected false with db:engine {data['db']['engine']} (the "
+                      "backups are PostgreSQL's, so far), got true")
     return errors
 
 

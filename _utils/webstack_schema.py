@@ -35,6 +35,8 @@ def _sibling(name):
 
 # app.env's codec: the grammar of a setting's name and value follows from what it reads back
 envfile = _sibling("webstack_envfile")
+# cron's schedules: the grammar of one follows from what cron takes
+cron = _sibling("webstack_cron")
 
 MASK = "**********"
 
@@ -320,6 +322,9 @@ GRAMMARS = {
     "release_pin": (_full(r"([0-9]{8}T[0-9]{6}Z-)?[0-9a-f]{8}"),
                     "a release id (YYYYmmddTHHMMSSZ-<8 hex>) or its 8 hex digits"),
     "cidr": (_is_cidr, "a network such as 10.0.0.0/8"),
+    "cron_schedule": (lambda v: _full(r"[0-9*,/-]{1,40}( [0-9*,/-]{1,40}){4}")(v) and cron.is_valid(v),
+                      "cron's five fields (minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-7) of digits, "
+                      "'*', ',', '-' and '/', one space apart, e.g. 15 3 * * 0"),
     "interface": (_full(r"[A-Za-z0-9_.:@-]{1,15}"), "an interface name such as eth1"),
     "node_id": (_full(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}"), "a minion id of letters, digits, '.', '_' or '-'"),
     "package": (_full(r"[A-Za-z0-9][A-Za-z0-9+._-]{0,99}"), "a package name such as python3-venv"),

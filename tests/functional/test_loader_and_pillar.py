@@ -42,6 +42,7 @@ VALID = {
         ("webstack_varnish.ban", "webstack_varnish"),
         ("webstack_glusterfs.certificate", "webstack_glusterfs"),
         ("webstack_nftables.load", "webstack_nftables"),
+        ("webstack_backup.restore", "webstack_backup"),
     ],
 )
 def test_repo_execution_modules_are_loaded(loaders, function, module):
@@ -52,6 +53,8 @@ def test_repo_execution_modules_are_loaded(loaders, function, module):
 def test_repo_state_modules_are_loaded(loaders):
     names = {name for name in loaders.states if name.startswith("webstack_")}
     assert names == {
+        "webstack_backup.backup_present",
+        "webstack_backup.stanza_present",
         "webstack_celery.ready",
         "webstack_glusterfs.mod_watch",
         "webstack_glusterfs.tls_present",

@@ -32,8 +32,8 @@ KEEP = os.environ.get("WEBSTACK_KEEP_CONTAINERS") == "1"
 # time) leave a core free; their tests follow; the clusters come last (with xdist, Debian
 # 13's runs in a lane of its own from the start: below). A module keeps its tests' order.
 MODULE_ORDER = ("test_bad_input", "test_master_minion", "test_single", "test_privileges", "test_projects",
-                "test_switch", "test_systemd", "test_debian12", "test_cluster_debian12", "test_cluster_engines",
-                "test_cluster")
+                "test_backup", "test_switch", "test_systemd", "test_debian12", "test_cluster_debian12",
+                "test_cluster_engines", "test_cluster")
 
 
 def _module_rank(item):
@@ -297,6 +297,8 @@ GUESTBOOK_SETTINGS = {
         "secrets": {"DJANGO_ADMIN_URL": "staff-7c1e0a9d42/", "DJANGO_EMAIL_HOST_PASSWORD": "mail-Qx8vR2kLp9sW4tZ"},
     },
     "celery": {"beat": True, "beat_scheduler": "django_celery_beat.schedulers:DatabaseScheduler"},
+    # its database's continuous backups (tests/integration/test_backup.py restores them)
+    "backup": {"enabled": True},
 }
 
 # A Flask application (tests/projects/linkboard): FLASK_* settings, its own migrate command,

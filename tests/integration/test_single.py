@@ -361,7 +361,7 @@ def test_secrets_stay_out_of_the_state_output(single_server):
     _, env = host.exec(["cat", f"/etc/webstack/{APP}/app.env"])
     values += [line.split("://")[1].split(":")[1].split("@")[0] for line in env.splitlines()
                if line.startswith(("CACHE_URL=", "CELERY_BROKER_URL="))]
-    assert len(values) == 6 and all(len(v) >= 16 for v in values)
+    assert len(values) == 7 and all(len(v) >= 16 for v in values)
     host.exec(f"echo '# edited by hand' >> /etc/webstack/{APP}/app.env && "
               "echo '# edited by hand' >> /etc/redis/redis.conf")
     code, out = host.exec("webstack-salt-call --out=json --retcode-passthrough state.apply webstack.roles.single",

@@ -12,12 +12,14 @@ from tests.support.loader import REPO, load
 
 schema_util = load("utils", "webstack_schema")
 envfile_util = load("utils", "webstack_envfile")
+cron_util = load("utils", "webstack_cron")
 config_mod = load("modules", "webstack_config")
 pillar_mod = load("modules", "webstack_pillar")
 
 # __utils__ as the loader gives it to a module: the utility's functions by name
-UTILS = {f"{util.__name__.split('_', 2)[2]}.{name}": getattr(util, name) for util in (schema_util, envfile_util)
-         for name in dir(util) if not name.startswith("_") and callable(getattr(util, name))
+UTILS = {f"{util.__name__.split('_', 2)[2]}.{name}": getattr(util, name)
+         for util in (schema_util, envfile_util, cron_util) for name in dir(util)
+         if not name.startswith("_") and callable(getattr(util, name))
          and getattr(getattr(util, name), "__module__", None) == util.__name__}
 GRAINS = {"id": "single1", "os_family": "Debian", "osfinger": "Debian-12", "num_cpus": 2, "fqdn": "single1"}
 

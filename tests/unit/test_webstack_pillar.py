@@ -37,6 +37,7 @@ def _resolver(monkeypatch):
 SECRET_KEY = "k3y-Of-Fifty-Plus-Chars_" + "Zq7" * 12  # 60 characters
 PG_PASSWORD = "pg-Pass-W0rd-7654321"
 REDIS_PASSWORD = "redis-Pass-W0rd-987"
+BACKUP_PASSPHRASE = "backup-Pass-Phr4se-2468"
 
 VALID = {
     "roles": ["single"],
@@ -157,8 +158,8 @@ def _with(changes):
 
 def _secrets(pillar):
     """Every secret value of a pillar, for the never-echoed check."""
-    found = [SECRET_KEY, PG_PASSWORD, REDIS_PASSWORD]
-    for path in ("app:secret_key", "postgres:password", "redis:password", "tls:private_key"):
+    found = [SECRET_KEY, PG_PASSWORD, REDIS_PASSWORD, BACKUP_PASSPHRASE]
+    for path in ("app:secret_key", "postgres:password", "redis:password", "tls:private_key", "backup:passphrase"):
         section, key = path.split(":")
         value = pillar.get(section, {}).get(key) if isinstance(pillar.get(section), dict) else None
         if isinstance(value, str) and value:
@@ -505,6 +506,25 @@ BAD = [
     ("queue-unknown", {"app:queue": "huey"}, "webstack:app:queue", "one of celery, rq"),
     ("rq-queue-flag", {"rq:queues": ["default --burst"]}, "webstack:rq:queues", "each item a queue name"),
     ("rq-command-two-lines", {"rq:command": "rq worker\nreboot"}, "webstack:rq:command", "a single-line command"),
+    # backups
+    ("backup-without-passphrase", {"backup:enabled": True}, "webstack:backup:passphrase",
+     "a password of at least 16 printable characters"),
+    ("backup-passphrase-weak", {"backup:enabled": True, "backup:passphrase": "changeme-changeme"},
+     "webstack:backup:passphrase", "a placeholder word"),
+    ("backup-passphrase-reused", {"backup:enabled": True, "backup:passphrase": PG_PASSWORD},
+     "webstack:postgres:password", "a secret of its own, got the same value as webstack:backup:passphrase"),
+    ("backup-on-mariadb", {"backup:enabled": True, "backup:passphrase": BACKUP_PASSPHRASE, "db:engine": "mariadb",
+                           "mariadb:password": "maria-Pass-W0rd-1234"},
+     "webstack:backup:enabled", "expected false with db:engine mariadb (the backups are PostgreSQL's, so far)"),
+    ("backup-schedule-hour-24", {"backup:full_schedule": "15 24 * * 0"}, "webstack:backup:full_schedule",
+     "cron's five fields (minute 0-59, hour 0-23"),
+    ("backup-schedule-daily-word", {"backup:diff_schedule": "@daily"}, "webstack:backup:diff_schedule",
+     "cron's five fields"),
+    ("backup-schedule-newline", {"backup:diff_schedule": "15 3 * * 1-6\n* * * * * root sh"},
+     "webstack:backup:diff_schedule", "cron's five fields"),
+    ("backup-path-relative", {"backup:path": "backups"}, "webstack:backup:path", "an absolute path"),
+    ("backup-retention-zero", {"backup:retention_full": 0}, "webstack:backup:retention_full",
+     "a number of backups from 1 to 100"),
     # a key the formula does not read: a typo, named with its neighbour
     ("unknown-key-typo", {"wsgi:worker": 4}, "webstack:wsgi:worker",
      "no such key, the formula does not read it (did you mean wsgi:workers?)"),
@@ -550,6 +570,17 @@ def test_tls_port_may_equal_the_front_port_where_tls_is_off_or_behind_the_lb():
     assert pillar_mod.validate(pillar=_with({"nodes": nodes, "tls:port": 80}), roles=["lb"]) == [
         "webstack:tls:port: expected a port apart from webstack:lb:port (both listen on this host), "
         "got the same port 80"]
+
+
+def test_backups_on_a_single_server_with_their_passphrase_are_valid():
+    assert pillar_mod.validate(pillar=_with({"backup:enabled": True, "backup:passphrase": BACKUP_PASSPHRASE})) == []
+
+
+def test_backups_on_a_clusters_node_are_refused():
+    nodes = {"db1": ["db"], "cache1": ["cache"], "app1": ["app"]}
+    errors = pillar_mod.validate(pillar=_with({"nodes": nodes, "backup:enabled": True}), roles=["db"])
+    assert errors == ["webstack:backup:enabled: expected false on a cluster's node (a single server's backups only, "
+                      "so far), got true with roles db"]
 
 
 def test_bad_table_is_large_enough():

@@ -38,7 +38,8 @@ def test_every_entry_is_complete(path):
     if spec.get("required"):
         assert spec.get("secret"), "only secrets have no usable default"
     for key, value in (spec.get("when") or {}).items():
-        assert spec.get("required") and key in SCHEMA and value in SCHEMA[key]["enum"], (key, value)
+        allowed = (True, False) if SCHEMA.get(key, {}).get("type") == "bool" else SCHEMA.get(key, {}).get("enum", ())
+        assert spec.get("required") and key in SCHEMA and value in allowed, (key, value)
 
 
 @pytest.mark.parametrize("path", [path for path, spec in WRITTEN.items() if spec.get("secret")])
@@ -113,7 +114,8 @@ def test_the_defaults_and_each_os_file_pass_the_schema(os_file):
 
 def test_secrets_are_the_database_and_redis_ones_and_their_derived_and_tls_keys():
     assert sorted(schema_util.secret_paths(SCHEMA)) == [
-        "app:secret_key", "app:secrets", "mariadb:password", "postgres:password", "redis:password",
+        "app:secret_key", "app:secrets", "backup:passphrase", "mariadb:password", "postgres:password",
+        "redis:password",
         "redis:user_passwords:broker", "redis:user_passwords:cache", "tls:private_key"]
 
 

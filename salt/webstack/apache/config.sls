@@ -4,6 +4,7 @@
 include:
   - .package
   - {{ tplroot }}.app.config
+  - {{ tplroot }}.maintenance
 {%- if webstack.tls.front %}
   - {{ tplroot }}.tls
 {%- elif not (webstack.tls.front or webstack.tls.lb) %}

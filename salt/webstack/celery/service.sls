@@ -17,7 +17,7 @@ include:
 {#- A new release restarts the worker with SIGTERM: a warm shutdown that finishes
     the tasks in progress (acks_late: an unfinished one is delivered again). #}
 {{ program('webstack-celery-service', webstack, {
-    'name': app.name ~ '-celery',
+    'name': app.programs.celery,
     'command': celery_cmd + ['worker', '--loglevel', celery.loglevel, '--concurrency', celery.concurrency | string,
                              '--hostname', app.name ~ '@%h'],
     'directory': app.current_dir ~ '/src',
@@ -26,7 +26,7 @@ include:
     'stopsignal': 'TERM',
     'stopwaitsecs': celery.stop_wait_secs,
     'stopasgroup': True,
-    'stdout_logfile': webstack.supervisor.log_dir ~ '/' ~ app.name ~ '-celery.log',
+    'stdout_logfile': webstack.supervisor.log_dir ~ '/' ~ app.programs.celery ~ '.log',
   },
   require=[{'file': 'webstack-app-config-entry-file-managed'}],
   watch=watch) }}
@@ -35,26 +35,26 @@ include:
     its node name; a crash loop fails here, with the last lines of its log. #}
 webstack-celery-service-webstack_celery-ready:
   webstack_celery.ready:
-    - name: {{ app.name ~ '-celery' }}
+    - name: {{ app.programs.celery }}
     - base_dir: {{ app.base_dir }}
     - celery_app: {{ app.celery_app }}
     - manager: {{ webstack.process_manager }}
     - settings_file: {{ app.config_file }}
     - env: {{ webstack.app_environment | json }}
     - runas: {{ app.user }}
-    - log_file: {{ webstack.supervisor.log_dir ~ '/' ~ app.name ~ '-celery.log' }}
+    - log_file: {{ webstack.supervisor.log_dir ~ '/' ~ app.programs.celery ~ '.log' }}
     - timeout: {{ celery.start_timeout }}
     - onchanges:
       - webstack_process: webstack-celery-service-webstack_process-running
 {%- else %}
-{{ program_absent('webstack-celery-service', webstack, app.name ~ '-celery') }}
+{{ program_absent('webstack-celery-service', webstack, app.programs.celery) }}
 {%- endif %}
 
 {%- if celery.beat_here %}
 {#- Beat, on this host only: a new release stops it, then starts it again (never two
     at once). Its schedule file and pid file are in the run directory. #}
 {{ program('webstack-celery-beat-service', webstack, {
-    'name': app.name ~ '-celerybeat',
+    'name': app.programs.celerybeat,
     'command': celery_cmd + ['beat', '--loglevel', celery.loglevel,
                              '--pidfile', app.run_dir ~ '/celerybeat.pid',
                              '--schedule', app.run_dir ~ '/celerybeat-schedule']
@@ -65,11 +65,11 @@ webstack-celery-service-webstack_celery-ready:
     'stopsignal': 'TERM',
     'stopwaitsecs': 60,
     'stopasgroup': True,
-    'stdout_logfile': webstack.supervisor.log_dir ~ '/' ~ app.name ~ '-celerybeat.log',
+    'stdout_logfile': webstack.supervisor.log_dir ~ '/' ~ app.programs.celerybeat ~ '.log',
   },
   require=[{'file': 'webstack-app-config-entry-file-managed'},
            {'file': 'webstack-app-config-run-file-directory'}],
   watch=watch) }}
 {%- else %}
-{{ program_absent('webstack-celery-beat-service', webstack, app.name ~ '-celerybeat') }}
+{{ program_absent('webstack-celery-beat-service', webstack, app.programs.celerybeat) }}
 {%- endif %}

@@ -7,7 +7,7 @@
 include:
   - {{ tplroot }}.app.health
 
-{{ program_absent('webstack-gunicorn-clean', webstack, app.name ~ '-gunicorn',
+{{ program_absent('webstack-gunicorn-clean', webstack, app.programs.gunicorn,
                   require=[{'webstack_health': 'webstack-app-health-webstack_health-ok'}]) }}
 
 webstack-gunicorn-clean-config-file-absent:

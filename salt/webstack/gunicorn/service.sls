@@ -13,7 +13,7 @@ include:
     resolved release it started in) and checks that it exists on every reload, so
     without it the master exits once that release is pruned. #}
 {{ program('webstack-gunicorn-service', webstack, {
-    'name': app.name ~ '-gunicorn',
+    'name': app.programs.gunicorn,
     'command': [app.current_dir ~ '/venv/bin/python', '-m', 'gunicorn',
                 '--config', app.config_dir ~ '/gunicorn.conf.py', app.entry_module ~ ':application'],
     'directory': app.current_dir ~ '/src',
@@ -21,7 +21,7 @@ include:
     'environment': dict(webstack.app_environment, PWD=app.current_dir ~ '/src'),
     'stopsignal': 'TERM',
     'stopwaitsecs': webstack.wsgi.stop_wait,
-    'stdout_logfile': webstack.supervisor.log_dir ~ '/' ~ app.name ~ '-gunicorn.log',
+    'stdout_logfile': webstack.supervisor.log_dir ~ '/' ~ app.programs.gunicorn ~ '.log',
     'reload_signal': 'HUP',
   },
   require=[{'file': 'webstack-app-config-run-file-directory'}],

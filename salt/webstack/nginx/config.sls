@@ -4,6 +4,9 @@
 {%- set tls_here = webstack.tls.front or (webstack.nginx_lb and webstack.tls.lb) %}
 include:
   - .package
+{%- if not webstack.nginx_lb %}
+  - {{ tplroot }}.maintenance
+{%- endif %}
 {%- if tls_here %}
   - {{ tplroot }}.tls
 {%- elif not (webstack.tls.front or webstack.tls.lb) %}

@@ -17,15 +17,16 @@ webstack-postgres-service-running:
       - file: webstack-postgres-config-hba-file-managed
 
 {#- A restart only when the running server listens elsewhere than configured
-    (a package starts PostgreSQL on localhost before the config is written). A
+    (a package starts PostgreSQL on localhost before the config is written), or
+    archives when it should not or the other way round (backup:enabled). A
     server that is not running (not installed yet, or stopped) is started by the
     state above with the config as written, so it needs none (the first test): this
     is also what test=True predicts on a fresh or stopped server. A server that started after
     the config was last written (its postmaster.pid is newer) reads it as it is:
     only after a change is it asked where it listens. #}
 {%- set pg = webstack.postgres %}
-{%- set wanted = pg.listen_addresses ~ ':' ~ pg.port %}
-{%- set query = "SELECT current_setting('listen_addresses') || ':' || current_setting('port')" %}
+{%- set wanted = pg.listen_addresses ~ ':' ~ pg.port ~ ':' ~ ('on' if webstack.backup.enabled else 'off') %}
+{%- set query = "SELECT current_setting('listen_addresses') || ':' || current_setting('port') || ':' || current_setting('archive_mode')" %}
 webstack-postgres-service-restart-for-listen-cmd-run:
   cmd.run:
     - name: {{ ('service ' ~ webstack.services.postgres | quote ~ ' restart') | json }}

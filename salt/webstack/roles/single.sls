@@ -1,11 +1,15 @@
 {#- Role single: the whole small-project stack on one server. States run in
     include order: validation, database (db:engine), cache (cache:engine; Redis
     also as Celery's broker), the app with its WSGI server and web server (and
-    their process manager), then the worker. #}
+    their process manager), then the worker; the database's continuous backups
+    after the database, with backup:enabled. #}
 {%- from "webstack/map.jinja" import webstack with context %}
 include:
   - webstack.validate
   - webstack.{{ 'mariadb' if webstack.db.engine == 'mariadb' else 'postgres' }}
+{%- if webstack.backup.enabled %}
+  - webstack.backup
+{%- endif %}
   - webstack.redis
 {%- if webstack.cache.engine == 'memcached' %}
   - webstack.memcached

@@ -16,7 +16,7 @@ include:
     with the job (systemd: KillMode=mixed); after stopwaitsecs both are killed. A job
     that fails stays in RQ's failed job registry. #}
 {{ program('webstack-rq-service', webstack, {
-    'name': app.name ~ '-rq',
+    'name': app.programs.rq,
     'command': [app.current_dir ~ '/venv/bin/python', app.entry] + rq.argv,
     'directory': app.current_dir ~ '/src',
     'user': app.user,
@@ -26,11 +26,11 @@ include:
     'stopwaitsecs': rq.stop_wait_secs,
     'stopasgroup': False,
     'killasgroup': True,
-    'stdout_logfile': webstack.supervisor.log_dir ~ '/' ~ app.name ~ '-rq.log',
+    'stdout_logfile': webstack.supervisor.log_dir ~ '/' ~ app.programs.rq ~ '.log',
   },
   require=[{'file': 'webstack-app-config-entry-file-managed'}],
   watch=[{'webstack_release': 'webstack-app-release-webstack_release-deployed'},
          {'file': 'webstack-app-config-entry-file-managed'}]) }}
 {%- else %}
-{{ program_absent('webstack-rq-service', webstack, app.name ~ '-rq') }}
+{{ program_absent('webstack-rq-service', webstack, app.programs.rq) }}
 {%- endif %}

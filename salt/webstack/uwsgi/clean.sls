@@ -8,7 +8,7 @@
 include:
   - {{ tplroot }}.app.health
 
-{{ program_absent('webstack-uwsgi-clean', webstack, app.name ~ '-uwsgi',
+{{ program_absent('webstack-uwsgi-clean', webstack, app.programs.uwsgi,
                   require=[{'webstack_health': 'webstack-app-health-webstack_health-ok'}]) }}
 
 webstack-uwsgi-clean-config-file-absent:

@@ -10,14 +10,14 @@ include:
 {#- The master process; a change of uwsgi.ini reloads it gracefully (SIGHUP: it
     re-executes itself on the same socket, new connections wait in the backlog). #}
 {{ program('webstack-uwsgi-service', webstack, {
-    'name': app.name ~ '-uwsgi',
+    'name': app.programs.uwsgi,
     'command': [webstack.uwsgi_bin, '--ini', app.config_dir ~ '/uwsgi.ini'],
     'directory': app.base_dir,
     'user': app.user,
     'environment': webstack.app_environment,
     'stopsignal': 'INT',
     'stopwaitsecs': webstack.wsgi.stop_wait,
-    'stdout_logfile': webstack.supervisor.log_dir ~ '/' ~ app.name ~ '-uwsgi.log',
+    'stdout_logfile': webstack.supervisor.log_dir ~ '/' ~ app.programs.uwsgi ~ '.log',
     'reload_signal': 'HUP',
   },
   require=[{'file': 'webstack-app-config-run-file-directory'},

@@ -1,0 +1,504 @@
+"""
+The app's backups: its PostgreSQL database through pgBackRest (every WAL segment
+archived as PostgreSQL writes it, full and differential backups on a schedule, an
+encrypted repository), what they hold (:py:func:`status`) and a restore to a point in
+time (:py:func:`restore`): the latest state, a time, or a named backup.
+
+pgBackRest runs as PostgreSQL's user with the formula's configuration file
+(``pgbackrest_conf``: it holds the passphrase, so it is root's and readable by
+PostgreSQL's group only); nothing of the app's code runs here.
+"""
+
+import contextlib
+import datetime
+import json
+import os
+import re
+import time
+
+from salt.exceptions import CommandExecutionError
+
+__virtualname__ = "webstack_backup"
+
+# a backup's label: a full one, or a differential or incremental one after its full one
+_LABEL_RE = re.compile(r"[0-9]{8}-[0-9]{6}F(?:_[0-9]{8}-[0-9]{6}[DI])?")
+KINDS = ("full", "diff", "incr")
+# a time as a restore's target: ISO 8601, date and time, seconds optional, a zone optional
+_TIME_RE = re.compile(r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[T ]"
+                      r"(?P<time>[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)"
+                      r"\s?(?P<zone>Z|UTC|[+-][0-9]{2}(?::?[0-9]{2})?)?")
+# pgBackRest's info: the stanza's status codes that mean it is not there (yet)
+_NO_STANZA = (1, 3)
+
+
+def __virtual__():
+    return __virtualname__
+
+
+def _config():
+    return __salt__["webstack_config.get"]()
+
+
+def _runuser(argv, timeout=3600, check=True):
+    """``argv`` as PostgreSQL's user; output not logged (a command line holds no secret,
+    but pgBackRest's output names paths). Raises with the command's last words on failure."""
+    res = __salt__["cmd.run_all"](["runuser", "-u", "postgres", "--", *argv], python_shell=False,
+                                  ignore_retcode=True, timeout=timeout, output_loglevel="quiet")
+    if check and res["retcode"] != 0:
+        raise CommandExecutionError(f"{argv[0]} {' '.join(a for a in argv[1:] if not a.startswith('--'))} "
+                                    f"failed (exit {res['retcode']}): "
+                                    f"{(res['stderr'] or res['stdout']).strip()[-1500:]}")
+    return res
+
+
+def _pgbackrest(config, args, timeout=3600, check=True):
+    b = config["backup"]
+    return _runuser(["pgbackrest", f"--config={config['pgbackrest_conf']}", f"--stanza={b['stanza']}",
+                     "--log-level-console=warn", *args], timeout=timeout, check=check)
+
+
+def _psql(config, sql, database="postgres", check=True):
+    res = _runuser(["psql", "-X", "-A", "-t", "-p", str(config["postgres"]["port"]), "-d", database, "-c", sql],
+                   timeout=60, check=check)
+    return res["stdout"].strip() if res["retcode"] == 0 else None
+
+
+def _utc(epoch):
+    return datetime.datetime.fromtimestamp(int(epoch), datetime.UTC)
+
+
+def _iso(moment, timespec="seconds"):
+    return moment.isoformat(timespec=timespec) if moment else None
+
+
+def _info(config):
+    """The stanza as pgBackRest's ``info`` gives it: ``{"code", "message", "backups":
+    [{"label", "kind", "start", "stop", "size"}], "wal": {"min", "max"}}``, oldest backup first."""
+    res = _pgbackrest(config, ["--output=json", "info"], timeout=300)
+    try:
+        stanza = json.loads(res["stdout"])[0]
+    except (ValueError, IndexError, KeyError) as exc:
+        raise CommandExecutionError(f"pgbackrest info answered what is not its JSON: {exc}") from exc
+    backups = [{"label": b["label"], "kind": b["type"], "start": _utc(b["timestamp"]["start"]),
+                "stop": _utc(b["timestamp"]["stop"]), "size": (b.get("info") or {}).get("size")}
+               for b in stanza.get("backup") or []]
+    archive = (stanza.get("archive") or [{}])[-1]
+    return {"code": stanza["status"]["code"], "message": stanza["status"]["message"], "backups": backups,
+            "wal": {"min": archive.get("min"), "max": archive.get("max")}}
+
+
+def info():
+    """
+    The backups in the repository, oldest first, and the WAL segments it holds.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_backup.info
+    """
+    found = _info(_config())
+    found["backups"] = [dict(b, start=_iso(b["start"]), stop=_iso(b["stop"])) for b in found["backups"]]
+    return found
+
+
+def stanza_present(test=False):
+    """
+    Make pgBackRest's stanza (the repository's record of this database) unless it exists.
+    Returns ``{"changed", "comment"}``. PostgreSQL must run, archiving to it.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_backup.stanza_present
+    """
+    config = _config()
+    found = _info(config)
+    stanza = config["backup"]["stanza"]
+    if found["code"] not in _NO_STANZA:
+        if found["code"] not in (0, 2):  # 2: no valid backup yet
+            raise CommandExecutionError(f"pgBackRest's stanza {stanza}: {found['message']} (code {found['code']})")
+        return {"changed": False, "comment": f"pgBackRest's stanza {stanza} exists"}
+    if test:
+        return {"changed": True, "comment": f"pgBackRest's stanza {stanza} would be created"}
+    _pgbackrest(config, ["stanza-create"], timeout=600)
+    return {"changed": True, "comment": f"pgBackRest's stanza {stanza} was created"}
+
+
+def backup(kind="full"):
+    """
+    Take a backup now: ``full``, ``diff`` (what changed since the last full one) or
+    ``incr`` (since the last backup). Returns ``{"label", "kind", "seconds"}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_backup.backup
+        salt-call webstack_backup.backup kind=diff
+    """
+    if kind not in KINDS:
+        raise CommandExecutionError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
+    config = _config()
+    start = time.monotonic()
+    _pgbackrest(config, [f"--type={kind}", "backup"], timeout=6 * 3600)
+    backups = _info(config)["backups"]
+    return {"label": backups[-1]["label"] if backups else None, "kind": kind,
+            "seconds": round(time.monotonic() - start, 1)}
+
+
+def backup_present(test=False):
+    """
+    Take a full backup unless the repository holds one (so that a restore works from
+    the first run on). Returns ``{"changed", "comment"}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_backup.backup_present
+    """
+    config = _config()
+    backups = _info(config)["backups"]
+    if backups:
+        return {"changed": False, "comment": f"the repository holds {len(backups)} backup(s), the newest "
+                                             f"{backups[-1]['label']}"}
+    if test:
+        return {"changed": True, "comment": "a first full backup would be taken"}
+    done = backup("full")
+    return {"changed": True, "comment": f"a first full backup was taken: {done['label']} in {done['seconds']} s"}
+
+
+# ---------------------------------------------------------------- status
+
+def status():
+    """
+    Per data set, the newest backup and its age, the oldest point a restore reaches, the
+    newest WAL segment archived and its age, and the problems: a backup older than its
+    schedule allows (``backup:full_schedule``, ``backup:diff_schedule``), archiving that
+    fails, no backup at all. Exits non-zero when there is a problem, so that a monitor
+    can alert on it.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_backup.status
+    """
+    config = _config()
+    b = config["backup"]
+    if not b["enabled"]:
+        raise CommandExecutionError("backups are off on this server (webstack:backup:enabled is false)")
+    now = datetime.datetime.now(datetime.UTC)
+    problems = []
+    found = _info(config)
+    backups = found["backups"]
+    newest = backups[-1] if backups else None
+    allowed = __utils__["webstack_cron.allowed_age"]([b["full_schedule"], b["diff_schedule"]], now)
+    if found["code"] not in (0, 2):
+        problems.append(f"the repository: {found['message']}")
+    if not newest:
+        problems.append("no backup in the repository")
+    elif now - newest["stop"] > allowed:
+        problems.append(f"the newest backup, {newest['label']}, ended {_age(now - newest['stop'])} ago; the "
+                        f"schedule allows {_age(allowed)}")
+    row = _psql(config, "SELECT coalesce(last_archived_wal, ''), coalesce(extract(epoch FROM last_archived_time)"
+                        "::bigint::text, ''), coalesce(last_failed_wal, ''), coalesce(extract(epoch FROM "
+                        "last_failed_time)::bigint::text, '') FROM pg_stat_archiver", check=False)
+    wal = wal_at = failed = failed_at = None
+    if row is None:
+        problems.append("PostgreSQL does not answer: the archiving cannot be checked")
+    else:
+        wal, wal_epoch, failed, failed_epoch = (row.split("|") + ["", "", "", ""])[:4]
+        wal_at = _utc(wal_epoch) if wal_epoch else None
+        failed_at = _utc(failed_epoch) if failed_epoch else None
+        if failed_at and (not wal_at or failed_at > wal_at):
+            problems.append(f"archiving fails: WAL segment {failed} could not be archived at {_iso(failed_at)} "
+                            "(PostgreSQL's log says why)")
+    postgres = {
+        "newest_backup": newest["label"] if newest else None,
+        "newest_backup_end": _iso(newest["stop"]) if newest else None,
+        "newest_backup_age_seconds": int((now - newest["stop"]).total_seconds()) if newest else None,
+        "allowed_age_seconds": int(allowed.total_seconds()),
+        "backups": len(backups),
+        "restorable_from": _iso(backups[0]["stop"]) if backups else None,
+        "newest_wal": wal or None,
+        "newest_wal_at": _iso(wal_at),
+        "newest_wal_age_seconds": int((now - wal_at).total_seconds()) if wal_at else None,
+        "problems": problems,
+        "ok": not problems,
+    }
+    if problems:
+        __context__["retcode"] = 1
+    return {"ok": not problems, "postgres": postgres}
+
+
+def _age(delta):
+    seconds = int(delta.total_seconds())
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} days"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{seconds} s"
+
+
+# ---------------------------------------------------------------- restore
+
+def parse_target(target, now=None):
+    """``("latest", None)``, ``("backup", label)`` or ``("time", aware datetime)`` for a
+    restore's target; a time without a zone is UTC. Raises naming the forms otherwise."""
+    text = str(target).strip()
+    if text == "latest":
+        return "latest", None
+    if _LABEL_RE.fullmatch(text):
+        return "backup", text
+    match = _TIME_RE.fullmatch(text)
+    if match:
+        zone = match.group("zone") or "+00:00"
+        zone = "+00:00" if zone in ("Z", "UTC") else zone
+        if len(zone) == 3:
+            zone += ":00"
+        elif ":" not in zone:
+            zone = zone[:3] + ":" + zone[3:]
+        clock = match.group("time") + (":00" if match.group("time").count(":") == 1 else "")
+        try:
+            moment = datetime.datetime.fromisoformat(f"{match.group('date')}T{clock}{zone}")
+        except ValueError:
+            moment = None
+        if moment:
+            return "time", moment
+    raise CommandExecutionError(
+        f"target {text!r}: expected 'latest', a backup's label (such as 20261207-031500F) or a time "
+        "(such as '2026-12-07 14:30:00+00:00'; UTC without a zone); nothing was changed")
+
+
+def _check_target(kind, value, backups, now):
+    if not backups:
+        raise CommandExecutionError("the repository holds no backup to restore; nothing was changed")
+    if kind == "backup" and value not in [b["label"] for b in backups]:
+        raise CommandExecutionError(f"target {value}: no such backup in the repository (it holds "
+                                    f"{', '.join(b['label'] for b in backups)}); nothing was changed")
+    if kind == "time":
+        if value > now:
+            raise CommandExecutionError(f"target {_iso(value)}: a time in the future (it is {_iso(now)} now); "
+                                        "nothing was changed")
+        if value < backups[0]["stop"]:
+            raise CommandExecutionError(f"target {_iso(value)}: before the oldest backup, which ended at "
+                                        f"{_iso(backups[0]['stop'])}: the repository reaches back to then only; "
+                                        "nothing was changed")
+
+
+def _truthy(value):
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "yes", "1"))
+
+
+class _Phases:
+    """The restore's phases and how long each took."""
+
+    def __init__(self):
+        self.seconds = {}
+        self.current = None
+        self._start = None
+
+    def begin(self, name):
+        self.end()
+        self.current, self._start = name, time.monotonic()
+
+    def end(self):
+        if self.current:
+            self.seconds[self.current] = round(time.monotonic() - self._start, 1)
+            self.current = None
+
+
+def _manager(config):
+    return "webstack_systemd" if config["process_manager"] == "systemd" else "webstack_supervisor"
+
+
+def _running_programs(config):
+    """The app's programs that run on this host now, in the order they go down."""
+    manager = _manager(config)
+    programs = config["app"]["programs"]
+    running = []
+    for kind in ("celerybeat", "celery", "rq", "gunicorn", "uwsgi"):
+        found = __salt__[f"{manager}.status"](programs[kind]).get(programs[kind]) or {}
+        if found.get("state") in ("RUNNING", "STARTING", "BACKOFF"):
+            running.append(programs[kind])
+    return running
+
+
+def _service(config, action):
+    res = __salt__["cmd.run_all"](["service", config["services"]["postgres"], action], python_shell=False,
+                                  ignore_retcode=True, timeout=300)
+    if res["retcode"] != 0:
+        raise CommandExecutionError(f"service {config['services']['postgres']} {action} failed: "
+                                    f"{(res['stderr'] or res['stdout']).strip()[-500:]}")
+
+
+def _wait_primary(config, timeout=600):
+    """Until PostgreSQL answers and has left recovery (the restore's target reached and
+    promoted); the time of the last transaction it replayed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = _psql(config, "SELECT pg_is_in_recovery()::text || '|' || coalesce(extract(epoch FROM "
+                               "pg_last_xact_replay_timestamp())::text, '')", check=False)
+        if answer and answer.split("|")[0] == "false":
+            epoch = answer.split("|")[1]
+            return datetime.datetime.fromtimestamp(float(epoch), datetime.UTC) if epoch else None
+        if time.monotonic() > deadline:
+            raise CommandExecutionError(f"PostgreSQL did not come out of recovery within {timeout} s "
+                                        f"(its log: /var/log/postgresql/)")
+        time.sleep(1)
+
+
+def _pgbackrest_time(moment):
+    """A time as pgBackRest takes a target: YYYY-MM-DD HH:MM:SS.mmm+00 (UTC; to the
+    millisecond, cut, so that nothing after the target is replayed)."""
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "+00"
+
+
+def _archive_now(config, timeout=120):
+    """What PostgreSQL has written so far, archived: a switch to a new WAL segment, then a
+    wait until the archiver has the one it closed (else a restore could not reach the last
+    commits). Nothing to do where PostgreSQL does not run: its archive is what there is."""
+    segment = _psql(config, "SELECT pg_walfile_name(pg_switch_wal())", check=False)
+    if not segment:
+        return None
+    deadline = time.monotonic() + timeout
+    while True:
+        last = _psql(config, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver", check=False)
+        if last and last >= segment:
+            return segment
+        if time.monotonic() > deadline:
+            raise CommandExecutionError(f"WAL segment {segment} was not archived within {timeout} s (the last one "
+                                        f"archived: {last or 'none'}; PostgreSQL's log says why)")
+        time.sleep(0.5)
+
+
+def _flag(path, on):
+    if on:
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        with open(path, "w", encoding="ascii") as fh:
+            fh.write(f"restore {_iso(datetime.datetime.now(datetime.UTC))}\n")
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def restore(target="latest", confirm=False):
+    """
+    Restore the database to ``target``: ``latest`` (every archived commit), a time
+    (``'2026-12-07 14:30:00+00:00'``; UTC without a zone) or a backup's label (the state
+    at its end). Refused, before anything changes, without ``confirm=True``, for a time
+    in the future or before the oldest backup, or a label the repository lacks.
+
+    The site goes into maintenance first (the front server answers 503 with a short
+    page; the workers and the WSGI server stop, so nothing writes meanwhile); the WAL
+    written so far is archived; PostgreSQL stops, its data directory is kept aside
+    (``<data dir>.before-restore-<time>``: a mistaken restore loses nothing), the backup
+    is restored and replayed to the target,
+    PostgreSQL starts, the programs start, the app's health check passes, and the site
+    comes back. If a step fails, the data directory that was aside is put back.
+    Returns the point restored to, the directory kept aside and each phase's seconds.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_backup.restore target='2026-12-07 14:30:00' confirm=True
+        salt-call webstack_backup.restore target=latest confirm=True
+    """
+    kind, value = parse_target(target)
+    if not _truthy(confirm):
+        raise CommandExecutionError(
+            "a restore replaces the database with the backup's state (what was written since the target is not "
+            "in it; the current data directory is kept aside): run it again with confirm=True; "
+            "nothing was changed")
+    config = _config()
+    if not config["backup"]["enabled"]:
+        raise CommandExecutionError("backups are off on this server (webstack:backup:enabled is false); "
+                                    "nothing was changed")
+    now = datetime.datetime.now(datetime.UTC)
+    _check_target(kind, value, _info(config)["backups"], now)
+    data_dir = config["postgres_data_dir"].rstrip("/")
+    aside = f"{data_dir}.before-restore-{now.strftime('%Y%m%dT%H%M%SZ')}"
+    if os.path.lexists(aside):
+        raise CommandExecutionError(f"{aside} exists already; nothing was changed")
+    flag = config["app"]["maintenance_flag"]
+    manager = _manager(config)
+    phases = _Phases()
+    total = time.monotonic()
+    stopped, moved, restored_to = [], False, None
+    try:
+        phases.begin("maintenance")
+        _flag(flag, True)
+        for program in _running_programs(config):
+            __salt__[f"{manager}.stop"](program)
+            stopped.append(program)
+        phases.begin("archive_wal")
+        _archive_now(config)
+        phases.begin("stop_database")
+        _service(config, "stop")
+        phases.begin("restore")
+        os.rename(data_dir, aside)
+        moved = True
+        os.mkdir(data_dir, 0o700)
+        st = os.stat(aside)
+        os.chown(data_dir, st.st_uid, st.st_gid)
+        args = []  # latest: to the end of the archive
+        if kind == "time":
+            args = ["--type=time", f"--target={_pgbackrest_time(value)}", "--target-action=promote"]
+        elif kind == "backup":
+            args = [f"--set={value}", "--type=immediate", "--target-action=promote"]
+        _pgbackrest(config, args + ["restore"], timeout=6 * 3600)
+        phases.begin("recover")
+        _service(config, "start")
+        restored_to = _wait_primary(config)
+    except Exception as exc:  # put back what was there, then say what failed
+        failed = phases.current
+        phases.end()
+        _put_back(config, data_dir, aside, moved, now)
+        _restart(config, manager, stopped, flag)
+        raise CommandExecutionError(f"the restore failed in its {failed} phase, and the database is as it was "
+                                    f"before: {exc}") from exc
+    phases.begin("start")
+    _restart(config, manager, stopped, flag, check=True)
+    phases.end()
+    return {
+        "target": "latest" if kind == "latest" else value if kind == "backup" else _iso(value, "milliseconds"),
+        # the commit time of the last transaction replayed
+        "restored_to": _iso(restored_to, "milliseconds"),
+        "kept_aside": aside,
+        "phases": phases.seconds,
+        "seconds": round(time.monotonic() - total, 1),
+    }
+
+
+def _put_back(config, data_dir, aside, moved, now):
+    """The data directory that was kept aside back in its place (the failed one aside)."""
+    _service_quiet(config, "stop")
+    if moved:
+        if os.path.lexists(data_dir):
+            os.rename(data_dir, f"{data_dir}.failed-restore-{now.strftime('%Y%m%dT%H%M%SZ')}")
+        os.rename(aside, data_dir)
+    _service_quiet(config, "start")
+
+
+def _service_quiet(config, action):
+    with contextlib.suppress(CommandExecutionError):
+        _service(config, action)
+
+
+def _restart(config, manager, stopped, flag, check=False):
+    """The stopped programs started again, the app's health checked, maintenance off (with
+    ``check``: a failing health check leaves the site in maintenance and says so)."""
+    for program in reversed(stopped):
+        __salt__[f"{manager}.start"](program)
+    if check:
+        health = dict(config["wsgi_check"])
+        try:
+            __salt__["webstack_health.require"](config["app"]["health_path"], retries=30, **health)
+        except CommandExecutionError as exc:
+            raise CommandExecutionError(f"the database was restored, but the app's health check fails, so the "
+                                        f"site stays in maintenance ({flag}; remove it to serve anyway): {exc}") \
+                from exc
+    _flag(flag, False)

@@ -1,0 +1,168 @@
+"""
+Backups and a restore to a point in time on a single server, for real: the guestbook
+(tests/projects/guestbook, a cookiecutter-django project with Celery beat writing to its
+database) with `backup: {enabled: true}` in its operator's pillar (GUESTBOOK_SETTINGS in
+conftest.py) and the passphrase `./bootstrap.sh` generated. Its signatures are posted
+through Nginx, as a visitor posts them; the restore runs as the operator runs it,
+`webstack-salt-call webstack_backup.restore`, while clients keep sending requests.
+"""
+
+import datetime
+import json
+import re
+import time
+
+import pytest
+import requests
+
+from tests.support.load import Load
+from tests.support.single import APP, csrf_session, generated_secrets, psql
+
+REPO = "/var/backups/webstack"
+MARKER = "Zebra-Quokka-7731"
+
+
+@pytest.fixture(scope="module")
+def guestbook(fresh_servers):
+    server = fresh_servers["guestbook"]
+    assert server.first_code == 0, f"./bootstrap.sh exited {server.first_code}:\n{server.first_output[-6000:]}"
+    return server
+
+
+def _salt_call(host, *args, check=True):
+    code, out = host.exec(["webstack-salt-call", "--out=json", *args], check=False, timeout=900)
+    if check:
+        assert code == 0, out[-4000:]
+    return code, out
+
+
+def _answer(out):
+    return json.loads(out[out.index("{"):])["local"]
+
+
+def _sign(host, name, message):
+    """A signature posted through Nginx as a visitor posts it."""
+    base = host.url()
+    session, token = csrf_session(base)
+    resp = session.post(base + "/", data={"csrfmiddlewaretoken": token, "name": name, "message": message},
+                        headers={"Referer": base + "/"}, allow_redirects=False, timeout=10)
+    assert resp.status_code == 302, resp.text[:500]
+
+
+def _signatures(host, like):
+    out = psql(host, f"SELECT message FROM signatures_signature WHERE message LIKE '{like}%' ORDER BY message")
+    return out.splitlines()
+
+
+def _db_now(host):
+    return psql(host, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')") + \
+        "+00:00"
+
+
+def _archived(host):
+    """The WAL written so far, archived now (a switch, then the archiver's report)."""
+    segment = psql(host, "SELECT pg_walfile_name(pg_switch_wal())")
+    deadline = time.monotonic() + 120
+    while psql(host, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver") < segment:
+        assert time.monotonic() < deadline, f"WAL segment {segment} was never archived"
+        time.sleep(1)
+
+
+def test_the_database_has_a_full_backup_and_its_status_is_ok(guestbook):
+    """The first run took a full backup at once; the status names it, with the WAL archived
+    since, and exits 0."""
+    _, out = _salt_call(guestbook.host, "webstack_backup.status")
+    status = _answer(out)
+    assert status["ok"] is True, status
+    pg = status["postgres"]
+    assert re.fullmatch(r"[0-9]{8}-[0-9]{6}F", pg["newest_backup"]), pg
+    assert pg["newest_wal"] and pg["problems"] == [], pg
+    assert pg["allowed_age_seconds"] == 26 * 3600  # daily backups, and two hours for one to run
+
+
+def test_the_repository_is_encrypted_and_only_postgresql_reads_its_passphrase(guestbook):
+    """A marker posted in a signature reaches the archived WAL, encrypted: it is in no file of
+    the repository (nor its name); the passphrase is in no file another user can read."""
+    host = guestbook.host
+    _sign(host, "Mallory", f"{MARKER} in a row")
+    _archived(host)
+    code, out = host.exec(["grep", "-r", "-a", "-l", "-e", MARKER, REPO], check=False)
+    assert code == 1 and not out.strip(), out
+    code, _ = host.exec(f"grep -rqa {MARKER} /var/lib/postgresql", check=False)
+    assert code == 0  # the marker is in the live database's files: the grep above can find it
+    passphrase = generated_secrets(host)["backup:passphrase"]
+    code, out = host.exec(["cat", "/etc/pgbackrest.conf"], user=APP, check=False)
+    assert code != 0 and passphrase not in out
+    _, mode = host.exec(["stat", "-c", "%a %U %G", "/etc/pgbackrest.conf", f"{REPO}/pg"])
+    assert mode.split("\n")[:2] == ["640 root postgres", "750 postgres postgres"]
+    code, _ = host.exec(["ls", f"{REPO}/pg"], user=APP, check=False)
+    assert code != 0
+
+
+@pytest.mark.parametrize("target, confirm, message", [
+    ("latest", "False", "run it again with confirm=True; nothing was changed"),
+    ("2999-01-01 00:00:00", "True", "a time in the future"),
+    ("2000-01-01 00:00:00", "True", "before the oldest backup, which ended at"),
+    ("20000101-000000F", "True", "no such backup in the repository"),
+    ("yesterday", "True", "expected 'latest', a backup's label"),
+])
+def test_a_restore_is_refused_with_a_clear_message_and_nothing_changes(guestbook, target, confirm, message):
+    host = guestbook.host
+    _, before = host.exec(["stat", "-c", "%i %Y", "/var/lib/postgresql/17/main/postmaster.pid"])
+    code, out = _salt_call(host, "webstack_backup.restore", f"target={target}", f"confirm={confirm}", check=False)
+    assert code != 0 and message in out, out[-3000:]
+    assert host.exec(["stat", "-c", "%i %Y", "/var/lib/postgresql/17/main/postmaster.pid"])[1] == before
+    assert host.exec(["ls", "/var/lib/webstack/maintenance"])[1].strip() == ""
+    assert requests.get(host.url() + "/", timeout=10).status_code == 200
+
+
+def test_a_restore_to_a_time_brings_back_what_was_committed_before_it_and_nothing_after(guestbook, timings):
+    """Signatures posted before T and after it, then every signature deleted and a table
+    dropped (a DELETE and a DROP typed in the wrong shell); a restore to T, while clients keep
+    sending requests: each answer is a 200 or the maintenance page's 503, never an error;
+    every signature posted before T is back, none posted after it, and the table."""
+    host = guestbook.host
+    run = f"run-{int(time.time())}"
+    for n in range(3):
+        _sign(host, "Before", f"{run}-before-{n}")
+    psql(host, f"CREATE TABLE audit_{run.replace('-', '_')} AS SELECT generate_series(1, 100) AS n")
+    time.sleep(1)
+    target = _db_now(host)
+    time.sleep(1)
+    for n in range(2):
+        _sign(host, "After", f"{run}-after-{n}")
+    assert len(_signatures(host, run)) == 5
+    psql(host, "DELETE FROM signatures_signature")
+    psql(host, f"DROP TABLE audit_{run.replace('-', '_')}")
+    url = host.url()
+    with Load("127.0.0.1", int(url.rsplit(":", 1)[1]), paths=("/",), clients=10, pause=0.2,
+              tls=url.startswith("https:")) as load:
+        time.sleep(2)
+        start = time.monotonic()
+        _, out = _salt_call(host, "webstack_backup.restore", f"target={target}", "confirm=True")
+        seconds = time.monotonic() - start
+        time.sleep(3)
+    summary = load.summary()
+    done = _answer(out)
+    assert _signatures(host, run) == [f"{run}-before-{n}" for n in range(3)]
+    assert psql(host, f"SELECT count(*) FROM audit_{run.replace('-', '_')}") == "100"
+    assert done["target"].startswith(target[:19]), done
+    # the recovery point: the last commit replayed, at or before T and close to it
+    reached = done["restored_to"]
+    assert reached and reached[:19] <= target[:19], done
+    statuses = summary["statuses"]
+    assert set(statuses) <= {200, 503} and statuses.get(503) and statuses.get(200), summary
+    assert summary["errors"] == 0, summary
+    assert requests.get(url + "/", timeout=10).status_code == 200
+    # the data directory as it was is kept aside, and the app's programs are back
+    assert host.exec(["test", "-d", done["kept_aside"]], check=False)[0] == 0
+    _, out = _salt_call(host, "webstack_supervisor.status")
+    assert {p: s["state"] for p, s in _answer(out).items() if p.startswith(APP)} == {
+        f"{APP}-gunicorn": "RUNNING", f"{APP}-celery": "RUNNING", f"{APP}-celerybeat": "RUNNING"}
+    rpo = datetime.datetime.fromisoformat(target) - datetime.datetime.fromisoformat(reached)
+    timings["restore_single_seconds"] = round(seconds, 1)
+    timings["restore_single_target_minus_reached_seconds"] = round(rpo.total_seconds(), 3)
+    timings["restore_single_maintenance_503"] = statuses.get(503, 0)
+    for phase, took in done["phases"].items():
+        timings[f"restore_single_{phase}"] = took
+    print(f"restore to {target}: reached {reached}, {seconds:.1f} s, phases {done['phases']}, load {statuses}")

@@ -1,0 +1,350 @@
+"""
+webstack_backup: what it makes of pgBackRest's and PostgreSQL's answers, what a restore
+refuses before anything changes, the order of a restore's steps and what it puts back
+when one fails, with Salt's ``cmd.run_all`` as a fake pgBackRest, PostgreSQL and init
+script. A real one: tests/integration/test_backup.py.
+"""
+
+import datetime
+import json
+import os
+
+import pytest
+from salt.exceptions import CommandExecutionError
+
+from tests.support.config import UTILS
+from tests.support.loader import load as _load
+
+backup = _load("modules", "webstack_backup")
+backup_state = _load("states", "webstack_backup")
+
+UTC = datetime.UTC
+
+
+def _read(path):
+    with open(path, encoding="ascii") as fh:
+        return fh.read()
+NOW = datetime.datetime.now(UTC)
+FULL = {"label": "20261201-031500F", "type": "full",
+        "timestamp": {"start": int((NOW - datetime.timedelta(days=6)).timestamp()),
+                      "stop": int((NOW - datetime.timedelta(days=6)).timestamp()) + 60}}
+DIFF = {"label": "20261201-031500F_20261206-031500D", "type": "diff",
+        "timestamp": {"start": int((NOW - datetime.timedelta(hours=10)).timestamp()),
+                      "stop": int((NOW - datetime.timedelta(hours=10)).timestamp()) + 20}}
+
+
+class FakeHost:
+    """pgBackRest's info and commands, PostgreSQL's answers (psql) and its init script."""
+
+    def __init__(self, data_dir, backups=(FULL, DIFF), code=0):
+        self.data_dir = data_dir
+        self.backups, self.code = [dict(b) for b in backups], code
+        self.calls = []
+        self.running = True
+        self.fail = set()  # verbs that fail: "restore", "start"...
+        self.archived_at = NOW - datetime.timedelta(seconds=30)
+        self.failed_at = None
+        self.replayed = NOW - datetime.timedelta(minutes=5)
+
+    def __call__(self, cmd, **kwargs):
+        assert kwargs["python_shell"] is False
+        self.calls.append(list(cmd))
+        if cmd[0] == "service":
+            action = cmd[2]
+            if action in self.fail:
+                return {"retcode": 1, "stdout": "", "stderr": f"{action} failed"}
+            self.running = action == "start"
+            return {"retcode": 0, "stdout": "", "stderr": ""}
+        assert cmd[:4] == ["runuser", "-u", "postgres", "--"], cmd
+        prog, args = cmd[4], cmd[5:]
+        if prog == "pgbackrest":
+            assert args[0].startswith("--config=") and args[1] == "--stanza=webapp"
+            verb = args[-1]
+            if verb in self.fail:
+                return {"retcode": 56, "stdout": "", "stderr": f"ERROR: [056]: {verb} went wrong"}
+            if verb == "info":
+                message = {0: "ok", 1: "missing stanza path", 2: "no valid backups"}[self.code]
+                out = [{"name": "webapp", "status": {"code": self.code, "message": message}, "backup": self.backups,
+                        "archive": [{"min": "000000010000000000000001", "max": "000000010000000000000009"}]}]
+                return {"retcode": 0, "stdout": json.dumps(out), "stderr": ""}
+            if verb == "restore":
+                with open(os.path.join(self.data_dir, "PG_VERSION"), "w", encoding="ascii") as fh:
+                    fh.write("17\n")
+            return {"retcode": 0, "stdout": "", "stderr": ""}
+        assert prog == "psql"
+        sql = args[-1]
+        if not self.running:
+            return {"retcode": 2, "stdout": "", "stderr": "could not connect to server"}
+        if "pg_stat_archiver" in sql and "last_archived_wal, ''), coalesce(extract" in sql:
+            failed = str(int(self.failed_at.timestamp())) if self.failed_at else ""
+            return {"retcode": 0, "stdout": f"000000010000000000000009|{int(self.archived_at.timestamp())}|"
+                                            f"{'00000001000000000000000A' if failed else ''}|{failed}\n"}
+        if "pg_switch_wal" in sql:
+            return {"retcode": 0, "stdout": "000000010000000000000009\n", "stderr": ""}
+        if "last_archived_wal" in sql:
+            return {"retcode": 0, "stdout": "000000010000000000000009\n", "stderr": ""}
+        if "pg_is_in_recovery" in sql:
+            return {"retcode": 0, "stdout": f"false|{self.replayed.timestamp()}\n", "stderr": ""}
+        raise AssertionError(sql)
+
+    def verbs(self):
+        return [c[-1] if c[0] == "runuser" and c[4] == "pgbackrest" else " ".join(c[:3]) if c[0] == "service"
+                else None for c in self.calls if c[0] == "service" or c[4] == "pgbackrest"]
+
+
+class Programs:
+    def __init__(self, running):
+        self.running = set(running)
+        self.log = []
+
+    def status(self, name):
+        return {name: {"state": "RUNNING", "pid": 1}} if name in self.running else {}
+
+    def stop(self, name):
+        self.log.append(("stop", name))
+        self.running.discard(name)
+
+    def start(self, name):
+        self.log.append(("start", name))
+        self.running.add(name)
+
+
+@pytest.fixture
+def host(tmp_path):
+    data = tmp_path / "17" / "main"
+    data.mkdir(parents=True)
+    (data / "PG_VERSION").write_text("17\n")
+    (data / "marker").write_text("the live data\n")
+    return FakeHost(str(data))
+
+
+def _config(tmp_path, data_dir, enabled=True):
+    return {
+        "backup": {"enabled": enabled, "stanza": "webapp", "full_schedule": "15 3 * * 0",
+                   "diff_schedule": "15 3 * * 1-6"},
+        "pgbackrest_conf": "/etc/pgbackrest.conf",
+        "postgres": {"port": 5432},
+        "postgres_data_dir": data_dir,
+        "services": {"postgres": "postgresql"},
+        "process_manager": "supervisord",
+        "app": {"programs": {k: f"webapp-{k}" for k in ("gunicorn", "uwsgi", "celery", "celerybeat", "rq")},
+                "maintenance_flag": str(tmp_path / "maintenance" / "webapp"), "health_path": "/healthz"},
+        "wsgi_check": {"unix_socket": "/srv/webapp/run/gunicorn.sock", "protocol": "http"},
+    }
+
+
+@pytest.fixture
+def programs():
+    return Programs({"webapp-gunicorn", "webapp-celery", "webapp-celerybeat"})
+
+
+class Health:
+    """webstack_health.require: passes, or (``failing``) raises as it does."""
+
+    def __init__(self):
+        self.failing = False
+        self.calls = []
+
+    def __call__(self, path, **kwargs):
+        self.calls.append((path, kwargs))
+        if self.failing:
+            raise CommandExecutionError("health check GET /healthz failed")
+        return {"ok": True}
+
+
+@pytest.fixture
+def health():
+    return Health()
+
+
+@pytest.fixture
+def configure_loader_modules(host, tmp_path, programs, health):
+    config = _config(tmp_path, host.data_dir)
+    funcs = {"cmd.run_all": host, "webstack_config.get": lambda: config,
+             "webstack_supervisor.status": programs.status, "webstack_supervisor.stop": programs.stop,
+             "webstack_supervisor.start": programs.start, "webstack_health.require": health}
+    return {backup: {"__salt__": funcs, "__utils__": dict(UTILS), "__context__": {}},
+            backup_state: {"__salt__": {"webstack_backup.stanza_present": backup.stanza_present,
+                                        "webstack_backup.backup_present": backup.backup_present},
+                           "__opts__": {"test": False}}}
+
+
+# ---------------------------------------------------------------- targets
+
+@pytest.mark.parametrize("text, kind, value", [
+    ("latest", "latest", None),
+    ("20261201-031500F", "backup", "20261201-031500F"),
+    ("20261201-031500F_20261206-031500D", "backup", "20261201-031500F_20261206-031500D"),
+    ("2026-12-07 14:30:00", "time", datetime.datetime(2026, 12, 7, 14, 30, tzinfo=UTC)),
+    ("2026-12-07T14:30", "time", datetime.datetime(2026, 12, 7, 14, 30, tzinfo=UTC)),
+    ("2026-12-07 14:30:00.250+01:00", "time", datetime.datetime(2026, 12, 7, 13, 30, 0, 250000, tzinfo=UTC)),
+    ("2026-12-07 14:30:00Z", "time", datetime.datetime(2026, 12, 7, 14, 30, tzinfo=UTC)),
+    ("2026-12-07 14:30:00 UTC", "time", datetime.datetime(2026, 12, 7, 14, 30, tzinfo=UTC)),
+    ("2026-12-07 14:30:00-0500", "time", datetime.datetime(2026, 12, 7, 19, 30, tzinfo=UTC)),
+])
+def test_a_target_is_the_latest_state_a_backup_or_a_time(text, kind, value):
+    assert backup.parse_target(text) == (kind, value)
+
+
+@pytest.mark.parametrize("text", ["", "yesterday", "2026-13-01 00:00:00", "2026-12-07", "20261201-031500",
+                                  "2026-12-07 14:30:00; rm -rf /", "2026-12-07 25:00:00", "now"])
+def test_any_other_target_is_refused_naming_the_forms(text):
+    with pytest.raises(CommandExecutionError, match="expected 'latest', a backup's label"):
+        backup.parse_target(text)
+
+
+# ---------------------------------------------------------------- refusals
+
+def _untouched(host, programs, tmp_path):
+    assert [c for c in host.calls if c[0] == "service" or c[4:5] == ["pgbackrest"] and c[-1] != "info"] == []
+    assert programs.log == []
+    assert _read(os.path.join(host.data_dir, "marker")) == "the live data\n"
+    assert not (tmp_path / "maintenance" / "webapp").exists()
+
+
+@pytest.mark.parametrize("target, confirm, message", [
+    ("latest", False, "run it again with confirm=True; nothing was changed"),
+    ("latest", "no", "run it again with confirm=True"),
+    (datetime.timedelta(hours=1), True, "a time in the future"),
+    (datetime.timedelta(days=-30), True, "before the oldest backup, which ended at"),
+    ("20261130-031500F", True, "no such backup in the repository (it holds 20261201-031500F, "),
+], ids=["no-confirm", "confirm-no", "future", "before-the-oldest", "unknown-label"])
+def test_a_restore_is_refused_before_anything_changes(host, programs, tmp_path, target, confirm, message):
+    if isinstance(target, datetime.timedelta):
+        target = (NOW + target).isoformat()
+    with pytest.raises(CommandExecutionError) as exc:
+        backup.restore(target, confirm=confirm)
+    assert message in str(exc.value)
+    _untouched(host, programs, tmp_path)
+
+
+def test_a_restore_of_an_empty_repository_is_refused(host, programs, tmp_path):
+    host.backups = []
+    with pytest.raises(CommandExecutionError, match="holds no backup to restore; nothing was changed"):
+        backup.restore("latest", confirm=True)
+    _untouched(host, programs, tmp_path)
+
+
+# ---------------------------------------------------------------- a restore
+
+def test_a_restore_to_a_time_in_order(host, programs, health, tmp_path):
+    target = (NOW - datetime.timedelta(minutes=3)).replace(microsecond=0)
+    flag_seen = []
+    real_stop = programs.stop
+
+    def stop(name):
+        flag_seen.append((tmp_path / "maintenance" / "webapp").exists())
+        real_stop(name)
+
+    programs.stop = stop
+    backup.__salt__["webstack_supervisor.stop"] = stop
+    done = backup.restore(target.isoformat(), confirm="True")
+    # maintenance first, the writers down (beat, the worker, then the WSGI server), up again in reverse
+    assert flag_seen and all(flag_seen)
+    assert programs.log == [("stop", "webapp-celerybeat"), ("stop", "webapp-celery"), ("stop", "webapp-gunicorn"),
+                            ("start", "webapp-gunicorn"), ("start", "webapp-celery"), ("start", "webapp-celerybeat")]
+    assert host.verbs() == ["info", "service postgresql stop", "restore", "service postgresql start"]
+    restore = [c for c in host.calls if c[-1] == "restore"][0]
+    assert "--type=time" in restore and f"--target={target.strftime('%Y-%m-%d %H:%M:%S')}.000+00" in restore
+    assert "--target-action=promote" in restore
+    # the live data kept aside, the restored one in place
+    assert done["kept_aside"].startswith(host.data_dir + ".before-restore-")
+    assert _read(os.path.join(done["kept_aside"], "marker")) == "the live data\n"
+    assert not os.path.exists(os.path.join(host.data_dir, "marker"))
+    assert oct(os.stat(host.data_dir).st_mode & 0o777) == "0o700"
+    assert not (tmp_path / "maintenance" / "webapp").exists()
+    assert health.calls and health.calls[0][0] == "/healthz"
+    assert done["target"] == target.isoformat(timespec="milliseconds")
+    assert done["restored_to"] == host.replayed.isoformat(timespec="milliseconds")
+    assert set(done["phases"]) == {"maintenance", "archive_wal", "stop_database", "restore", "recover",
+                                     "start"}
+
+
+def test_a_restore_archives_the_current_wal_before_it_stops_the_database(host, programs, health):
+    backup.restore("latest", confirm=True)
+    steps = [c[-1] if c[0] == "runuser" else " ".join(c) for c in host.calls]
+    switch = next(i for i, s in enumerate(steps) if "pg_switch_wal" in s)
+    waited = next(i for i, s in enumerate(steps) if s.startswith("SELECT coalesce(last_archived_wal"))
+    assert switch < waited < steps.index("service postgresql stop")
+    restore = [c for c in host.calls if c[-1] == "restore"][0]
+    assert not [a for a in restore if a.startswith(("--type", "--target"))]  # the end of the archive
+
+
+def test_a_restore_to_a_backup_stops_at_its_end(host, programs, health):
+    backup.restore(DIFF["label"], confirm=True)
+    restore = [c for c in host.calls if c[-1] == "restore"][0]
+    assert f"--set={DIFF['label']}" in restore and "--type=immediate" in restore
+
+
+def test_a_failed_restore_puts_the_data_directory_back_and_the_site_up(host, programs, health, tmp_path):
+    host.fail.add("restore")
+    with pytest.raises(CommandExecutionError) as exc:
+        backup.restore("latest", confirm=True)
+    assert "the restore failed in its restore phase, and the database is as it was before" in str(exc.value)
+    assert "went wrong" in str(exc.value)
+    assert _read(os.path.join(host.data_dir, "marker")) == "the live data\n"
+    failed = [p for p in os.listdir(os.path.dirname(host.data_dir)) if ".failed-restore-" in p]
+    assert len(failed) == 1 and not [p for p in os.listdir(os.path.dirname(host.data_dir)) if ".before-" in p]
+    assert host.running
+    assert programs.running == {"webapp-gunicorn", "webapp-celery", "webapp-celerybeat"}
+    assert not (tmp_path / "maintenance" / "webapp").exists()
+
+
+def test_a_restored_app_that_fails_its_health_check_stays_in_maintenance(host, programs, health, tmp_path):
+    health.failing = True
+    with pytest.raises(CommandExecutionError, match="the site stays in maintenance"):
+        backup.restore("latest", confirm=True)
+    assert (tmp_path / "maintenance" / "webapp").exists()
+
+
+# ---------------------------------------------------------------- status
+
+def test_the_status_of_a_repository_on_schedule(host):
+    found = backup.status()
+    assert found["ok"] is True and backup.__context__.get("retcode") in (None, 0)
+    pg = found["postgres"]
+    assert pg["newest_backup"] == DIFF["label"] and pg["backups"] == 2
+    assert pg["allowed_age_seconds"] == 26 * 3600
+    assert pg["newest_wal"] == "000000010000000000000009" and 25 <= pg["newest_wal_age_seconds"] <= 60
+    assert pg["restorable_from"] == backup._iso(datetime.datetime.fromtimestamp(FULL["timestamp"]["stop"], UTC))
+
+
+def test_a_stale_backup_and_failing_archiving_are_problems_and_a_non_zero_exit(host):
+    host.backups = [FULL]
+    host.failed_at = NOW
+    found = backup.status()
+    assert found["ok"] is False and backup.__context__["retcode"] == 1
+    problems = found["postgres"]["problems"]
+    assert problems[0].startswith("the newest backup, 20261201-031500F, ended 6.0 days ago; the schedule allows")
+    assert problems[1].startswith("archiving fails: WAL segment 00000001000000000000000A could not be archived")
+
+
+def test_no_backup_at_all_is_a_problem(host):
+    host.backups, host.code = [], 2
+    found = backup.status()
+    assert found["postgres"]["problems"] == ["no backup in the repository"]
+
+
+# ---------------------------------------------------------------- states
+
+def test_the_stanza_is_made_once(host):
+    host.code = 1
+    ret = backup_state.stanza_present("webapp")
+    assert ret["result"] is True and ret["changes"] == {"stanza": {"old": None, "new": "webapp"}}
+    assert [c[-1] for c in host.calls if c[-1] == "stanza-create"] == ["stanza-create"]
+    host.code = 2
+    ret = backup_state.stanza_present("webapp")
+    assert ret["result"] is True and ret["changes"] == {} and "exists" in ret["comment"]
+
+
+def test_test_mode_predicts_the_first_backup_and_takes_none(host):
+    host.backups = []
+    backup_state.__opts__["test"] = True
+    try:
+        ret = backup_state.backup_present("webapp")
+    finally:
+        backup_state.__opts__["test"] = False
+    assert ret["result"] is None and ret["changes"] == {"backup": {"old": None, "new": "webapp"}}
+    assert not [c for c in host.calls if c[-1] == "backup"]
+    ret = backup_state.backup_present("webapp")
+    assert ret["result"] is True and ret["changes"] and [c for c in host.calls if c[-1] == "backup"]
