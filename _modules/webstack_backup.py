@@ -1,12 +1,16 @@
 """
 The app's backups: its PostgreSQL database through pgBackRest (every WAL segment
 archived as PostgreSQL writes it, full and differential backups on a schedule, an
-encrypted repository), what they hold (:py:func:`status`) and a restore to a point in
-time (:py:func:`restore`): the latest state, a time, or a named backup.
+encrypted repository) and its uploads through restic (a snapshot with each backup, in an
+encrypted repository beside it), what they hold (:py:func:`status`) and a restore to a
+point in time (:py:func:`restore`): the latest state, a time, or a named backup, the
+uploads to the snapshot nearest before it.
 
 pgBackRest runs as PostgreSQL's user with the formula's configuration file
 (``pgbackrest_conf``: it holds the passphrase, so it is root's and readable by
-PostgreSQL's group only); nothing of the app's code runs here.
+PostgreSQL's group only); restic runs as root (it reads the uploads of every user and
+restores their owners) with its password in a root-only file. Nothing of the app's code
+runs here.
 """
 
 import contextlib
@@ -57,6 +61,42 @@ def _pgbackrest(config, args, timeout=3600, check=True):
                      "--log-level-console=warn", *args], timeout=timeout, check=check)
 
 
+def _restic(config, args, timeout=3600, check=True):
+    """restic on the uploads' repository, as root, its password from its root-only file."""
+    b = config["backup"]
+    env = {"RESTIC_REPOSITORY": b["files_repo"], "RESTIC_PASSWORD_FILE": b["password_file"],
+           "RESTIC_CACHE_DIR": b["restic_cache"]}
+    res = __salt__["cmd.run_all"](["restic", "--quiet", *args], python_shell=False, env=env, ignore_retcode=True,
+                                  timeout=timeout, output_loglevel="quiet")
+    if check and res["retcode"] != 0:
+        raise CommandExecutionError(f"restic {args[0]} failed (exit {res['retcode']}): "
+                                    f"{(res['stderr'] or res['stdout']).strip()[-1500:]}")
+    return res
+
+
+_FRACTION_RE = re.compile(r"(\.[0-9]{6})[0-9]+")
+
+
+def _snapshots(config):
+    """The uploads' snapshots, oldest first: ``[{"id", "time"}]``."""
+    res = _restic(config, ["snapshots", "--json", "--tag", "webstack"], timeout=300)
+    try:
+        found = json.loads(res["stdout"] or "[]") or []
+        snaps = [{"id": snap["id"], "time": datetime.datetime.fromisoformat(_FRACTION_RE.sub(r"\1", snap["time"]))}
+                 for snap in found]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CommandExecutionError(f"restic snapshots answered what is not its JSON: {exc}") from exc
+    return sorted(snaps, key=lambda snap: snap["time"])
+
+
+def _snapshot_uploads(config):
+    """A snapshot of the uploads now; its id."""
+    _restic(config, ["backup", "--tag", "webstack", "--host", config["backup"]["stanza"], config["app"]["media_dir"]],
+            timeout=6 * 3600)
+    snaps = _snapshots(config)
+    return snaps[-1]["id"] if snaps else None
+
+
 def _psql(config, sql, database="postgres", check=True):
     res = _runuser(["psql", "-X", "-A", "-t", "-p", str(config["postgres"]["port"]), "-d", database, "-c", sql],
                    timeout=60, check=check)
@@ -89,7 +129,8 @@ def _info(config):
 
 def info():
     """
-    The backups in the repository, oldest first, and the WAL segments it holds.
+    The database's backups, oldest first, the WAL segments its repository holds, and the
+    uploads' snapshots.
 
     CLI Example:
 
@@ -97,8 +138,10 @@ def info():
 
         salt-call webstack_backup.info
     """
-    found = _info(_config())
+    config = _config()
+    found = _info(config)
     found["backups"] = [dict(b, start=_iso(b["start"]), stop=_iso(b["stop"])) for b in found["backups"]]
+    found["uploads"] = [dict(snap, time=_iso(snap["time"])) for snap in _snapshots(config)]
     return found
 
 
@@ -126,10 +169,34 @@ def stanza_present(test=False):
     return {"changed": True, "comment": f"pgBackRest's stanza {stanza} was created"}
 
 
+def files_repository_present(test=False):
+    """
+    Make the uploads' restic repository unless it exists. Returns ``{"changed", "comment"}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_backup.files_repository_present
+    """
+    config = _config()
+    repo = config["backup"]["files_repo"]
+    if _restic(config, ["cat", "config"], timeout=120, check=False)["retcode"] == 0:
+        return {"changed": False, "comment": f"the uploads' repository {repo} exists"}
+    if os.path.exists(os.path.join(repo, "config")):
+        raise CommandExecutionError(f"the uploads' repository {repo} exists but restic cannot open it (another "
+                                    "passphrase?): nothing was changed")
+    if test:
+        return {"changed": True, "comment": f"the uploads' repository {repo} would be created"}
+    _restic(config, ["init"], timeout=300)
+    return {"changed": True, "comment": f"the uploads' repository {repo} was created"}
+
+
 def backup(kind="full"):
     """
-    Take a backup now: ``full``, ``diff`` (what changed since the last full one) or
-    ``incr`` (since the last backup). Returns ``{"label", "kind", "seconds"}``.
+    Take a backup now: a snapshot of the uploads, then the database's ``full``, ``diff``
+    (what changed since the last full one) or ``incr`` (since the last backup) backup.
+    Returns ``{"label", "snapshot", "kind", "seconds"}``.
 
     CLI Example:
 
@@ -142,16 +209,20 @@ def backup(kind="full"):
         raise CommandExecutionError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
     config = _config()
     start = time.monotonic()
+    # the uploads first: the snapshot is older than the backup's end, so any time a restore
+    # reaches has a snapshot at or before it
+    snapshot = _snapshot_uploads(config)
     _pgbackrest(config, [f"--type={kind}", "backup"], timeout=6 * 3600)
     backups = _info(config)["backups"]
-    return {"label": backups[-1]["label"] if backups else None, "kind": kind,
+    return {"label": backups[-1]["label"] if backups else None, "snapshot": snapshot, "kind": kind,
             "seconds": round(time.monotonic() - start, 1)}
 
 
 def backup_present(test=False):
     """
-    Take a full backup unless the repository holds one (so that a restore works from
-    the first run on). Returns ``{"changed", "comment"}``.
+    Take a full backup (with a snapshot of the uploads) unless the repository holds one,
+    and a snapshot of the uploads unless their repository holds one, so that a restore
+    works from the first run on. Returns ``{"changed", "comment"}``.
 
     CLI Example:
 
@@ -161,24 +232,29 @@ def backup_present(test=False):
     """
     config = _config()
     backups = _info(config)["backups"]
-    if backups:
-        return {"changed": False, "comment": f"the repository holds {len(backups)} backup(s), the newest "
-                                             f"{backups[-1]['label']}"}
+    snaps = _snapshots(config)
+    if backups and snaps:
+        return {"changed": False, "comment": f"the repositories hold {len(backups)} backup(s), the newest "
+                                             f"{backups[-1]['label']}, and {len(snaps)} snapshot(s) of the uploads"}
     if test:
-        return {"changed": True, "comment": "a first full backup would be taken"}
-    done = backup("full")
-    return {"changed": True, "comment": f"a first full backup was taken: {done['label']} in {done['seconds']} s"}
+        return {"changed": True, "comment": "a first full backup would be taken" if not backups
+                else "a first snapshot of the uploads would be taken"}
+    if not backups:
+        done = backup("full")
+        return {"changed": True, "comment": f"a first full backup was taken: {done['label']} in {done['seconds']} s"}
+    snapshot = _snapshot_uploads(config)
+    return {"changed": True, "comment": f"a first snapshot of the uploads was taken: {snapshot[:8]}"}
 
 
 # ---------------------------------------------------------------- status
 
 def status():
     """
-    Per data set, the newest backup and its age, the oldest point a restore reaches, the
-    newest WAL segment archived and its age, and the problems: a backup older than its
-    schedule allows (``backup:full_schedule``, ``backup:diff_schedule``), archiving that
-    fails, no backup at all. Exits non-zero when there is a problem, so that a monitor
-    can alert on it.
+    Per data set (``postgres``, ``uploads``), the newest backup or snapshot and its age,
+    the oldest point a restore reaches, the newest WAL segment archived and its age, and
+    the problems: a backup older than its schedule allows (``backup:full_schedule``,
+    ``backup:diff_schedule``), archiving that fails, no backup at all. Exits non-zero
+    when there is a problem, so that a monitor can alert on it.
 
     CLI Example:
 
@@ -229,9 +305,34 @@ def status():
         "problems": problems,
         "ok": not problems,
     }
-    if problems:
+    uploads = _uploads_status(config, now, allowed)
+    ok = not problems and not uploads["problems"]
+    if not ok:
         __context__["retcode"] = 1
-    return {"ok": not problems, "postgres": postgres}
+    return {"ok": ok, "postgres": postgres, "uploads": uploads}
+
+
+def _uploads_status(config, now, allowed):
+    problems = []
+    try:
+        snaps = _snapshots(config)
+    except CommandExecutionError as exc:
+        snaps = []
+        problems.append(f"the repository: {exc}")
+    newest = snaps[-1] if snaps else None
+    if not newest and not problems:
+        problems.append("no snapshot in the repository")
+    elif newest and now - newest["time"] > allowed:
+        problems.append(f"the newest snapshot, {newest['id'][:8]}, was taken {_age(now - newest['time'])} ago; the "
+                        f"schedule allows {_age(allowed)}")
+    return {
+        "newest_snapshot": newest["id"][:8] if newest else None,
+        "newest_snapshot_at": _iso(newest["time"]) if newest else None,
+        "newest_snapshot_age_seconds": int((now - newest["time"]).total_seconds()) if newest else None,
+        "snapshots": len(snaps),
+        "problems": problems,
+        "ok": not problems,
+    }
 
 
 def _age(delta):
@@ -358,20 +459,25 @@ def _pgbackrest_time(moment):
 
 
 def _archive_now(config, timeout=120):
-    """What PostgreSQL has written so far, archived: a switch to a new WAL segment, then a
-    wait until the archiver has the one it closed (else a restore could not reach the last
-    commits). Nothing to do where PostgreSQL does not run: its archive is what there is."""
-    segment = _psql(config, "SELECT pg_walfile_name(pg_switch_wal())", check=False)
-    if not segment:
-        return None
+    """What PostgreSQL has written so far, archived: a commit of its own, a switch to a new
+    WAL segment, then a wait until no finished segment waits for the archiver (no
+    ``.ready`` file in ``pg_wal/archive_status``), else a restore could not reach the
+    last commits. Nothing to do where PostgreSQL does not run: its archive is what there
+    is."""
+    # a transaction that commits now: recovery to a time stops at the first commit after it,
+    # and fails where the archive ends before one
+    if _psql(config, "SELECT txid_current()", check=False) is None:
+        return False
+    _psql(config, "SELECT pg_switch_wal()")
+    status = os.path.join(config["postgres_data_dir"], "pg_wal", "archive_status")
     deadline = time.monotonic() + timeout
     while True:
-        last = _psql(config, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver", check=False)
-        if last and last >= segment:
-            return segment
+        waiting = sorted(name[:-len(".ready")] for name in os.listdir(status) if name.endswith(".ready"))
+        if not waiting:
+            return True
         if time.monotonic() > deadline:
-            raise CommandExecutionError(f"WAL segment {segment} was not archived within {timeout} s (the last one "
-                                        f"archived: {last or 'none'}; PostgreSQL's log says why)")
+            raise CommandExecutionError(f"WAL segment {waiting[0]} was not archived within {timeout} s "
+                                        "(PostgreSQL's log says why)")
         time.sleep(0.5)
 
 
@@ -395,7 +501,9 @@ def restore(target="latest", confirm=False):
     page; the workers and the WSGI server stop, so nothing writes meanwhile); the WAL
     written so far is archived; PostgreSQL stops, its data directory is kept aside
     (``<data dir>.before-restore-<time>``: a mistaken restore loses nothing), the backup
-    is restored and replayed to the target,
+    is restored and replayed to the target, the uploads are restored from the snapshot
+    nearest before the target (the current ones kept aside as
+    ``media.before-restore-<time>``),
     PostgreSQL starts, the programs start, the app's health check passes, and the site
     comes back. If a step fails, the data directory that was aside is put back.
     Returns the point restored to, the directory kept aside and each phase's seconds.
@@ -418,16 +526,18 @@ def restore(target="latest", confirm=False):
         raise CommandExecutionError("backups are off on this server (webstack:backup:enabled is false); "
                                     "nothing was changed")
     now = datetime.datetime.now(datetime.UTC)
-    _check_target(kind, value, _info(config)["backups"], now)
+    backups = _info(config)["backups"]
+    _check_target(kind, value, backups, now)
+    snapshot = _snapshot_for(kind, value, backups, _snapshots(config))
     data_dir = config["postgres_data_dir"].rstrip("/")
-    aside = f"{data_dir}.before-restore-{now.strftime('%Y%m%dT%H%M%SZ')}"
+    aside = f"{data_dir}.before-restore-{_stamp(now)}"
     if os.path.lexists(aside):
         raise CommandExecutionError(f"{aside} exists already; nothing was changed")
     flag = config["app"]["maintenance_flag"]
     manager = _manager(config)
     phases = _Phases()
     total = time.monotonic()
-    stopped, moved, restored_to = [], False, None
+    stopped, moved, restored_to, uploads_aside = [], False, None, None
     try:
         phases.begin("maintenance")
         _flag(flag, True)
@@ -450,13 +560,17 @@ def restore(target="latest", confirm=False):
         elif kind == "backup":
             args = [f"--set={value}", "--type=immediate", "--target-action=promote"]
         _pgbackrest(config, args + ["restore"], timeout=6 * 3600)
+        phases.begin("restore_uploads")
+        uploads_aside = _restore_uploads(config, snapshot, now)
         phases.begin("recover")
         _service(config, "start")
-        restored_to = _wait_primary(config)
+        # the last commit replayed, else (none after the backup) the end of the backup restored
+        restored_to = _wait_primary(config) or _backup_for(kind, value, backups)["stop"]
     except Exception as exc:  # put back what was there, then say what failed
         failed = phases.current
         phases.end()
         _put_back(config, data_dir, aside, moved, now)
+        _put_back_uploads(config, now)
         _restart(config, manager, stopped, flag)
         raise CommandExecutionError(f"the restore failed in its {failed} phase, and the database is as it was "
                                     f"before: {exc}") from exc
@@ -465,12 +579,73 @@ def restore(target="latest", confirm=False):
     phases.end()
     return {
         "target": "latest" if kind == "latest" else value if kind == "backup" else _iso(value, "milliseconds"),
-        # the commit time of the last transaction replayed
+        # the commit time of the last transaction replayed (or the backup's end)
         "restored_to": _iso(restored_to, "milliseconds"),
         "kept_aside": aside,
+        "uploads_snapshot": snapshot["id"][:8] if snapshot else None,
+        "uploads_snapshot_at": _iso(snapshot["time"]) if snapshot else None,
+        "uploads_kept_aside": uploads_aside,
         "phases": phases.seconds,
         "seconds": round(time.monotonic() - total, 1),
     }
+
+
+def _backup_for(kind, value, backups):
+    """The backup a restore starts from, as pgBackRest picks it: the one named, the newest
+    that ended at or before the target time, or the newest."""
+    if kind == "backup":
+        return next(b for b in backups if b["label"] == value)
+    return [b for b in backups if kind != "time" or b["stop"] <= value][-1]
+
+
+def _snapshot_for(kind, value, backups, snaps):
+    """The uploads' snapshot that goes with the target: the newest one at or before it
+    (the target time, the backup's end, or now for the latest state)."""
+    if not snaps:
+        raise CommandExecutionError("the uploads' repository holds no snapshot to restore; nothing was changed")
+    until = value if kind == "time" else next(b["stop"] for b in backups if b["label"] == value) \
+        if kind == "backup" else None
+    found = [snap for snap in snaps if until is None or snap["time"] <= until]
+    if not found:
+        raise CommandExecutionError(f"no snapshot of the uploads at or before {_iso(until)} (the oldest is of "
+                                    f"{_iso(snaps[0]['time'])}); nothing was changed")
+    return found[-1]
+
+
+def _stamp(now):
+    return now.strftime("%Y%m%dT%H%M%SZ")
+
+
+def _restore_uploads(config, snapshot, now):
+    """The uploads as the snapshot holds them, in place of the current ones (kept aside
+    beside them as ``media.before-restore-<time>``); where the aside copy went."""
+    media = config["app"]["media_dir"].rstrip("/")
+    shared = os.path.dirname(media)
+    scratch = os.path.join(shared, f".restore-{_stamp(now)}")
+    os.mkdir(scratch, 0o700)
+    _restic(config, ["restore", snapshot["id"], "--target", scratch], timeout=6 * 3600)
+    restored = scratch + media
+    if not os.path.isdir(restored):
+        raise CommandExecutionError(f"the snapshot {snapshot['id'][:8]} holds no {media}")
+    aside = f"{media}.before-restore-{_stamp(now)}"
+    if os.path.lexists(media):
+        os.rename(media, aside)
+    os.rename(restored, media)
+    __salt__["file.remove"](scratch)
+    return aside
+
+
+def _put_back_uploads(config, now):
+    """The uploads that were kept aside back in their place (a failed restore)."""
+    media = config["app"]["media_dir"].rstrip("/")
+    aside = f"{media}.before-restore-{_stamp(now)}"
+    scratch = os.path.join(os.path.dirname(media), f".restore-{_stamp(now)}")
+    if os.path.lexists(aside):
+        if os.path.lexists(media):
+            os.rename(media, f"{media}.failed-restore-{_stamp(now)}")
+        os.rename(aside, media)
+    if os.path.lexists(scratch):
+        __salt__["file.remove"](scratch)
 
 
 def _put_back(config, data_dir, aside, moved, now):
@@ -478,7 +653,7 @@ def _put_back(config, data_dir, aside, moved, now):
     _service_quiet(config, "stop")
     if moved:
         if os.path.lexists(data_dir):
-            os.rename(data_dir, f"{data_dir}.failed-restore-{now.strftime('%Y%m%dT%H%M%SZ')}")
+            os.rename(data_dir, f"{data_dir}.failed-restore-{_stamp(now)}")
         os.rename(aside, data_dir)
     _service_quiet(config, "start")
 

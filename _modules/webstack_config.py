@@ -40,6 +40,8 @@ __virtualname__ = "webstack_config"
 
 SYSTEMD_RUN_DIR = "/run/systemd/system"  # exists where systemd is PID 1 (sd_booted)
 # the maintenance flags (root's), and the page the front server answers with meanwhile
+# the backups' root-only files (restic's password)
+BACKUP_ETC = "/etc/webstack/backup"
 MAINTENANCE = {"flag_dir": "/var/lib/webstack/maintenance", "root": "/usr/share/webstack", "page": "maintenance.html"}
 MINE_FUNCTION = "webstack_network.private_address"
 # the certificate a node of the shared uploads presents to GlusterFS (storage, app, worker)
@@ -241,7 +243,9 @@ def _derive(c, tplroot):
     c["maintenance"] = dict(MAINTENANCE)
     app["maintenance_flag"] = f"{MAINTENANCE['flag_dir']}/{app['name']}"
     backup = c["backup"]
-    backup.update(stanza=app["name"], pg_repo=f"{backup['path']}/pg")
+    backup.update(stanza=app["name"], pg_repo=f"{backup['path']}/pg", files_repo=f"{backup['path']}/files",
+                  password_file=f"{BACKUP_ETC}/restic-password", restic_cache="/var/cache/webstack/restic",
+                  keep_days=backup["retention_full"] * 7 + 1)
     # a static file's name with a content hash (Django's ManifestStaticFilesStorage: 12 hex digits)
     c["hashed_name_re"] = r"\.[0-9a-f]{12}\.[A-Za-z0-9]+$"
     _derive_redis_users(c)

@@ -1,12 +1,17 @@
 """
 The app's backups (the ``webstack_backup`` execution module): pgBackRest's stanza for
-the database, and a first full backup, so that a restore works from the first run on.
+the database, the uploads' restic repository, and a first full backup and snapshot, so
+that a restore works from the first run on.
 
 .. code-block:: yaml
 
     The database's backups have their stanza:
       webstack_backup.stanza_present:
         - name: webapp
+
+    The uploads' repository exists:
+      webstack_backup.files_repository_present:
+        - name: /var/backups/webstack/files
 
     The repository holds a full backup:
       webstack_backup.backup_present:
@@ -63,3 +68,14 @@ def backup_present(name):
         The stanza.
     """
     return _apply(name, "backup_present", "backup")
+
+
+def files_repository_present(name):
+    """
+    Make sure the uploads' restic repository ``name`` exists (made, encrypted with the
+    backups' passphrase, where it does not).
+
+    name
+        The repository's directory.
+    """
+    return _apply(name, "files_repository_present", "repository")

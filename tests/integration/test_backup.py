@@ -1,5 +1,6 @@
 """
-Backups and a restore to a point in time on a single server, for real: the guestbook
+Backups and a restore to a point in time on a single server, for real (the database with
+pgBackRest, the uploads with restic): the guestbook
 (tests/projects/guestbook, a cookiecutter-django project with Celery beat writing to its
 database) with `backup: {enabled: true}` in its operator's pillar (GUESTBOOK_SETTINGS in
 conftest.py) and the passphrase `./bootstrap.sh` generated. Its signatures are posted
@@ -19,6 +20,7 @@ from tests.support.load import Load
 from tests.support.single import APP, csrf_session, generated_secrets, psql
 
 REPO = "/var/backups/webstack"
+MEDIA = f"/srv/{APP}/shared/media"
 MARKER = "Zebra-Quokka-7731"
 
 
@@ -60,11 +62,13 @@ def _db_now(host):
 
 
 def _archived(host):
-    """The WAL written so far, archived now (a switch, then the archiver's report)."""
-    segment = psql(host, "SELECT pg_walfile_name(pg_switch_wal())")
+    """The WAL written so far, archived now: a switch, then no segment left waiting for the
+    archiver (a `.ready` file)."""
+    psql(host, "SELECT pg_switch_wal()")
     deadline = time.monotonic() + 120
-    while psql(host, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver") < segment:
-        assert time.monotonic() < deadline, f"WAL segment {segment} was never archived"
+    while host.exec("ls /var/lib/postgresql/17/main/pg_wal/archive_status | grep -c '[.]ready$'", check=False)[1] \
+            .strip() != "0":
+        assert time.monotonic() < deadline, "a WAL segment was never archived"
         time.sleep(1)
 
 
@@ -80,12 +84,22 @@ def test_the_database_has_a_full_backup_and_its_status_is_ok(guestbook):
     assert pg["allowed_age_seconds"] == 26 * 3600  # daily backups, and two hours for one to run
 
 
-def test_the_repository_is_encrypted_and_only_postgresql_reads_its_passphrase(guestbook):
-    """A marker posted in a signature reaches the archived WAL, encrypted: it is in no file of
-    the repository (nor its name); the passphrase is in no file another user can read."""
+def _upload(host, name, text):
+    """A file in the uploads, written as the app writes one."""
+    host.exec(["sh", "-c", f"printf '%s\\n' '{text}' > {MEDIA}/{name}"], user=APP)
+
+
+def test_the_repositories_are_encrypted_and_only_root_and_postgresql_read_the_passphrase(guestbook):
+    """A marker posted in a signature reaches the archived WAL, and one in an upload the
+    uploads' snapshot, both encrypted: it is in no file of either repository; the
+    passphrase is in no file another user can read."""
     host = guestbook.host
     _sign(host, "Mallory", f"{MARKER} in a row")
+    _upload(host, "marker.txt", f"{MARKER} in an upload")
+    _salt_call(host, "webstack_backup.backup", "kind=incr")
     _archived(host)
+    _, listed = host.exec(["find", REPO, "-type", "f"])
+    assert f"{REPO}/files/snapshots/" in listed and f"{REPO}/pg/archive/" in listed, listed[:2000]
     code, out = host.exec(["grep", "-r", "-a", "-l", "-e", MARKER, REPO], check=False)
     assert code == 1 and not out.strip(), out
     code, _ = host.exec(f"grep -rqa {MARKER} /var/lib/postgresql", check=False)
@@ -93,8 +107,10 @@ def test_the_repository_is_encrypted_and_only_postgresql_reads_its_passphrase(gu
     passphrase = generated_secrets(host)["backup:passphrase"]
     code, out = host.exec(["cat", "/etc/pgbackrest.conf"], user=APP, check=False)
     assert code != 0 and passphrase not in out
-    _, mode = host.exec(["stat", "-c", "%a %U %G", "/etc/pgbackrest.conf", f"{REPO}/pg"])
-    assert mode.split("\n")[:2] == ["640 root postgres", "750 postgres postgres"]
+    _, mode = host.exec(["stat", "-c", "%a %U %G", "/etc/pgbackrest.conf", f"{REPO}/pg", f"{REPO}/files",
+                         "/etc/webstack/backup/restic-password"])
+    assert mode.split("\n")[:4] == ["640 root postgres", "750 postgres postgres", "700 root root",
+                                    "600 root root"]
     code, _ = host.exec(["ls", f"{REPO}/pg"], user=APP, check=False)
     assert code != 0
 
@@ -126,14 +142,18 @@ def test_a_restore_to_a_time_brings_back_what_was_committed_before_it_and_nothin
     for n in range(3):
         _sign(host, "Before", f"{run}-before-{n}")
     psql(host, f"CREATE TABLE audit_{run.replace('-', '_')} AS SELECT generate_series(1, 100) AS n")
+    _upload(host, f"{run}-before.txt", "uploaded before")
+    _salt_call(host, "webstack_backup.backup", "kind=incr")  # the uploads' snapshot is taken with a backup
     time.sleep(1)
     target = _db_now(host)
     time.sleep(1)
     for n in range(2):
         _sign(host, "After", f"{run}-after-{n}")
+    _upload(host, f"{run}-after.txt", "uploaded after")
     assert len(_signatures(host, run)) == 5
     psql(host, "DELETE FROM signatures_signature")
     psql(host, f"DROP TABLE audit_{run.replace('-', '_')}")
+    host.exec(["rm", f"{MEDIA}/{run}-before.txt"], user=APP)
     url = host.url()
     with Load("127.0.0.1", int(url.rsplit(":", 1)[1]), paths=("/",), clients=10, pause=0.2,
               tls=url.startswith("https:")) as load:
@@ -146,6 +166,13 @@ def test_a_restore_to_a_time_brings_back_what_was_committed_before_it_and_nothin
     done = _answer(out)
     assert _signatures(host, run) == [f"{run}-before-{n}" for n in range(3)]
     assert psql(host, f"SELECT count(*) FROM audit_{run.replace('-', '_')}") == "100"
+    # the uploads as the snapshot before T holds them, owned as before; the later ones aside
+    _, listed = host.exec(["ls", "-ln", MEDIA])
+    assert f"{run}-before.txt" in listed and f"{run}-after.txt" not in listed, listed
+    assert host.exec(["cat", f"{MEDIA}/{run}-before.txt"], user=APP)[1].strip() == "uploaded before"
+    assert host.exec(["test", "-f", f"{done['uploads_kept_aside']}/{run}-after.txt"], check=False)[0] == 0
+    _, owner = host.exec(["stat", "-c", "%U %G %a", MEDIA])
+    assert owner.strip() == f"{APP} www-data 2770"
     assert done["target"].startswith(target[:19]), done
     # the recovery point: the last commit replayed, at or before T and close to it
     reached = done["restored_to"]

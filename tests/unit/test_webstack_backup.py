@@ -8,6 +8,8 @@ script. A real one: tests/integration/test_backup.py.
 import datetime
 import json
 import os
+import shutil
+import threading
 
 import pytest
 from salt.exceptions import CommandExecutionError
@@ -36,8 +38,12 @@ DIFF = {"label": "20261201-031500F_20261206-031500D", "type": "diff",
 class FakeHost:
     """pgBackRest's info and commands, PostgreSQL's answers (psql) and its init script."""
 
-    def __init__(self, data_dir, backups=(FULL, DIFF), code=0):
-        self.data_dir = data_dir
+    def __init__(self, data_dir, media_dir, backups=(FULL, DIFF), code=0):
+        self.data_dir, self.media_dir = data_dir, media_dir
+        # the uploads' snapshots: one just before each backup ended
+        self.snapshots = [{"id": f"{n:02d}" + "ab" * 31, "time": (datetime.datetime.fromtimestamp(
+            b["timestamp"]["stop"], UTC) - datetime.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S.123456789+00:00")}
+            for n, b in enumerate(backups)]
         self.backups, self.code = [dict(b) for b in backups], code
         self.calls = []
         self.running = True
@@ -49,6 +55,19 @@ class FakeHost:
     def __call__(self, cmd, **kwargs):
         assert kwargs["python_shell"] is False
         self.calls.append(list(cmd))
+        if cmd[0] == "restic":
+            assert kwargs["env"]["RESTIC_PASSWORD_FILE"] == "/etc/webstack/backup/restic-password"
+            verb = cmd[2]
+            if verb in self.fail:
+                return {"retcode": 1, "stdout": "", "stderr": f"Fatal: {verb} went wrong"}
+            if verb == "snapshots":
+                return {"retcode": 0, "stdout": json.dumps(self.snapshots), "stderr": ""}
+            if verb == "restore":
+                target = cmd[cmd.index("--target") + 1]
+                os.makedirs(target + self.media_dir)
+                with open(target + self.media_dir + "/upload.png", "w", encoding="ascii") as fh:
+                    fh.write(f"from snapshot {cmd[3][:2]}\n")
+            return {"retcode": 0, "stdout": "", "stderr": ""}
         if cmd[0] == "service":
             action = cmd[2]
             if action in self.fail:
@@ -80,16 +99,24 @@ class FakeHost:
             return {"retcode": 0, "stdout": f"000000010000000000000009|{int(self.archived_at.timestamp())}|"
                                             f"{'00000001000000000000000A' if failed else ''}|{failed}\n"}
         if "pg_switch_wal" in sql:
-            return {"retcode": 0, "stdout": "000000010000000000000009\n", "stderr": ""}
-        if "last_archived_wal" in sql:
-            return {"retcode": 0, "stdout": "000000010000000000000009\n", "stderr": ""}
+            # the segment it closes waits for the archiver, which takes it a moment later
+            status = os.path.join(self.data_dir, "pg_wal", "archive_status")
+            os.makedirs(status, exist_ok=True)
+            ready = os.path.join(status, "000000010000000000000009.ready")
+            open(ready, "w").close()
+            self.archiving = threading.Timer(0.3, os.rename, (ready, ready[:-len(".ready")] + ".done"))
+            self.archiving.start()
+            return {"retcode": 0, "stdout": "0/9000000\n", "stderr": ""}
+        if sql == "SELECT txid_current()":
+            return {"retcode": 0, "stdout": "1234\n", "stderr": ""}
         if "pg_is_in_recovery" in sql:
-            return {"retcode": 0, "stdout": f"false|{self.replayed.timestamp()}\n", "stderr": ""}
+            return {"retcode": 0, "stdout": f"false|{self.replayed.timestamp() if self.replayed else ''}\n",
+                    "stderr": ""}
         raise AssertionError(sql)
 
     def verbs(self):
-        return [c[-1] if c[0] == "runuser" and c[4] == "pgbackrest" else " ".join(c[:3]) if c[0] == "service"
-                else None for c in self.calls if c[0] == "service" or c[4] == "pgbackrest"]
+        return [c[-1] if c[0] == "runuser" and c[4] == "pgbackrest" else " ".join(c[:3])
+                for c in self.calls if c[0] in ("service", "restic") or c[4] == "pgbackrest"]
 
 
 class Programs:
@@ -115,19 +142,24 @@ def host(tmp_path):
     data.mkdir(parents=True)
     (data / "PG_VERSION").write_text("17\n")
     (data / "marker").write_text("the live data\n")
-    return FakeHost(str(data))
+    media = tmp_path / "shared" / "media"
+    media.mkdir(parents=True)
+    (media / "upload.png").write_text("the live upload\n")
+    return FakeHost(str(data), str(media))
 
 
 def _config(tmp_path, data_dir, enabled=True):
     return {
         "backup": {"enabled": enabled, "stanza": "webapp", "full_schedule": "15 3 * * 0",
-                   "diff_schedule": "15 3 * * 1-6"},
+                   "diff_schedule": "15 3 * * 1-6", "files_repo": "/var/backups/webstack/files",
+                   "password_file": "/etc/webstack/backup/restic-password", "restic_cache": "/var/cache/restic"},
         "pgbackrest_conf": "/etc/pgbackrest.conf",
         "postgres": {"port": 5432},
         "postgres_data_dir": data_dir,
         "services": {"postgres": "postgresql"},
         "process_manager": "supervisord",
         "app": {"programs": {k: f"webapp-{k}" for k in ("gunicorn", "uwsgi", "celery", "celerybeat", "rq")},
+                "media_dir": str(tmp_path / "shared" / "media"),
                 "maintenance_flag": str(tmp_path / "maintenance" / "webapp"), "health_path": "/healthz"},
         "wsgi_check": {"unix_socket": "/srv/webapp/run/gunicorn.sock", "protocol": "http"},
     }
@@ -162,7 +194,8 @@ def configure_loader_modules(host, tmp_path, programs, health):
     config = _config(tmp_path, host.data_dir)
     funcs = {"cmd.run_all": host, "webstack_config.get": lambda: config,
              "webstack_supervisor.status": programs.status, "webstack_supervisor.stop": programs.stop,
-             "webstack_supervisor.start": programs.start, "webstack_health.require": health}
+             "webstack_supervisor.start": programs.start, "webstack_health.require": health,
+             "file.remove": lambda path: shutil.rmtree(path)}
     return {backup: {"__salt__": funcs, "__utils__": dict(UTILS), "__context__": {}},
             backup_state: {"__salt__": {"webstack_backup.stanza_present": backup.stanza_present,
                                         "webstack_backup.backup_present": backup.backup_present},
@@ -196,7 +229,8 @@ def test_any_other_target_is_refused_naming_the_forms(text):
 # ---------------------------------------------------------------- refusals
 
 def _untouched(host, programs, tmp_path):
-    assert [c for c in host.calls if c[0] == "service" or c[4:5] == ["pgbackrest"] and c[-1] != "info"] == []
+    assert [c for c in host.calls if c[0] == "service" or c[4:5] == ["pgbackrest"] and c[-1] != "info"
+            or c[0] == "restic" and c[2] != "snapshots"] == []
     assert programs.log == []
     assert _read(os.path.join(host.data_dir, "marker")) == "the live data\n"
     assert not (tmp_path / "maintenance" / "webapp").exists()
@@ -243,7 +277,13 @@ def test_a_restore_to_a_time_in_order(host, programs, health, tmp_path):
     assert flag_seen and all(flag_seen)
     assert programs.log == [("stop", "webapp-celerybeat"), ("stop", "webapp-celery"), ("stop", "webapp-gunicorn"),
                             ("start", "webapp-gunicorn"), ("start", "webapp-celery"), ("start", "webapp-celerybeat")]
-    assert host.verbs() == ["info", "service postgresql stop", "restore", "service postgresql start"]
+    assert host.verbs() == ["info", "restic --quiet snapshots", "service postgresql stop", "restore",
+                            "restic --quiet restore", "service postgresql start"]
+    # the uploads from the newest snapshot before the target (the one before the diff backup)
+    assert _read(os.path.join(host.media_dir, "upload.png")) == "from snapshot 01\n"
+    assert _read(done["uploads_kept_aside"] + "/upload.png") == "the live upload\n"
+    assert done["uploads_snapshot"] == host.snapshots[1]["id"][:8]
+    assert not [p for p in os.listdir(tmp_path / "shared") if p.startswith(".restore-")]
     restore = [c for c in host.calls if c[-1] == "restore"][0]
     assert "--type=time" in restore and f"--target={target.strftime('%Y-%m-%d %H:%M:%S')}.000+00" in restore
     assert "--target-action=promote" in restore
@@ -256,22 +296,36 @@ def test_a_restore_to_a_time_in_order(host, programs, health, tmp_path):
     assert health.calls and health.calls[0][0] == "/healthz"
     assert done["target"] == target.isoformat(timespec="milliseconds")
     assert done["restored_to"] == host.replayed.isoformat(timespec="milliseconds")
-    assert set(done["phases"]) == {"maintenance", "archive_wal", "stop_database", "restore", "recover",
-                                     "start"}
+    assert set(done["phases"]) == {"maintenance", "archive_wal", "stop_database", "restore", "restore_uploads",
+                                     "recover", "start"}
 
 
 def test_a_restore_archives_the_current_wal_before_it_stops_the_database(host, programs, health):
+    stopped_with = []
+    real = host.__call__
+
+    def watch(cmd, **kwargs):
+        if cmd[:3] == ["service", "postgresql", "stop"]:
+            stopped_with.append(sorted(os.listdir(os.path.join(host.data_dir, "pg_wal", "archive_status"))))
+        return real(cmd, **kwargs)
+
+    backup.__salt__["cmd.run_all"] = watch
     backup.restore("latest", confirm=True)
     steps = [c[-1] if c[0] == "runuser" else " ".join(c) for c in host.calls]
-    switch = next(i for i, s in enumerate(steps) if "pg_switch_wal" in s)
-    waited = next(i for i, s in enumerate(steps) if s.startswith("SELECT coalesce(last_archived_wal"))
-    assert switch < waited < steps.index("service postgresql stop")
+    # a commit after the target, then the switch, before PostgreSQL stops
+    assert steps.index("SELECT txid_current()") < steps.index("SELECT pg_switch_wal()") < \
+        steps.index("service postgresql stop")
+    # the segment the switch closed was archived before PostgreSQL stopped
+    assert stopped_with == [["000000010000000000000009.done"]]
     restore = [c for c in host.calls if c[-1] == "restore"][0]
     assert not [a for a in restore if a.startswith(("--type", "--target"))]  # the end of the archive
 
 
 def test_a_restore_to_a_backup_stops_at_its_end(host, programs, health):
-    backup.restore(DIFF["label"], confirm=True)
+    host.replayed = None  # no commit after the backup: it reached the backup's end
+    done = backup.restore(DIFF["label"], confirm=True)
+    assert done["restored_to"] == datetime.datetime.fromtimestamp(DIFF["timestamp"]["stop"], UTC).isoformat(
+        timespec="milliseconds")
     restore = [c for c in host.calls if c[-1] == "restore"][0]
     assert f"--set={DIFF['label']}" in restore and "--type=immediate" in restore
 
@@ -288,6 +342,37 @@ def test_a_failed_restore_puts_the_data_directory_back_and_the_site_up(host, pro
     assert host.running
     assert programs.running == {"webapp-gunicorn", "webapp-celery", "webapp-celerybeat"}
     assert not (tmp_path / "maintenance" / "webapp").exists()
+
+
+def test_a_restore_to_a_backup_takes_the_snapshot_before_its_end(host, programs, health):
+    done = backup.restore(FULL["label"], confirm=True)
+    assert done["uploads_snapshot"] == host.snapshots[0]["id"][:8]
+    assert _read(os.path.join(host.media_dir, "upload.png")) == "from snapshot 00\n"
+
+
+def test_a_failed_uploads_restore_puts_both_back(host, programs, health, tmp_path):
+    real = host.__call__
+
+    def failing_restic(cmd, **kwargs):
+        if cmd[0] == "restic" and cmd[2] == "restore":
+            return {"retcode": 1, "stdout": "", "stderr": "Fatal: the repository is damaged"}
+        return real(cmd, **kwargs)
+
+    backup.__salt__["cmd.run_all"] = failing_restic
+    with pytest.raises(CommandExecutionError) as exc:
+        backup.restore("latest", confirm=True)
+    assert "in its restore_uploads phase" in str(exc.value) and "the repository is damaged" in str(exc.value)
+    assert _read(os.path.join(host.data_dir, "marker")) == "the live data\n"
+    assert _read(os.path.join(host.media_dir, "upload.png")) == "the live upload\n"
+    assert not [p for p in os.listdir(tmp_path / "shared") if p != "media"]
+    assert not (tmp_path / "maintenance" / "webapp").exists()
+
+
+def test_a_restore_without_a_snapshot_before_the_target_is_refused(host, programs, tmp_path):
+    host.snapshots = host.snapshots[1:]  # none before the full backup's end
+    with pytest.raises(CommandExecutionError, match="no snapshot of the uploads at or before"):
+        backup.restore(FULL["label"], confirm=True)
+    _untouched(host, programs, tmp_path)
 
 
 def test_a_restored_app_that_fails_its_health_check_stays_in_maintenance(host, programs, health, tmp_path):
@@ -320,9 +405,20 @@ def test_a_stale_backup_and_failing_archiving_are_problems_and_a_non_zero_exit(h
 
 
 def test_no_backup_at_all_is_a_problem(host):
-    host.backups, host.code = [], 2
+    host.backups, host.code, host.snapshots = [], 2, []
     found = backup.status()
     assert found["postgres"]["problems"] == ["no backup in the repository"]
+    assert found["uploads"]["problems"] == ["no snapshot in the repository"]
+
+
+def test_the_uploads_status(host):
+    found = backup.status()["uploads"]
+    assert found["snapshots"] == 2 and found["newest_snapshot"] == host.snapshots[1]["id"][:8]
+    assert found["ok"] is True
+    host.snapshots = host.snapshots[:1]
+    found = backup.status()
+    assert found["ok"] is False and found["uploads"]["problems"][0].startswith(
+        f"the newest snapshot, {host.snapshots[0]['id'][:8]}, was taken 6.0 days ago")
 
 
 # ---------------------------------------------------------------- states
@@ -338,7 +434,7 @@ def test_the_stanza_is_made_once(host):
 
 
 def test_test_mode_predicts_the_first_backup_and_takes_none(host):
-    host.backups = []
+    host.backups, host.snapshots = [], []
     backup_state.__opts__["test"] = True
     try:
         ret = backup_state.backup_present("webapp")

@@ -1,13 +1,15 @@
-{#- The database's continuous backups (backup:enabled, role single; PostgreSQL): pgBackRest
-    with its repository under backup:path, encrypted with backup:passphrase. PostgreSQL
-    archives every WAL segment through it (postgres/files/webstack.conf.jinja); cron
-    takes the full and differential backups on their schedule; the first full backup is
-    taken at once, so that a restore works from the first run on. #}
+{#- The continuous backups (backup:enabled, role single; PostgreSQL): pgBackRest for the
+    database and restic for the uploads, their repositories under backup:path, both
+    encrypted with backup:passphrase. PostgreSQL archives every WAL segment through
+    pgBackRest (postgres/files/webstack.conf.jinja); cron takes the uploads' snapshots and
+    the full and differential backups on their schedule; the first ones are taken at once,
+    so that a restore works from the first run on. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 {%- set b = webstack.backup %}
 include:
   - {{ tplroot }}.postgres
+  - {{ tplroot }}.app.config
 
 webstack-backup-package-pkg-installed:
   pkg.installed:
@@ -62,6 +64,46 @@ webstack-backup-first-webstack_backup-backup_present:
     - name: {{ b.stanza }}
     - require:
       - webstack_backup: webstack-backup-stanza-webstack_backup-stanza_present
+      - file: webstack-app-config-media-file-directory
+
+{#- the uploads' repository (restic, as root), encrypted with the same passphrase #}
+webstack-backup-etc-file-directory:
+  file.directory:
+    - name: {{ b.password_file.rsplit('/', 1)[0] }}
+    - user: root
+    - group: root
+    - mode: '0700'
+    - makedirs: True
+
+webstack-backup-restic-password-file-managed:
+  file.managed:
+    - name: {{ b.password_file }}
+    - contents: {{ b.passphrase | json }}
+    - user: root
+    - group: root
+    - mode: '0600'
+    - show_changes: False
+    - require:
+      - file: webstack-backup-etc-file-directory
+
+webstack-backup-files-repository-file-directory:
+  file.directory:
+    - name: {{ b.files_repo }}
+    - user: root
+    - group: root
+    - mode: '0700'
+    - require:
+      - file: webstack-backup-path-file-directory
+
+webstack-backup-files-webstack_backup-files_repository_present:
+  webstack_backup.files_repository_present:
+    - name: {{ b.files_repo }}
+    - require:
+      - pkg: webstack-backup-package-pkg-installed
+      - file: webstack-backup-restic-password-file-managed
+      - file: webstack-backup-files-repository-file-directory
+    - require_in:
+      - webstack_backup: webstack-backup-first-webstack_backup-backup_present
 
 webstack-backup-schedule-file-managed:
   file.managed:
