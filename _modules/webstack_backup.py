@@ -306,10 +306,42 @@ def status():
         "ok": not problems,
     }
     uploads = _uploads_status(config, now, allowed)
-    ok = not problems and not uploads["problems"]
+    drill_found = _drill_status(config, now)
+    ok = not problems and not uploads["problems"] and not drill_found["problems"]
     if not ok:
         __context__["retcode"] = 1
-    return {"ok": ok, "postgres": postgres, "uploads": uploads}
+    return {"ok": ok, "postgres": postgres, "uploads": uploads, "drill": drill_found}
+
+
+def _drill_status(config, now):
+    """The last drill, its result and age: a problem when it failed, or is older than its
+    schedule allows, or there was none."""
+    record = _drill_record(config)
+    allowed = __utils__["webstack_cron.allowed_age"]([config["backup"]["drill_schedule"]], now)
+    problems = []
+    at = None
+    if not record:
+        problems.append("no restore drill on record (webstack_backup.drill runs one)")
+    else:
+        try:
+            at = datetime.datetime.fromisoformat(str(record.get("at")))
+        except ValueError:
+            at = None
+        if not record.get("ok"):
+            problems.append(f"the restore drill of {record.get('at')} failed: {_drill_problem(record)}")
+        if at is None or now - at > allowed:
+            problems.append(f"the last restore drill, of {record.get('at')}, is older than its schedule allows "
+                            f"({_age(allowed)})")
+    return {
+        "last": record.get("at") if record else None,
+        "last_ok": record.get("ok") if record else None,
+        "last_seconds": record.get("seconds") if record else None,
+        "age_seconds": int((now - at).total_seconds()) if at else None,
+        "postgres": record.get("postgres") if record else None,
+        "uploads": record.get("uploads") if record else None,
+        "problems": problems,
+        "ok": not problems,
+    }
 
 
 def _uploads_status(config, now, allowed):
@@ -342,6 +374,164 @@ def _age(delta):
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} hours"
     return f"{seconds} s"
+
+
+# ---------------------------------------------------------------- the drill
+
+DRILL_RECORD = "drill.json"
+
+
+def _drill_record(config):
+    path = os.path.join(config["backup"]["state_dir"], DRILL_RECORD)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            found = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _write_record(config, record):
+    state_dir = config["backup"]["state_dir"]
+    os.makedirs(state_dir, mode=0o755, exist_ok=True)
+    path = os.path.join(state_dir, DRILL_RECORD)
+    with open(path + ".tmp", "w", encoding="utf-8") as fh:
+        json.dump(record, fh, indent=1, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
+def _drill_postgres(config, scratch):
+    """The newest backup restored into ``scratch`` (WAL to its consistent end, archiving off),
+    started there on a socket of its own, the check query run in the app's database, stopped.
+    Returns the backup's label and the query's answer; raises with what failed."""
+    b, pg = config["backup"], config["postgres"]
+    label = _info(config)["backups"][-1]["label"]
+    data = os.path.join(scratch, "data")
+    _runuser(["mkdir", "-m", "0700", data], timeout=60)
+    _pgbackrest(config, [f"--pg1-path={data}", f"--set={label}", "--type=immediate", "--target-action=promote",
+                         "--archive-mode=off", "restore"], timeout=6 * 3600)
+    # Debian keeps the server's config in /etc: the scratch instance gets its own, on a socket
+    # in the scratch directory only (no TCP), that archives nothing
+    conf = (f"listen_addresses = ''\nport = {pg['port']}\nunix_socket_directories = '{scratch}'\n"
+            "archive_mode = off\nshared_buffers = 32MB\n")
+    _runuser(["sh", "-c", 'printf "%s" "$1" > "$2/postgresql.conf" && printf "%s\n" "local all postgres peer" '
+                          '> "$2/pg_hba.conf" && : > "$2/pg_ident.conf"', "sh", conf, data], timeout=60)
+    pg_ctl = os.path.join(config["postgres_bin_dir"], "pg_ctl")
+    log = os.path.join(scratch, "server.log")
+    started = _runuser([pg_ctl, "-D", data, "-l", log, "-w", "-t", "600", "start"], timeout=900, check=False)
+    if started["retcode"] != 0:
+        try:
+            with open(log, encoding="utf-8", errors="replace") as fh:
+                tail = fh.read()[-1500:]
+        except OSError:
+            tail = started["stderr"] or started["stdout"]
+        raise CommandExecutionError(f"the scratch instance did not start: {tail.strip()}")
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            res = _runuser(["psql", "-X", "-A", "-t", "-h", scratch, "-p", str(pg["port"]), "-d", "postgres", "-c",
+                            "SELECT pg_is_in_recovery()"], timeout=60, check=False)
+            if res["retcode"] == 0 and res["stdout"].strip() == "f":
+                break
+            if time.monotonic() > deadline:
+                raise CommandExecutionError("the scratch instance did not leave recovery within 600 s")
+            time.sleep(1)
+        answer = _runuser(["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", scratch, "-p", str(pg["port"]),
+                           "-d", config["postgres"]["name"], "-c", b["drill_query"]], timeout=600)
+    finally:
+        _runuser([pg_ctl, "-D", data, "-m", "immediate", "-w", "stop"], timeout=300, check=False)
+    return label, answer["stdout"].strip()[:200]
+
+
+def _drill_uploads(config, scratch):
+    """The repository's structure checked and the newest snapshot restored into ``scratch``;
+    the snapshot's id and how many files it held."""
+    snaps = _snapshots(config)
+    if not snaps:
+        raise CommandExecutionError("no snapshot in the repository")
+    _restic(config, ["check"], timeout=6 * 3600)
+    _restic(config, ["restore", snaps[-1]["id"], "--target", scratch], timeout=6 * 3600)
+    count = sum(len(files) for _, _, files in os.walk(scratch))
+    return snaps[-1]["id"][:8], count
+
+
+def drill():
+    """
+    The restore drill: the database's newest backup restored into a scratch instance that
+    never touches the live one (its own directory, no TCP, archiving off), started,
+    ``backup:drill_query`` run in the app's database there, stopped and removed; the
+    uploads' repository checked and its newest snapshot restored into a scratch
+    directory. The result, with how long each took, is recorded for
+    :py:func:`status` (a failed drill is a problem there) and returned; a failed drill
+    exits non-zero. cron runs it on ``backup:drill_schedule``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_backup.drill
+    """
+    config = _config()
+    if not config["backup"]["enabled"]:
+        raise CommandExecutionError("backups are off on this server (webstack:backup:enabled is false)")
+    record = {"at": _iso(datetime.datetime.now(datetime.UTC))}
+    start = time.monotonic()
+    for dataset, run in (("postgres", _drill_postgres), ("uploads", _drill_uploads)):
+        scratch = os.path.join(config["backup"]["drill_dir"], dataset)
+        began = time.monotonic()
+        __salt__["file.remove"](scratch)
+        os.makedirs(scratch, mode=0o700)
+        if dataset == "postgres":  # PostgreSQL's own scratch directory; restic's is root's
+            os.chown(scratch, *_postgres_ids())
+        try:
+            what, answer = run(config, scratch)
+            record[dataset] = {"ok": True, "from": what, "answer": answer}
+        except (CommandExecutionError, OSError) as exc:
+            record[dataset] = {"ok": False, "error": str(exc)[-1000:]}
+        finally:
+            __salt__["file.remove"](scratch)
+        record[dataset]["seconds"] = round(time.monotonic() - began, 1)
+    record["seconds"] = round(time.monotonic() - start, 1)
+    record["ok"] = all(record[d]["ok"] for d in ("postgres", "uploads"))
+    _write_record(config, record)
+    if not record["ok"]:
+        __context__["retcode"] = 1
+    return record
+
+
+def drill_present(test=False):
+    """
+    Run a first drill unless one is on record (so that the status has one from the first
+    run on). Returns ``{"changed", "comment"}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call webstack_backup.drill_present
+    """
+    found = _drill_record(_config())
+    if found:
+        return {"changed": False, "comment": f"the last drill, at {found.get('at')}, "
+                                             f"{'passed' if found.get('ok') else 'failed'}"}
+    if test:
+        return {"changed": True, "comment": "a first restore drill would run"}
+    done = drill()
+    if not done["ok"]:
+        raise CommandExecutionError(f"the first restore drill failed: {_drill_problem(done)}")
+    return {"changed": True, "comment": f"a first restore drill passed in {done['seconds']} s"}
+
+
+def _drill_problem(record):
+    return "; ".join(f"{d}: {record[d].get('error')}" for d in ("postgres", "uploads")
+                     if isinstance(record.get(d), dict) and not record[d].get("ok"))
+
+
+def _postgres_ids():
+    import pwd  # pylint: disable=import-outside-toplevel
+
+    entry = pwd.getpwnam("postgres")
+    return entry.pw_uid, entry.pw_gid
 
 
 # ---------------------------------------------------------------- restore
@@ -503,10 +693,10 @@ def restore(target="latest", confirm=False):
     (``<data dir>.before-restore-<time>``: a mistaken restore loses nothing), the backup
     is restored and replayed to the target, the uploads are restored from the snapshot
     nearest before the target (the current ones kept aside as
-    ``media.before-restore-<time>``),
-    PostgreSQL starts, the programs start, the app's health check passes, and the site
-    comes back. If a step fails, the data directory that was aside is put back.
-    Returns the point restored to, the directory kept aside and each phase's seconds.
+    ``media.before-restore-<time>``), PostgreSQL starts, the programs start, the app's
+    health check passes, and the site comes back. If a step fails, the data directory and
+    the uploads that were aside are put back. Returns the point restored to, the snapshot,
+    what was kept aside and each phase's seconds.
 
     CLI Example:
 

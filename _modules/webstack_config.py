@@ -40,8 +40,11 @@ __virtualname__ = "webstack_config"
 
 SYSTEMD_RUN_DIR = "/run/systemd/system"  # exists where systemd is PID 1 (sd_booted)
 # the maintenance flags (root's), and the page the front server answers with meanwhile
-# the backups' root-only files (restic's password)
+# the backups' root-only files (restic's password), and their records (the drills')
 BACKUP_ETC = "/etc/webstack/backup"
+BACKUP_STATE = "/var/lib/webstack/backup"
+# what runs a module from cron: bootstrap.sh's wrapper on a masterless server
+MASTERLESS_SALT_CALL = "/usr/local/sbin/webstack-salt-call"
 MAINTENANCE = {"flag_dir": "/var/lib/webstack/maintenance", "root": "/usr/share/webstack", "page": "maintenance.html"}
 MINE_FUNCTION = "webstack_network.private_address"
 # the certificate a node of the shared uploads presents to GlusterFS (storage, app, worker)
@@ -245,7 +248,8 @@ def _derive(c, tplroot):
     backup = c["backup"]
     backup.update(stanza=app["name"], pg_repo=f"{backup['path']}/pg", files_repo=f"{backup['path']}/files",
                   password_file=f"{BACKUP_ETC}/restic-password", restic_cache="/var/cache/webstack/restic",
-                  keep_days=backup["retention_full"] * 7 + 1)
+                  keep_days=backup["retention_full"] * 7 + 1, state_dir=BACKUP_STATE,
+                  drill_dir="/var/lib/postgresql/webstack-drill", salt_call=_salt_call())
     # a static file's name with a content hash (Django's ManifestStaticFilesStorage: 12 hex digits)
     c["hashed_name_re"] = r"\.[0-9a-f]{12}\.[A-Za-z0-9]+$"
     _derive_redis_users(c)
@@ -414,6 +418,12 @@ def _derive_queue(c):
     argv[0] = f"{venv_bin}/python" if argv[0] in ("python", "python3") \
         else argv[0] if argv[0].startswith("/") else f"{venv_bin}/{argv[0]}"
     rq["argv"] = argv + list(rq["queues"]) + (["--with-scheduler"] if rq["scheduler_here"] else [])
+
+
+def _salt_call():
+    """The command that runs a module of the formula on this minion: bootstrap.sh's wrapper
+    where the minion is masterless, else salt-call."""
+    return MASTERLESS_SALT_CALL if __opts__.get("file_client") == "local" else "salt-call"
 
 
 def _derive_redis_users(c):

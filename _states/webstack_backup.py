@@ -1,7 +1,7 @@
 """
 The app's backups (the ``webstack_backup`` execution module): pgBackRest's stanza for
-the database, the uploads' restic repository, and a first full backup and snapshot, so
-that a restore works from the first run on.
+the database, the uploads' restic repository, a first full backup and snapshot, so that
+a restore works from the first run on, and a first restore drill.
 
 .. code-block:: yaml
 
@@ -15,6 +15,10 @@ that a restore works from the first run on.
 
     The repository holds a full backup:
       webstack_backup.backup_present:
+        - name: webapp
+
+    A restore drill is on record:
+      webstack_backup.drill_present:
         - name: webapp
 """
 
@@ -79,3 +83,14 @@ def files_repository_present(name):
         The repository's directory.
     """
     return _apply(name, "files_repository_present", "repository")
+
+
+def drill_present(name):
+    """
+    Make sure a restore drill is on record: a first one runs where none is (a failed one
+    fails the state, with what failed).
+
+    name
+        The stanza.
+    """
+    return _apply(name, "drill_present", "drill")

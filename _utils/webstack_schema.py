@@ -322,6 +322,8 @@ GRAMMARS = {
     "release_pin": (_full(r"([0-9]{8}T[0-9]{6}Z-)?[0-9a-f]{8}"),
                     "a release id (YYYYmmddTHHMMSSZ-<8 hex>) or its 8 hex digits"),
     "cidr": (_is_cidr, "a network such as 10.0.0.0/8"),
+    "sql_select": (_full(r"(?i)select\s[^;\x00-\x1f\x7f]{1,1000}"),
+                   "one SELECT statement on one line, without ';' (run in a scratch copy of the database)"),
     "cron_schedule": (lambda v: _full(r"[0-9*,/-]{1,40}( [0-9*,/-]{1,40}){4}")(v) and cron.is_valid(v),
                       "cron's five fields (minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-7) of digits, "
                       "'*', ',', '-' and '/', one space apart, e.g. 15 3 * * 0"),

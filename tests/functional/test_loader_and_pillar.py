@@ -54,6 +54,7 @@ def test_repo_state_modules_are_loaded(loaders):
     names = {name for name in loaders.states if name.startswith("webstack_")}
     assert names == {
         "webstack_backup.backup_present",
+        "webstack_backup.drill_present",
         "webstack_backup.files_repository_present",
         "webstack_backup.stanza_present",
         "webstack_celery.ready",

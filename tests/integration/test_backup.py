@@ -57,8 +57,8 @@ def _signatures(host, like):
 
 
 def _db_now(host):
-    return psql(host, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')") + \
-        "+00:00"
+    return psql(host, "SELECT replace(to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), "
+                      "' ', 'T')") + "+00:00"
 
 
 def _archived(host):
@@ -82,6 +82,10 @@ def test_the_database_has_a_full_backup_and_its_status_is_ok(guestbook):
     assert re.fullmatch(r"[0-9]{8}-[0-9]{6}F", pg["newest_backup"]), pg
     assert pg["newest_wal"] and pg["problems"] == [], pg
     assert pg["allowed_age_seconds"] == 26 * 3600  # daily backups, and two hours for one to run
+    # and a first restore drill, which passed
+    drill = status["drill"]
+    assert drill["last_ok"] is True and drill["problems"] == [], drill
+    assert drill["postgres"]["ok"] and drill["uploads"]["ok"], drill
 
 
 def _upload(host, name, text):
@@ -193,3 +197,33 @@ def test_a_restore_to_a_time_brings_back_what_was_committed_before_it_and_nothin
     for phase, took in done["phases"].items():
         timings[f"restore_single_{phase}"] = took
     print(f"restore to {target}: reached {reached}, {seconds:.1f} s, phases {done['phases']}, load {statuses}")
+
+
+def test_a_drill_against_a_damaged_repository_fails_and_the_status_says_which_and_why(guestbook, timings):
+    """One file of the newest backup damaged in the repository (bytes overwritten, as a
+    failing disk does): the drill exits non-zero, the status names the database's data set
+    and pgBackRest's reason, and the live site serves on; mended, the next drill passes."""
+    host = guestbook.host
+    _, out = _salt_call(host, "webstack_backup.status", check=False)
+    label = _answer(out)["postgres"]["newest_backup"]
+    _, found = host.exec(f"find {REPO}/pg/backup/{APP}/{label}/pg_data/global -name 'pg_control*'")
+    damaged = found.split()[0]
+    host.exec(["cp", "-p", damaged, "/root/pg_control.saved"])
+    try:
+        host.exec(f"printf 'a failing disk' | dd of={damaged} bs=1 seek=40 conv=notrunc status=none")
+        code, out = _salt_call(host, "webstack_backup.drill", check=False)
+        assert code != 0, out[-3000:]
+        drill = _answer(out)
+        assert drill["ok"] is False and drill["postgres"]["ok"] is False and drill["uploads"]["ok"] is True, drill
+        code, out = _salt_call(host, "webstack_backup.status", check=False)
+        assert code != 0
+        problems = _answer(out)["drill"]["problems"]
+        assert len(problems) == 1 and problems[0].startswith("the restore drill of ") and \
+            "failed: postgres: " in problems[0], problems
+        assert requests.get(host.url() + "/", timeout=10).status_code == 200
+    finally:
+        host.exec(["cp", "-p", "/root/pg_control.saved", damaged])
+    _, out = _salt_call(host, "webstack_backup.drill")
+    drill = _answer(out)
+    assert drill["ok"] is True, drill
+    timings["drill_single_seconds"] = drill["seconds"]

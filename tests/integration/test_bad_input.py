@@ -106,6 +106,10 @@ CASES = [
     ("single-source-command-substitution", "single",
      {"app": {"source": "https://example.org/app.git$(reboot)"}}, None,
      ["webstack:app:source: expected salt://<path>", "got the string 'https://example.org/app.git$(reboot)'"]),
+    ("single-backup-schedule-injection", "single",
+     {"backup": {"enabled": True, "full_schedule": "15 3 * * 0 root sh -c reboot"}}, None,
+     ["webstack:backup:full_schedule: expected cron's five fields (minute 0-59, hour 0-23",
+      "got the string '15 3 * * 0 root sh -c reboot'"]),
     ("single-env-reserved-key", "single", {"app": {"env": {"SECRET_KEY": "mine"}}}, None,
      ["webstack:app:env:SECRET_KEY: expected a name of no other variable, got SECRET_KEY, which is a setting of "
       "the formula; rename the formula's with webstack:app:env_names"]),

@@ -51,6 +51,7 @@ class FakeHost:
         self.archived_at = NOW - datetime.timedelta(seconds=30)
         self.failed_at = None
         self.replayed = NOW - datetime.timedelta(minutes=5)
+        self.scratch_running = False
 
     def __call__(self, cmd, **kwargs):
         assert kwargs["python_shell"] is False
@@ -58,7 +59,7 @@ class FakeHost:
         if cmd[0] == "restic":
             assert kwargs["env"]["RESTIC_PASSWORD_FILE"] == "/etc/webstack/backup/restic-password"
             verb = cmd[2]
-            if verb in self.fail:
+            if f"restic-{verb}" in self.fail:
                 return {"retcode": 1, "stdout": "", "stderr": f"Fatal: {verb} went wrong"}
             if verb == "snapshots":
                 return {"retcode": 0, "stdout": json.dumps(self.snapshots), "stderr": ""}
@@ -76,6 +77,21 @@ class FakeHost:
             return {"retcode": 0, "stdout": "", "stderr": ""}
         assert cmd[:4] == ["runuser", "-u", "postgres", "--"], cmd
         prog, args = cmd[4], cmd[5:]
+        if prog == "mkdir":
+            os.mkdir(args[-1])
+            return {"retcode": 0, "stdout": "", "stderr": ""}
+        if prog == "sh":
+            return {"retcode": 0, "stdout": "", "stderr": ""}
+        if prog.endswith("/pg_ctl"):
+            self.scratch_running = args[-1] == "start"
+            return {"retcode": 0, "stdout": "server started\n", "stderr": ""}
+        if prog == "psql" and "-h" in args:
+            sql = args[-1]
+            if "pg_is_in_recovery" in sql:
+                return {"retcode": 0, "stdout": "f\n", "stderr": ""}
+            if "drill_query" in self.fail:
+                return {"retcode": 1, "stdout": "", "stderr": 'ERROR:  relation "django_migrations" does not exist'}
+            return {"retcode": 0, "stdout": "42\n", "stderr": ""}
         if prog == "pgbackrest":
             assert args[0].startswith("--config=") and args[1] == "--stanza=webapp"
             verb = args[-1]
@@ -152,9 +168,12 @@ def _config(tmp_path, data_dir, enabled=True):
     return {
         "backup": {"enabled": enabled, "stanza": "webapp", "full_schedule": "15 3 * * 0",
                    "diff_schedule": "15 3 * * 1-6", "files_repo": "/var/backups/webstack/files",
-                   "password_file": "/etc/webstack/backup/restic-password", "restic_cache": "/var/cache/restic"},
+                   "password_file": "/etc/webstack/backup/restic-password", "restic_cache": "/var/cache/restic",
+                   "drill_schedule": "45 4 * * 6", "drill_query": "SELECT count(*) FROM django_migrations",
+                   "drill_dir": str(tmp_path / "drill"), "state_dir": str(tmp_path / "state")},
+        "postgres_bin_dir": "/usr/lib/postgresql/17/bin",
         "pgbackrest_conf": "/etc/pgbackrest.conf",
-        "postgres": {"port": 5432},
+        "postgres": {"port": 5432, "name": "webapp"},
         "postgres_data_dir": data_dir,
         "services": {"postgres": "postgresql"},
         "process_manager": "supervisord",
@@ -189,13 +208,18 @@ def health():
     return Health()
 
 
+@pytest.fixture(autouse=True)
+def _postgres_is_me(monkeypatch):
+    monkeypatch.setattr(backup, "_postgres_ids", lambda: (os.getuid(), os.getgid()))
+
+
 @pytest.fixture
 def configure_loader_modules(host, tmp_path, programs, health):
     config = _config(tmp_path, host.data_dir)
     funcs = {"cmd.run_all": host, "webstack_config.get": lambda: config,
              "webstack_supervisor.status": programs.status, "webstack_supervisor.stop": programs.stop,
              "webstack_supervisor.start": programs.start, "webstack_health.require": health,
-             "file.remove": lambda path: shutil.rmtree(path)}
+             "file.remove": lambda path: shutil.rmtree(path, ignore_errors=True)}
     return {backup: {"__salt__": funcs, "__utils__": dict(UTILS), "__context__": {}},
             backup_state: {"__salt__": {"webstack_backup.stanza_present": backup.stanza_present,
                                         "webstack_backup.backup_present": backup.backup_present},
@@ -384,7 +408,9 @@ def test_a_restored_app_that_fails_its_health_check_stays_in_maintenance(host, p
 
 # ---------------------------------------------------------------- status
 
-def test_the_status_of_a_repository_on_schedule(host):
+def test_the_status_of_a_repository_on_schedule(host, tmp_path):
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "drill.json").write_text(json.dumps({"at": NOW.isoformat(timespec="seconds"), "ok": True}))
     found = backup.status()
     assert found["ok"] is True and backup.__context__.get("retcode") in (None, 0)
     pg = found["postgres"]
@@ -444,3 +470,50 @@ def test_test_mode_predicts_the_first_backup_and_takes_none(host):
     assert not [c for c in host.calls if c[-1] == "backup"]
     ret = backup_state.backup_present("webapp")
     assert ret["result"] is True and ret["changes"] and [c for c in host.calls if c[-1] == "backup"]
+
+
+# ---------------------------------------------------------------- the drill
+
+def test_a_drill_restores_both_into_scratch_and_records_it(host, tmp_path):
+    done = backup.drill()
+    assert done["ok"] is True and done["postgres"]["from"] == DIFF["label"] and done["postgres"]["answer"] == "42"
+    assert done["uploads"] == {"ok": True, "from": host.snapshots[-1]["id"][:8], "answer": 1,
+                               "seconds": done["uploads"]["seconds"]}
+    restore = [c for c in host.calls if c[-1] == "restore" and c[0] == "runuser"][0]
+    # into the scratch directory, archiving off: the live data directory is not touched
+    assert f"--pg1-path={tmp_path}/drill/postgres/data" in restore and "--archive-mode=off" in restore
+    assert _read(os.path.join(host.data_dir, "marker")) == "the live data\n"
+    assert not host.scratch_running and os.listdir(tmp_path / "drill") == []
+    assert [c[2] for c in host.calls if c[0] == "restic"][-2:] == ["check", "restore"]
+    assert json.loads(_read(str(tmp_path / "state" / "drill.json")))["ok"] is True
+    status = backup.status()["drill"]
+    assert status["ok"] is True and status["last_ok"] is True
+
+
+def test_a_drill_against_a_damaged_repository_fails_and_the_status_says_which_and_why(host, tmp_path):
+    host.fail.add("restore")  # pgBackRest finds a file of the backup damaged
+    done = backup.drill()
+    assert done["ok"] is False and backup.__context__["retcode"] == 1
+    assert done["postgres"]["ok"] is False and "restore went wrong" in done["postgres"]["error"]
+    assert done["uploads"]["ok"] is True
+    status = backup.status()
+    assert status["ok"] is False
+    assert status["drill"]["problems"] == [f"the restore drill of {done['at']} failed: postgres: "
+                                           f"{done['postgres']['error']}"]
+    assert not host.scratch_running and os.listdir(tmp_path / "drill") == []
+
+
+def test_a_drill_whose_check_query_fails_fails(host):
+    host.fail.add("drill_query")
+    done = backup.drill()
+    assert done["ok"] is False and 'relation "django_migrations" does not exist' in done["postgres"]["error"]
+    assert not host.scratch_running
+
+
+def test_no_drill_on_record_or_an_old_one_is_a_problem(host, tmp_path):
+    assert backup.status()["drill"]["problems"] == ["no restore drill on record (webstack_backup.drill runs one)"]
+    (tmp_path / "state").mkdir()
+    old = (NOW - datetime.timedelta(days=9)).isoformat(timespec="seconds")
+    (tmp_path / "state" / "drill.json").write_text(json.dumps({"at": old, "ok": True}))
+    assert backup.status()["drill"]["problems"] == [
+        f"the last restore drill, of {old}, is older than its schedule allows (7.1 days)"]

@@ -33,7 +33,9 @@ webstack-backup-pg-repository-file-directory:
       - file: webstack-backup-path-file-directory
       - pkg: webstack-postgres-package-pkg-installed
 
-{#- the passphrase is in it: no diff in the state's output #}
+{#- the passphrase is in it: no diff in the state's output. PostgreSQL may start before it is
+    written (its archive_command fails until then, and PostgreSQL keeps the WAL and tries
+    again): the stanza below waits for both. #}
 webstack-backup-pgbackrest-config-file-managed:
   file.managed:
     - name: {{ webstack.pgbackrest_conf }}
@@ -48,8 +50,6 @@ webstack-backup-pgbackrest-config-file-managed:
     - require:
       - pkg: webstack-backup-package-pkg-installed
       - pkg: webstack-postgres-package-pkg-installed
-    - require_in:
-      - service: webstack-postgres-service-running
 
 webstack-backup-stanza-webstack_backup-stanza_present:
   webstack_backup.stanza_present:
@@ -103,6 +103,12 @@ webstack-backup-files-webstack_backup-files_repository_present:
       - file: webstack-backup-restic-password-file-managed
       - file: webstack-backup-files-repository-file-directory
     - require_in:
+      - webstack_backup: webstack-backup-first-webstack_backup-backup_present
+
+webstack-backup-drill-webstack_backup-drill_present:
+  webstack_backup.drill_present:
+    - name: {{ b.stanza }}
+    - require:
       - webstack_backup: webstack-backup-first-webstack_backup-backup_present
 
 webstack-backup-schedule-file-managed:
