@@ -195,8 +195,10 @@ def files_repository_present(test=False):
 def backup(kind="full"):
     """
     Take a backup now: a snapshot of the uploads, then the database's ``full``, ``diff``
-    (what changed since the last full one) or ``incr`` (since the last backup) backup.
-    Returns ``{"label", "snapshot", "kind", "seconds"}``.
+    (what changed since the last full one) or ``incr`` (since the last backup) backup; a
+    full one also forgets the snapshots older than the full backups kept. cron runs it on
+    ``backup:full_schedule`` and ``backup:diff_schedule``. Returns ``{"label", "snapshot",
+    "kind", "seconds"}``.
 
     CLI Example:
 
@@ -213,7 +215,11 @@ def backup(kind="full"):
     # reaches has a snapshot at or before it
     snapshot = _snapshot_uploads(config)
     _pgbackrest(config, [f"--type={kind}", "backup"], timeout=6 * 3600)
+    if kind == "full":  # the snapshots as old as the full backups kept (pgBackRest expires its own)
+        _restic(config, ["forget", "--tag", "webstack", "--keep-within", f"{config['backup']['keep_days']}d",
+                         "--prune"], timeout=6 * 3600)
     backups = _info(config)["backups"]
+    _refresh_metrics(config)
     return {"label": backups[-1]["label"] if backups else None, "snapshot": snapshot, "kind": kind,
             "seconds": round(time.monotonic() - start, 1)}
 
@@ -254,7 +260,9 @@ def status():
     the oldest point a restore reaches, the newest WAL segment archived and its age, and
     the problems: a backup older than its schedule allows (``backup:full_schedule``,
     ``backup:diff_schedule``), archiving that fails, no backup at all. Exits non-zero
-    when there is a problem, so that a monitor can alert on it.
+    when there is a problem, so that a monitor can alert on it; writes the same figures
+    for Prometheus's textfile collector (``backup:textfile_dir``), as a backup and a
+    drill do.
 
     CLI Example:
 
@@ -263,9 +271,17 @@ def status():
         salt-call webstack_backup.status
     """
     config = _config()
-    b = config["backup"]
-    if not b["enabled"]:
+    if not config["backup"]["enabled"]:
         raise CommandExecutionError("backups are off on this server (webstack:backup:enabled is false)")
+    found = _status(config)
+    _write_metrics(config, found)
+    if not found["ok"]:
+        __context__["retcode"] = 1
+    return found
+
+
+def _status(config):
+    b = config["backup"]
     now = datetime.datetime.now(datetime.UTC)
     problems = []
     found = _info(config)
@@ -308,9 +324,62 @@ def status():
     uploads = _uploads_status(config, now, allowed)
     drill_found = _drill_status(config, now)
     ok = not problems and not uploads["problems"] and not drill_found["problems"]
-    if not ok:
-        __context__["retcode"] = 1
     return {"ok": ok, "postgres": postgres, "uploads": uploads, "drill": drill_found}
+
+
+def _epoch(text):
+    try:
+        return int(datetime.datetime.fromisoformat(str(text)).timestamp())
+    except ValueError:
+        return None
+
+
+def metrics_text(app, found):
+    """The status as Prometheus's text format (node exporter's textfile collector), one
+    gauge per figure, labelled with the app's name and the data set; a figure that is
+    not known is left out."""
+    label = f'app="{app}"'
+    rows = [
+        ("webstack_backup_ok", "1 when the backups' status has no problem.", [("", 1 if found["ok"] else 0)]),
+        ("webstack_backup_newest_timestamp_seconds", "When the newest backup (snapshot) of a data set ended.",
+         [('dataset="postgres"', _epoch(found["postgres"]["newest_backup_end"])),
+          ('dataset="uploads"', _epoch(found["uploads"]["newest_snapshot_at"]))]),
+        ("webstack_backup_restorable_from_timestamp_seconds", "The oldest point a restore of the database reaches.",
+         [("", _epoch(found["postgres"]["restorable_from"]))]),
+        ("webstack_backup_wal_archived_timestamp_seconds", "When the newest WAL segment was archived.",
+         [("", _epoch(found["postgres"]["newest_wal_at"]))]),
+        ("webstack_backup_drill_timestamp_seconds", "When the last restore drill ran.",
+         [("", _epoch(found["drill"]["last"]))]),
+        ("webstack_backup_drill_ok", "1 when the last restore drill passed.",
+         [("", None if found["drill"]["last_ok"] is None else 1 if found["drill"]["last_ok"] else 0)]),
+        ("webstack_backup_drill_duration_seconds", "How long the last restore drill took.",
+         [("", found["drill"]["last_seconds"])]),
+    ]
+    out = []
+    for name, doc, values in rows:
+        values = [(extra, v) for extra, v in values if v is not None]
+        if values:
+            out += [f"# HELP {name} {doc}", f"# TYPE {name} gauge"]
+            out += [f"{name}{{{label}{',' + extra if extra else ''}}} {v}" for extra, v in values]
+    return "\n".join(out) + "\n"
+
+
+def _write_metrics(config, found):
+    """The figures where the textfile collector reads them (backup:textfile_dir), written
+    whole (a temporary file renamed over the last one)."""
+    directory = config["backup"]["textfile_dir"]
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    path = os.path.join(directory, f"webstack_backup_{config['backup']['stanza']}.prom")
+    with open(path + ".tmp", "w", encoding="utf-8") as fh:
+        fh.write(metrics_text(config["backup"]["stanza"], found))
+    os.chmod(path + ".tmp", 0o644)
+    os.replace(path + ".tmp", path)
+
+
+def _refresh_metrics(config):
+    """The figures written anew after a backup or a drill (a failure to do so fails neither)."""
+    with contextlib.suppress(CommandExecutionError, OSError):
+        _write_metrics(config, _status(config))
 
 
 def _drill_status(config, now):
@@ -494,6 +563,7 @@ def drill():
     record["seconds"] = round(time.monotonic() - start, 1)
     record["ok"] = all(record[d]["ok"] for d in ("postgres", "uploads"))
     _write_record(config, record)
+    _refresh_metrics(config)
     if not record["ok"]:
         __context__["retcode"] = 1
     return record

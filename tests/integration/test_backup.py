@@ -86,6 +86,25 @@ def test_the_database_has_a_full_backup_and_its_status_is_ok(guestbook):
     drill = status["drill"]
     assert drill["last_ok"] is True and drill["problems"] == [], drill
     assert drill["postgres"]["ok"] and drill["uploads"]["ok"], drill
+    # the same figures where Prometheus's node exporter reads them
+    _, text = guestbook.host.exec(["cat", f"/var/lib/prometheus/node-exporter/webstack_backup_{APP}.prom"])
+    assert f'webstack_backup_ok{{app="{APP}"}} 1' in text and f'webstack_backup_drill_ok{{app="{APP}"}} 1' in text
+
+
+def test_the_scheduled_backup_runs_as_cron_runs_it(guestbook):
+    """The differential backup's line of the cron file, run as cron runs it (its command by
+    /bin/sh with the file's PATH): a new differential backup and a new snapshot."""
+    host = guestbook.host
+    _, crontab = host.exec(["cat", f"/etc/cron.d/webstack-backup-{APP}"])
+    path = re.search(r"^PATH=(.+)$", crontab, re.M).group(1)
+    line = next(line for line in crontab.splitlines() if "kind=diff" in line)
+    command = line.split(" root ", 1)[1]
+    _, before = _salt_call(host, "webstack_backup.info")
+    host.exec(["env", "-i", f"PATH={path}", "/bin/sh", "-c", command], timeout=600)
+    _, after = _salt_call(host, "webstack_backup.info")
+    before, after = _answer(before), _answer(after)
+    assert len(after["backups"]) == len(before["backups"]) + 1 and after["backups"][-1]["kind"] == "diff", after
+    assert len(after["uploads"]) == len(before["uploads"]) + 1
 
 
 def _upload(host, name, text):

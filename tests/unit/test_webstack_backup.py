@@ -170,7 +170,8 @@ def _config(tmp_path, data_dir, enabled=True):
                    "diff_schedule": "15 3 * * 1-6", "files_repo": "/var/backups/webstack/files",
                    "password_file": "/etc/webstack/backup/restic-password", "restic_cache": "/var/cache/restic",
                    "drill_schedule": "45 4 * * 6", "drill_query": "SELECT count(*) FROM django_migrations",
-                   "drill_dir": str(tmp_path / "drill"), "state_dir": str(tmp_path / "state")},
+                   "drill_dir": str(tmp_path / "drill"), "state_dir": str(tmp_path / "state"),
+                   "textfile_dir": str(tmp_path / "textfile"), "keep_days": 15},
         "postgres_bin_dir": "/usr/lib/postgresql/17/bin",
         "pgbackrest_conf": "/etc/pgbackrest.conf",
         "postgres": {"port": 5432, "name": "webapp"},
@@ -484,7 +485,8 @@ def test_a_drill_restores_both_into_scratch_and_records_it(host, tmp_path):
     assert f"--pg1-path={tmp_path}/drill/postgres/data" in restore and "--archive-mode=off" in restore
     assert _read(os.path.join(host.data_dir, "marker")) == "the live data\n"
     assert not host.scratch_running and os.listdir(tmp_path / "drill") == []
-    assert [c[2] for c in host.calls if c[0] == "restic"][-2:] == ["check", "restore"]
+    verbs = [c[2] for c in host.calls if c[0] == "restic"]
+    assert verbs.index("check") < verbs.index("restore")
     assert json.loads(_read(str(tmp_path / "state" / "drill.json")))["ok"] is True
     status = backup.status()["drill"]
     assert status["ok"] is True and status["last_ok"] is True
@@ -517,3 +519,45 @@ def test_no_drill_on_record_or_an_old_one_is_a_problem(host, tmp_path):
     (tmp_path / "state" / "drill.json").write_text(json.dumps({"at": old, "ok": True}))
     assert backup.status()["drill"]["problems"] == [
         f"the last restore drill, of {old}, is older than its schedule allows (7.1 days)"]
+
+
+# ---------------------------------------------------------------- backups and their figures
+
+def test_a_full_backup_snapshots_first_forgets_old_snapshots_and_writes_the_figures(host, tmp_path):
+    done = backup.backup("full")
+    restic = [c[2:] for c in host.calls if c[0] == "restic"]
+    assert restic[0][0] == "backup" and restic[0][-1] == str(tmp_path / "shared" / "media")
+    # the snapshot first, then the database's backup, then the snapshots past the retention
+    snapshot = next(i for i, c in enumerate(host.calls) if c[0] == "restic" and c[2] == "backup")
+    pg = next(i for i, c in enumerate(host.calls) if c[4:5] == ["pgbackrest"] and c[-1] == "backup")
+    forget = next(i for i, c in enumerate(host.calls) if c[0] == "restic" and c[2] == "forget")
+    assert snapshot < pg < forget and "--type=full" in host.calls[pg]
+    assert ["forget", "--tag", "webstack", "--keep-within", "15d", "--prune"] in restic
+    assert done["label"] == DIFF["label"] and done["kind"] == "full"
+    text = _read(str(tmp_path / "textfile" / "webstack_backup_webapp.prom"))
+    assert f'webstack_backup_newest_timestamp_seconds{{app="webapp",dataset="postgres"}} ' \
+           f'{DIFF["timestamp"]["stop"]}' in text
+    assert 'webstack_backup_ok{app="webapp"} 0' in text  # no drill on record yet
+    assert "# TYPE webstack_backup_drill_ok gauge" not in text
+
+
+def test_a_differential_backup_forgets_nothing(host):
+    backup.backup("diff")
+    assert not [c for c in host.calls if c[0] == "restic" and c[2] == "forget"]
+
+
+def test_the_figures_of_a_status_with_a_passed_drill(host, tmp_path):
+    backup.drill()
+    backup.status()
+    text = _read(str(tmp_path / "textfile" / "webstack_backup_webapp.prom"))
+    assert 'webstack_backup_ok{app="webapp"} 1' in text and 'webstack_backup_drill_ok{app="webapp"} 1' in text
+    for name in ("newest_timestamp_seconds", "restorable_from_timestamp_seconds", "wal_archived_timestamp_seconds",
+                 "drill_timestamp_seconds", "drill_duration_seconds"):
+        assert f"# TYPE webstack_backup_{name} gauge" in text
+    assert oct(os.stat(tmp_path / "textfile" / "webstack_backup_webapp.prom").st_mode & 0o777) == "0o644"
+
+
+def test_a_backup_of_an_unknown_kind_is_refused(host):
+    with pytest.raises(CommandExecutionError, match="kind 'weekly': expected one of full, diff, incr"):
+        backup.backup("weekly")
+    assert host.calls == []
