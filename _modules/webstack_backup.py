@@ -43,6 +43,15 @@ def _config():
     return __salt__["webstack_config.get"]()
 
 
+def _enabled():
+    """The configuration, where backups are on (else an error that says how to turn them on)."""
+    config = _config()
+    if not config["backup"]["enabled"]:
+        raise CommandExecutionError("backups are off on this server (webstack:backup:enabled is false); "
+                                    "nothing was changed")
+    return config
+
+
 def _runuser(argv, timeout=3600, check=True):
     """``argv`` as PostgreSQL's user; output not logged (a command line holds no secret,
     but pgBackRest's output names paths). Raises with the command's last words on failure."""
@@ -138,7 +147,7 @@ def info():
 
         salt-call webstack_backup.info
     """
-    config = _config()
+    config = _enabled()
     found = _info(config)
     found["backups"] = [dict(b, start=_iso(b["start"]), stop=_iso(b["stop"])) for b in found["backups"]]
     found["uploads"] = [dict(snap, time=_iso(snap["time"])) for snap in _snapshots(config)]
@@ -209,7 +218,7 @@ def backup(kind="full"):
     """
     if kind not in KINDS:
         raise CommandExecutionError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
-    config = _config()
+    config = _enabled()
     start = time.monotonic()
     # the uploads first: the snapshot is older than the backup's end, so any time a restore
     # reaches has a snapshot at or before it
@@ -270,9 +279,7 @@ def status():
 
         salt-call webstack_backup.status
     """
-    config = _config()
-    if not config["backup"]["enabled"]:
-        raise CommandExecutionError("backups are off on this server (webstack:backup:enabled is false)")
+    config = _enabled()
     found = _status(config)
     _write_metrics(config, found)
     if not found["ok"]:
@@ -540,9 +547,7 @@ def drill():
 
         salt-call webstack_backup.drill
     """
-    config = _config()
-    if not config["backup"]["enabled"]:
-        raise CommandExecutionError("backups are off on this server (webstack:backup:enabled is false)")
+    config = _enabled()
     record = {"at": _iso(datetime.datetime.now(datetime.UTC))}
     start = time.monotonic()
     for dataset, run in (("postgres", _drill_postgres), ("uploads", _drill_uploads)):
@@ -781,10 +786,7 @@ def restore(target="latest", confirm=False):
             "a restore replaces the database with the backup's state (what was written since the target is not "
             "in it; the current data directory is kept aside): run it again with confirm=True; "
             "nothing was changed")
-    config = _config()
-    if not config["backup"]["enabled"]:
-        raise CommandExecutionError("backups are off on this server (webstack:backup:enabled is false); "
-                                    "nothing was changed")
+    config = _enabled()
     now = datetime.datetime.now(datetime.UTC)
     backups = _info(config)["backups"]
     _check_target(kind, value, backups, now)

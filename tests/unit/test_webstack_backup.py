@@ -561,3 +561,14 @@ def test_a_backup_of_an_unknown_kind_is_refused(host):
     with pytest.raises(CommandExecutionError, match="kind 'weekly': expected one of full, diff, incr"):
         backup.backup("weekly")
     assert host.calls == []
+
+
+@pytest.mark.parametrize("call", [lambda: backup.backup("full"), backup.info, backup.status, backup.drill,
+                                  lambda: backup.restore("latest", confirm=True)],
+                         ids=["backup", "info", "status", "drill", "restore"])
+def test_where_backups_are_off_every_function_says_so_and_runs_nothing(host, call):
+    backup.__salt__["webstack_config.get"]()["backup"]["enabled"] = False
+    with pytest.raises(CommandExecutionError, match=r"backups are off on this server \(webstack:backup:enabled is "
+                                                    r"false\); nothing was changed"):
+        call()
+    assert host.calls == []
