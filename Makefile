@@ -57,7 +57,7 @@ demo: venv testbed-services
 demo-down: venv
 	$(PY) tests/testbed/demo.py down
 
-# WSGI servers side by side, apply times per role, a rolling deploy under load:
+# WSGI servers side by side, apply times per role, a rolling deploy under load, backups:
 # tests/bench/results/bench.md and wsgi.png (about 40 minutes). BENCH_ARGS, e.g.
 # --parts wsgi, picks parts.
 BENCH_ARGS ?=

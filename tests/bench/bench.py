@@ -16,8 +16,10 @@ tests/bench/results/bench.md (Markdown tables) and tests/bench/results/wsgi.png
    salt-call of one trivial state. Also the first bootstrap and orch.deploy.
 3. A rolling deploy (orch.deploy of a code change) under 50 clients through HAProxy:
    requests, failures, p99 latency during the deploy.
+4. Backups: a full backup of about 1 GB (pgbench), the recovery point under a steady
+   write load, a restore of the latest state, a drill.
 
-    python tests/bench/bench.py [--parts wsgi,apply,rolling] [--duration 6]
+    python tests/bench/bench.py [--parts wsgi,apply,rolling,backup] [--duration 6]
 """
 
 import argparse
@@ -331,6 +333,56 @@ def bench_cluster(runs=3, clients=50):
     return figures, rows, rolling
 
 
+def _salt_json(host, args, timeout=3600):
+    _, out = host.exec(["webstack-salt-call", "--out=json", *args], timeout=timeout)
+    return json.loads(out[out.index("{"):])["local"]
+
+
+def bench_backup(scale=70, load_seconds=90, rate=50):
+    """Backups on a single server with `backup:enabled`: a database of pgbench's tables at
+    ``scale`` (70: about 1 GB), a full backup (with the uploads' snapshot), the recovery
+    point under a steady write load (pgbench at ``rate`` transactions a second: every second,
+    how long ago the newest archived WAL segment was archived, i.e. the commits a lost disk
+    would take with it), a restore of the latest state, and a drill."""
+    remove_all(PREFIX + "backup")
+    host = Host.start(SALT_IMAGE, name=PREFIX + "backup", publish=(80, 443), hostname="bench1")
+    try:
+        host.put_dir(str(REPO), "/root/webstack")
+        write_local_pillar(host, {"backup": {"enabled": True}})
+        timed(host, "cd /root/webstack && ./bootstrap.sh")
+        pgbench = "runuser -u postgres -- /usr/lib/postgresql/17/bin/pgbench"
+        figures = {"pgbench init s": timed(host, f"{pgbench} -i -q -s {scale} {APP}", timeout=3600)}
+        _, size = host.exec(["runuser", "-u", "postgres", "--", "psql", "-XAtc",
+                             f"SELECT pg_database_size('{APP}') / 1048576"])
+        figures["database MB"] = int(size.strip())
+        done = _salt_json(host, ["webstack_backup.backup", "kind=full"])
+        figures["full backup s"] = done["seconds"]
+        _, repo = host.exec(["du", "-sm", "/var/backups/webstack/pg"])
+        figures["repository MB"] = int(repo.split()[0])
+        host.exec(["sh", "-c", f"nohup {pgbench} -n -c 2 -R {rate} -T {load_seconds} {APP} >/tmp/pgbench.log 2>&1 &"])
+        lags = []
+        for _ in range(load_seconds - 5):
+            time.sleep(1)
+            _, lag = host.exec(["runuser", "-u", "postgres", "--", "psql", "-XAtc",
+                                "SELECT extract(epoch FROM now() - last_archived_time) FROM pg_stat_archiver"])
+            lags.append(float(lag.strip() or "nan"))
+        time.sleep(10)
+        _, before = host.exec(["runuser", "-u", "postgres", "--", "psql", "-d", APP, "-XAtc",
+                               "SELECT count(*) FROM pgbench_history"])
+        figures["recovery point under load, worst s"] = round(max(lags), 1)
+        figures["recovery point under load, mean s"] = round(statistics.mean(lags), 1)
+        done = _salt_json(host, ["webstack_backup.restore", "target=latest", "confirm=True"])
+        figures["restore (latest) s"] = done["seconds"]
+        figures["restore: replay and start s"] = done["phases"].get("recover", 0.0)
+        _, after = host.exec(["runuser", "-u", "postgres", "--", "psql", "-d", APP, "-XAtc",
+                              "SELECT count(*) FROM pgbench_history"])
+        figures["rows committed, lost by the restore"] = int(before.strip()) - int(after.strip())
+        figures["drill s"] = _salt_json(host, ["webstack_backup.drill"])["seconds"]
+        return figures
+    finally:
+        host.remove()
+
+
 def _sections(path):
     """The ``## `` sections of an earlier bench.md: {title: its lines}."""
     found, title = {}, None
@@ -345,7 +397,7 @@ def _sections(path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", default="wsgi,apply,rolling")
+    parser.add_argument("--parts", default="wsgi,apply,rolling,backup")
     parser.add_argument("--duration", type=int, default=6, help="seconds of load per measurement")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
@@ -397,6 +449,17 @@ def main():
                    "0.1 s pause).", "", "| " + " | ".join(rolling) + " |", "|" + " ---: |" * len(rolling),
                    "| " + " | ".join(f"{v:.1f}" if isinstance(v, float) else str(v) for v in rolling.values())
                    + " |", ""]
+        if "backup" in parts:
+            figures = bench_backup()
+            md += ["## Backups and restore", "",
+                   "A single server with `backup:enabled`: pgbench's tables at scale 70, a full backup (with the "
+                   "uploads' snapshot), then 90 s of pgbench at 50 transactions a second while, every second, the "
+                   "age of the newest archived WAL segment is read (the commits a lost disk would take with it; "
+                   "`backup:archive_timeout` is 60 s), then a restore of the latest state and a drill.", "",
+                   "| " + " | ".join(figures) + " |", "|" + " ---: |" * len(figures),
+                   "| " + " | ".join(str(v) for v in figures.values()) + " |", ""]
+        elif "Backups and restore" in earlier:
+            md += earlier["Backups and restore"]
     finally:
         for host in hosts.values():
             host.remove()
