@@ -75,10 +75,14 @@ webstack-backup-etc-file-directory:
     - mode: '0700'
     - makedirs: True
 
+{#- from a template, as every file with a secret: the passphrase is in no state's arguments #}
 webstack-backup-restic-password-file-managed:
   file.managed:
     - name: {{ b.password_file }}
-    - contents: {{ b.passphrase | json }}
+    - source: salt://{{ tpldir }}/files/restic-password.jinja
+    - template: jinja
+    - context:
+        tplroot: {{ tplroot }}
     - user: root
     - group: root
     - mode: '0600'
