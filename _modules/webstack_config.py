@@ -249,7 +249,8 @@ def _derive(c, tplroot):
     backup.update(stanza=app["name"], pg_repo=f"{backup['path']}/pg", files_repo=f"{backup['path']}/files",
                   password_file=f"{BACKUP_ETC}/restic-password", restic_cache="/var/cache/webstack/restic",
                   keep_days=backup["retention_full"] * 7 + 1, state_dir=BACKUP_STATE,
-                  drill_dir="/var/lib/postgresql/webstack-drill", salt_call=_salt_call())
+                  drill_dir="/var/lib/postgresql/webstack-drill", salt_call=_salt_call(),
+                  cron_file=f"/etc/cron.d/webstack-backup-{app['name']}")
     # a static file's name with a content hash (Django's ManifestStaticFilesStorage: 12 hex digits)
     c["hashed_name_re"] = r"\.[0-9a-f]{12}\.[A-Za-z0-9]+$"
     _derive_redis_users(c)

@@ -2,8 +2,9 @@
     database and restic for the uploads, their repositories under backup:path, both
     encrypted with backup:passphrase. PostgreSQL archives every WAL segment through
     pgBackRest (postgres/files/webstack.conf.jinja); cron takes the uploads' snapshots and
-    the full and differential backups on their schedule; the first ones are taken at once,
-    so that a restore works from the first run on. #}
+    the full and differential backups on their schedule, and runs the restore drill; the
+    first backup and snapshot are taken, and a first drill runs, at once, so that a restore
+    works and webstack_backup.status has a drill to report from the first run on. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 {%- set b = webstack.backup %}
@@ -117,7 +118,7 @@ webstack-backup-drill-webstack_backup-drill_present:
 
 webstack-backup-schedule-file-managed:
   file.managed:
-    - name: /etc/cron.d/webstack-backup-{{ webstack.app.name }}
+    - name: {{ webstack.backup.cron_file }}
     - source: salt://{{ tpldir }}/files/cron.jinja
     - template: jinja
     - context:

@@ -16,4 +16,6 @@ include:
   - webstack.rq
 {%- if webstack.backup.enabled %}
   - webstack.backup
+{%- else %}
+  - webstack.backup.clean
 {%- endif %}
