@@ -297,8 +297,6 @@ GUESTBOOK_SETTINGS = {
         "secrets": {"DJANGO_ADMIN_URL": "staff-7c1e0a9d42/", "DJANGO_EMAIL_HOST_PASSWORD": "mail-Qx8vR2kLp9sW4tZ"},
     },
     "celery": {"beat": True, "beat_scheduler": "django_celery_beat.schedulers:DatabaseScheduler"},
-    # its database's continuous backups (tests/integration/test_backup.py restores them)
-    "backup": {"enabled": True},
 }
 
 # A Flask application (tests/projects/linkboard): FLASK_* settings, its own migrate command,
@@ -379,7 +377,9 @@ FRESH_SERVERS = {
     OTHER_RELEASE: {"image": image("salt", OTHER_RELEASE), "settings": None},
     # a project as its authors wrote it (tests/projects/guestbook), by pillar alone
     # (their tests read no prediction: --test is shown by the others, the noticeboard's included)
-    "guestbook": {"image": SALT_IMAGE, "settings": GUESTBOOK_SETTINGS, "project": "guestbook", "predict": False},
+    # with its single server's continuous backups (tests/integration/test_backup.py restores them)
+    "guestbook": {"image": SALT_IMAGE, "settings": dict(GUESTBOOK_SETTINGS, backup={"enabled": True}),
+                  "project": "guestbook", "predict": False},
     "linkboard": {"image": SALT_IMAGE, "settings": LINKBOARD_SETTINGS, "project": "linkboard", "predict": False},
     # under systemd, as a server that boots it would run it (RQ's worker a unit; the engines
     # cluster runs the same project's RQ under Supervisord)

@@ -2,7 +2,7 @@
 Backups and a restore to a point in time on a single server, for real (the database with
 pgBackRest, the uploads with restic): the guestbook
 (tests/projects/guestbook, a cookiecutter-django project with Celery beat writing to its
-database) with `backup: {enabled: true}` in its operator's pillar (GUESTBOOK_SETTINGS in
+database) with `backup: {enabled: true}` in its operator's pillar (FRESH_SERVERS in
 conftest.py) and the passphrase `./bootstrap.sh` generated. Its signatures are posted
 through Nginx, as a visitor posts them; the restore runs as the operator runs it,
 `webstack-salt-call webstack_backup.restore`, while clients keep sending requests.
