@@ -415,6 +415,8 @@ def main():
             md += ["## First bootstrap", "", "| server | first `./bootstrap.sh` s |", "| --- | ---: |"]
             md += [f"| {s} ({'fresh Debian 13, Salt included' if s == 'gunicorn' else 'Salt preinstalled'}) | "
                    f"{first[s]:.0f} |" for s in SERVERS] + [""]
+        elif "First bootstrap" in earlier:
+            md += earlier["First bootstrap"]
         if "wsgi" in parts:
             runs = bench_servers(hosts, args.duration, PASSES)
             (RESULTS / "wsgi.json").write_text(json.dumps(runs, indent=1))
@@ -449,6 +451,9 @@ def main():
                    "0.1 s pause).", "", "| " + " | ".join(rolling) + " |", "|" + " ---: |" * len(rolling),
                    "| " + " | ".join(f"{v:.1f}" if isinstance(v, float) else str(v) for v in rolling.values())
                    + " |", ""]
+        else:
+            for title in ("Idempotent apply, nothing to change", "Rolling deploy under load"):
+                md += earlier.get(title, [])
         if "backup" in parts:
             figures = bench_backup()
             md += ["## Backups and restore", "",
