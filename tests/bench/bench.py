@@ -351,7 +351,7 @@ def bench_backup(scale=70, load_seconds=90, rate=50):
         write_local_pillar(host, {"backup": {"enabled": True}})
         timed(host, "cd /root/webstack && ./bootstrap.sh")
         pgbench = "runuser -u postgres -- /usr/lib/postgresql/17/bin/pgbench"
-        figures = {"pgbench init s": timed(host, f"{pgbench} -i -q -s {scale} {APP}", timeout=3600)}
+        figures = {"pgbench init s": round(timed(host, f"{pgbench} -i -q -s {scale} {APP}", timeout=3600), 1)}
         _, size = host.exec(["runuser", "-u", "postgres", "--", "psql", "-XAtc",
                              f"SELECT pg_database_size('{APP}') / 1048576"])
         figures["database MB"] = int(size.strip())
