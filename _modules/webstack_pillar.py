@@ -79,7 +79,8 @@ def validate(pillar=None, roles=None, tplroot="webstack"):
         pillar = _expose(__pillar__["webstack"])
     if not isinstance(pillar, dict):
         return [f"webstack: expected a mapping, got {_util('describe')(pillar)}"]
-    schema, registry = _parameters(tplroot)["schema"], _parameters(tplroot)["roles"]
+    params = _parameters(tplroot)
+    schema, registry = params["schema"], params["roles"]
     raw = __salt__["webstack_config.merged"](pillar, tplroot)
     errors, data = _util("walk")(schema, raw)
     if roles is None:

@@ -429,6 +429,13 @@ def fresh_servers(testbed, timings):
                 server.host.remove()
 
 
+def bootstrapped(fresh_servers, name):
+    """The fresh server ``name`` (FRESH_SERVERS), after a first `./bootstrap.sh` that succeeded."""
+    server = fresh_servers[name]
+    assert server.first_code == 0, f"./bootstrap.sh exited {server.first_code}:\n{server.first_output[-6000:]}"
+    return server
+
+
 @pytest.fixture(scope="module", params=["gunicorn", "uwsgi", "mod_wsgi"])
 def single_server(request, fresh_servers):
     """Role single with each WSGI server, after a first `./bootstrap.sh` that succeeded."""

@@ -16,6 +16,7 @@ import time
 import pytest
 import requests
 
+from tests.integration.conftest import bootstrapped
 from tests.support.load import Load
 from tests.support.single import APP, csrf_session, generated_secrets, psql
 
@@ -26,9 +27,7 @@ MARKER = "Zebra-Quokka-7731"
 
 @pytest.fixture(scope="module")
 def guestbook(fresh_servers):
-    server = fresh_servers["guestbook"]
-    assert server.first_code == 0, f"./bootstrap.sh exited {server.first_code}:\n{server.first_output[-6000:]}"
-    return server
+    return bootstrapped(fresh_servers, "guestbook")
 
 
 def _salt_call(host, *args, check=True):

@@ -11,7 +11,7 @@ cannot change it.
 import pytest
 import yaml
 
-from tests.integration.conftest import local_pillar
+from tests.integration.conftest import bootstrapped, local_pillar
 from tests.support.single import APP
 
 PILLAR = "/etc/webstack/pillar/local.sls"
@@ -32,9 +32,7 @@ BUILD_UID = "python -c \"import os; open('build-uid', 'w').write(str(os.getuid()
 
 @pytest.fixture(scope="module")
 def server(fresh_servers):
-    server = fresh_servers["gunicorn"]
-    assert server.first_code == 0, f"./bootstrap.sh exited {server.first_code}:\n{server.first_output[-6000:]}"
-    return server
+    return bootstrapped(fresh_servers, "gunicorn")
 
 
 def _writable_dirs(host):

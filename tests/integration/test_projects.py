@@ -23,21 +23,16 @@ import time
 import pytest
 import requests
 
+from tests.integration.conftest import bootstrapped
 from tests.support.single import APP, assert_predicted_exactly, csrf_session, generated_secrets, psql, summary_changed
 
 PROJECT_SECRETS = ("staff-7c1e0a9d42/", "mail-Qx8vR2kLp9sW4tZ")
 FLASK_SECRET = "mail-Hn3sV8qWz1xK7pR"
 
 
-def _bootstrapped(fresh_servers, name):
-    server = fresh_servers[name]
-    assert server.first_code == 0, f"./bootstrap.sh exited {server.first_code}:\n{server.first_output[-6000:]}"
-    return server
-
-
 @pytest.fixture(scope="module")
 def guestbook(fresh_servers):
-    return _bootstrapped(fresh_servers, "guestbook")
+    return bootstrapped(fresh_servers, "guestbook")
 
 
 def test_the_project_deploys_unchanged_by_pillar_alone(guestbook):
@@ -192,7 +187,7 @@ def test_a_second_run_changes_nothing(guestbook, timings):
 
 @pytest.fixture(scope="module")
 def linkboard(fresh_servers):
-    return _bootstrapped(fresh_servers, "linkboard")
+    return bootstrapped(fresh_servers, "linkboard")
 
 
 def test_the_flask_app_serves_through_nginx_and_writes_a_row(linkboard):
@@ -242,7 +237,7 @@ def test_the_flask_app_second_run_changes_nothing(linkboard, timings):
 
 @pytest.fixture(scope="module")
 def noticeboard(fresh_servers):
-    return _bootstrapped(fresh_servers, "noticeboard")
+    return bootstrapped(fresh_servers, "noticeboard")
 
 
 def mariadb(host, sql):
