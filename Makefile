@@ -34,7 +34,7 @@ testbed: testbed-services
 # start, beside the rest. The images build in the background meanwhile (the integration
 # tier's fixture waits for them: images.sh holds a lock). The package cache is stopped
 # afterwards, and dockerd only if this run started it.
-test: lint venv host-deps testbed-services
+test: lint venv $(VENV)/.integration-installed host-deps testbed-services
 	bash tests/testbed/images.sh & \
 	$(PY) -m pytest tests/unit tests/functional tests/integration -v $(LANES) $(PYTEST_ARGS); \
 	rc=$$?; wait; bash tests/testbed/aptcache.sh stop; bash tests/testbed/docker.sh stop; exit $$rc
@@ -45,8 +45,13 @@ unit: venv
 functional: venv host-deps
 	$(PY) -m pytest tests/functional $(PYTEST_ARGS)
 
-integration: venv testbed
+integration: venv $(VENV)/.integration-installed testbed
 	$(PY) -m pytest tests/integration -v $(LANES) $(PYTEST_ARGS)
+
+# moto (an S3 store) and boto3, for the integration tier alone
+$(VENV)/.integration-installed: tests/integration/requirements.txt $(VENV)/.installed
+	$(VENV)/bin/pip install -q --disable-pip-version-check -c requirements.txt -r tests/integration/requirements.txt
+	touch $@
 
 # The cluster in containers (master, db1, cache1, app1, app2, worker1, lb1), deployed
 # by orch.deploy; prints the load balancer's URL.

@@ -6,6 +6,11 @@ encrypted repository beside it), what they hold (:py:func:`status`) and a restor
 point in time (:py:func:`restore`): the latest state, a time, or a named backup, the
 uploads to the snapshot nearest before it.
 
+With ``backup:offsite``, both have a second repository in an S3-compatible bucket
+(``source="offsite"``): pgBackRest's repo2, which PostgreSQL archives every WAL segment
+to as to repo1 and which each backup is taken in too, and a restic repository that each
+snapshot is copied to. A restore reads either.
+
 pgBackRest runs as PostgreSQL's user with the formula's configuration file
 (``pgbackrest_conf``: it holds the passphrase, so it is root's and readable by
 PostgreSQL's group only); restic runs as root (it reads the uploads of every user and
@@ -33,6 +38,12 @@ _TIME_RE = re.compile(r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[T ]"
                       r"\s?(?P<zone>Z|UTC|[+-][0-9]{2}(?::?[0-9]{2})?)?")
 # pgBackRest's info: the stanza's status codes that mean it is not there (yet)
 _NO_STANZA = (1, 3)
+# the repositories: the server's own (backup:path) and the off-site copy (backup:offsite)
+SOURCES = ("local", "offsite")
+# pgBackRest's number of each
+_REPO = {"local": 1, "offsite": 2}
+# restic's exit code for a repository that does not exist
+_RESTIC_NO_REPOSITORY = 10
 
 
 def __virtual__():
@@ -64,21 +75,51 @@ def _runuser(argv, timeout=3600, check=True):
     return res
 
 
-def _pgbackrest(config, args, timeout=3600, check=True):
+def _sources(config):
+    """The repositories this server has: the local one, and the off-site copy where it is on."""
+    return SOURCES if config["backup"]["offsite"] else SOURCES[:1]
+
+
+def _pgbackrest(config, args, timeout=3600, check=True, source=None):
+    """pgBackRest as PostgreSQL's user; ``source``: on that repository only."""
     b = config["backup"]
+    repo = [f"--repo={_REPO[source]}"] if source else []
     return _runuser(["pgbackrest", f"--config={config['pgbackrest_conf']}", f"--stanza={b['stanza']}",
-                     "--log-level-console=warn", *args], timeout=timeout, check=check)
+                     "--log-level-console=warn", *repo, *args], timeout=timeout, check=check)
 
 
-def _restic(config, args, timeout=3600, check=True):
-    """restic on the uploads' repository, as root, its password from its root-only file."""
+def restic_invocation(config, source="local"):
+    """restic's global options and environment for the uploads' repository ``source``: its
+    password from its root-only file; the off-site one's address, the S3 options, and the
+    access key from its root-only file (never in a process's arguments), with the local
+    repository as the one that ``copy`` and ``init`` read from."""
     b = config["backup"]
     env = {"RESTIC_REPOSITORY": b["files_repo"], "RESTIC_PASSWORD_FILE": b["password_file"],
            "RESTIC_CACHE_DIR": b["restic_cache"]}
-    res = __salt__["cmd.run_all"](["restic", "--quiet", *args], python_shell=False, env=env, ignore_retcode=True,
-                                  timeout=timeout, output_loglevel="quiet")
+    options = []
+    if source == "offsite":
+        keys = __utils__["webstack_envfile.read"](b["s3_env_file"])
+        missing = [name for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not keys.get(name)]
+        if missing:
+            raise CommandExecutionError(f"{b['s3_env_file']} lacks {' and '.join(missing)} (a state.apply writes "
+                                        "it from backup:s3_access_key and backup:s3_secret_key)")
+        env.update(keys, RESTIC_REPOSITORY=b["offsite_files_repo"], RESTIC_FROM_REPOSITORY=b["files_repo"],
+                   RESTIC_FROM_PASSWORD_FILE=b["password_file"])
+        options = ["-o", f"s3.bucket-lookup={'path' if b['s3_uri_style'] == 'path' else 'dns'}",
+                   "-o", f"s3.region={b['s3_region']}"]
+        if b["s3_ca"]:
+            options += ["--cacert", b["s3_ca_file"]]
+    return options, env
+
+
+def _restic(config, args, timeout=3600, check=True, source="local"):
+    """restic on the uploads' repository ``source``, as root."""
+    options, env = restic_invocation(config, source)
+    res = __salt__["cmd.run_all"](["restic", "--quiet", *options, *args], python_shell=False, env=env,
+                                  ignore_retcode=True, timeout=timeout, output_loglevel="quiet")
     if check and res["retcode"] != 0:
-        raise CommandExecutionError(f"restic {args[0]} failed (exit {res['retcode']}): "
+        where = " (the off-site copy)" if source == "offsite" else ""
+        raise CommandExecutionError(f"restic {args[0]}{where} failed (exit {res['retcode']}): "
                                     f"{(res['stderr'] or res['stdout']).strip()[-1500:]}")
     return res
 
@@ -86,9 +127,9 @@ def _restic(config, args, timeout=3600, check=True):
 _FRACTION_RE = re.compile(r"(\.[0-9]{6})[0-9]+")
 
 
-def _snapshots(config):
-    """The uploads' snapshots, oldest first: ``[{"id", "time"}]``."""
-    res = _restic(config, ["snapshots", "--json", "--tag", "webstack"], timeout=300)
+def _snapshots(config, source="local"):
+    """The uploads' snapshots in ``source``, oldest first: ``[{"id", "time"}]``."""
+    res = _restic(config, ["snapshots", "--json", "--tag", "webstack"], timeout=300, source=source)
     try:
         found = json.loads(res["stdout"] or "[]") or []
         snaps = [{"id": snap["id"], "time": datetime.datetime.fromisoformat(_FRACTION_RE.sub(r"\1", snap["time"]))}
@@ -106,6 +147,11 @@ def _snapshot_uploads(config):
     return snaps[-1]["id"] if snaps else None
 
 
+def _copy_offsite(config):
+    """The snapshots that the off-site repository lacks, copied there (each keeps its time)."""
+    _restic(config, ["copy", "--tag", "webstack"], timeout=6 * 3600, source="offsite")
+
+
 def _psql(config, sql, database="postgres", check=True):
     res = _runuser(["psql", "-X", "-A", "-t", "-p", str(config["postgres"]["port"]), "-d", database, "-c", sql],
                    timeout=60, check=check)
@@ -120,10 +166,11 @@ def _iso(moment, timespec="seconds"):
     return moment.isoformat(timespec=timespec) if moment else None
 
 
-def _info(config):
-    """The stanza as pgBackRest's ``info`` gives it: ``{"code", "message", "backups":
-    [{"label", "kind", "start", "stop", "size"}], "wal": {"min", "max"}}``, oldest backup first."""
-    res = _pgbackrest(config, ["--output=json", "info"], timeout=300)
+def _info(config, source="local"):
+    """The stanza in repository ``source`` as pgBackRest's ``info`` gives it: ``{"code",
+    "message", "backups": [{"label", "kind", "start", "stop", "size"}], "wal": {"min",
+    "max"}}``, oldest backup first."""
+    res = _pgbackrest(config, ["--output=json", "info"], timeout=300, source=source)
     try:
         stanza = json.loads(res["stdout"])[0]
     except (ValueError, IndexError, KeyError) as exc:
@@ -139,7 +186,7 @@ def _info(config):
 def info():
     """
     The database's backups, oldest first, the WAL segments its repository holds, and the
-    uploads' snapshots.
+    uploads' snapshots; the same of the off-site copy (``offsite``) where it is on.
 
     CLI Example:
 
@@ -151,13 +198,21 @@ def info():
     found = _info(config)
     found["backups"] = [dict(b, start=_iso(b["start"]), stop=_iso(b["stop"])) for b in found["backups"]]
     found["uploads"] = [dict(snap, time=_iso(snap["time"])) for snap in _snapshots(config)]
+    if config["backup"]["offsite"]:
+        offsite = _info(config, "offsite")
+        found["offsite"] = {"backups": [dict(b, start=_iso(b["start"]), stop=_iso(b["stop"]))
+                                        for b in offsite["backups"]],
+                            "wal": offsite["wal"],
+                            "uploads": [dict(snap, time=_iso(snap["time"]))
+                                        for snap in _snapshots(config, "offsite")]}
     return found
 
 
 def stanza_present(test=False):
     """
-    Make pgBackRest's stanza (the repository's record of this database) unless it exists.
-    Returns ``{"changed", "comment"}``. PostgreSQL must run, archiving to it.
+    Make pgBackRest's stanza (the repository's record of this database) in each repository
+    (the off-site one too, where it is on) that lacks it. Returns ``{"changed",
+    "comment"}``. PostgreSQL must run, archiving to it.
 
     CLI Example:
 
@@ -166,21 +221,29 @@ def stanza_present(test=False):
         salt-call webstack_backup.stanza_present
     """
     config = _config()
-    found = _info(config)
     stanza = config["backup"]["stanza"]
-    if found["code"] not in _NO_STANZA:
-        if found["code"] not in (0, 2):  # 2: no valid backup yet
-            raise CommandExecutionError(f"pgBackRest's stanza {stanza}: {found['message']} (code {found['code']})")
+    missing = []
+    for source in _sources(config):
+        found = _info(config, source)
+        if found["code"] in _NO_STANZA:
+            missing.append(source)
+        elif found["code"] not in (0, 2):  # 2: no valid backup yet
+            raise CommandExecutionError(f"pgBackRest's stanza {stanza} ({source} repository): {found['message']} "
+                                        f"(code {found['code']})")
+    if not missing:
         return {"changed": False, "comment": f"pgBackRest's stanza {stanza} exists"}
+    where = " and ".join(f"the {source} repository" for source in missing)
     if test:
-        return {"changed": True, "comment": f"pgBackRest's stanza {stanza} would be created"}
-    _pgbackrest(config, ["stanza-create"], timeout=600)
-    return {"changed": True, "comment": f"pgBackRest's stanza {stanza} was created"}
+        return {"changed": True, "comment": f"pgBackRest's stanza {stanza} would be created in {where}"}
+    _pgbackrest(config, ["stanza-create"], timeout=600)  # in each repository that lacks it
+    return {"changed": True, "comment": f"pgBackRest's stanza {stanza} was created in {where}"}
 
 
 def files_repository_present(test=False):
     """
-    Make the uploads' restic repository unless it exists. Returns ``{"changed", "comment"}``.
+    Make the uploads' restic repository unless it exists, and its off-site copy where it
+    is on (with the same chunking, so that a copy stores only what is new). Returns
+    ``{"changed", "comment"}``.
 
     CLI Example:
 
@@ -189,25 +252,39 @@ def files_repository_present(test=False):
         salt-call webstack_backup.files_repository_present
     """
     config = _config()
-    repo = config["backup"]["files_repo"]
-    if _restic(config, ["cat", "config"], timeout=120, check=False)["retcode"] == 0:
-        return {"changed": False, "comment": f"the uploads' repository {repo} exists"}
-    if os.path.exists(os.path.join(repo, "config")):
-        raise CommandExecutionError(f"the uploads' repository {repo} exists but restic cannot open it (another "
-                                    "passphrase?): nothing was changed")
-    if test:
-        return {"changed": True, "comment": f"the uploads' repository {repo} would be created"}
-    _restic(config, ["init"], timeout=300)
-    return {"changed": True, "comment": f"the uploads' repository {repo} was created"}
+    b = config["backup"]
+    done = []
+    for source in _sources(config):
+        repo = b["files_repo"] if source == "local" else b["offsite_files_repo"]
+        found = _restic(config, ["cat", "config"], timeout=120, check=False, source=source)
+        if found["retcode"] == 0:
+            continue
+        if source == "local" and os.path.exists(os.path.join(repo, "config")) or \
+                source == "offsite" and found["retcode"] != _RESTIC_NO_REPOSITORY:
+            raise CommandExecutionError(f"the uploads' repository {repo} exists or does not answer, and restic "
+                                        f"cannot open it (exit {found['retcode']}: "
+                                        f"{(found['stderr'] or found['stdout']).strip()[-500:]}); nothing was "
+                                        "changed")
+        if not test:  # the off-site one with the local one's chunking, so that a copy is deduplicated
+            _restic(config, ["init"] if source == "local" else ["init", "--copy-chunker-params"], timeout=300,
+                    source=source)
+        done.append(repo)
+    if not done:
+        return {"changed": False, "comment": f"the uploads' repository {b['files_repo']} exists"
+                + (f", and its off-site copy {b['offsite_files_repo']}" if b["offsite"] else "")}
+    return {"changed": True, "comment": f"the uploads' repository {' and '.join(done)} "
+                                        f"{'would be' if test else 'was'} created"}
 
 
 def backup(kind="full"):
     """
     Take a backup now: a snapshot of the uploads, then the database's ``full``, ``diff``
     (what changed since the last full one) or ``incr`` (since the last backup) backup; a
-    full one also forgets the snapshots older than the full backups kept. cron runs it on
-    ``backup:full_schedule`` and ``backup:diff_schedule``. Returns ``{"label", "snapshot",
-    "kind", "seconds"}``.
+    full one also forgets the snapshots older than the full backups kept. With
+    ``backup:offsite``, the same in the off-site copy afterwards (the snapshots copied, the
+    backup taken in repo2). cron runs it on ``backup:full_schedule`` and
+    ``backup:diff_schedule``. Returns ``{"label", "snapshot", "kind", "seconds"}``, and
+    ``offsite_label``.
 
     CLI Example:
 
@@ -223,21 +300,44 @@ def backup(kind="full"):
     # the uploads first: the snapshot is older than the backup's end, so any time a restore
     # reaches has a snapshot at or before it
     snapshot = _snapshot_uploads(config)
-    _pgbackrest(config, [f"--type={kind}", "backup"], timeout=6 * 3600)
-    if kind == "full":  # the snapshots as old as the full backups kept (pgBackRest expires its own)
-        _restic(config, ["forget", "--tag", "webstack", "--keep-within", f"{config['backup']['keep_days']}d",
-                         "--prune"], timeout=6 * 3600)
+    _pgbackrest(config, [f"--type={kind}", "backup"], timeout=6 * 3600, source="local")
+    if kind == "full":
+        _forget(config, "local")
     backups = _info(config)["backups"]
-    _refresh_metrics(config)
-    return {"label": backups[-1]["label"] if backups else None, "snapshot": snapshot, "kind": kind,
-            "seconds": round(time.monotonic() - start, 1)}
+    done = {"label": backups[-1]["label"] if backups else None, "snapshot": snapshot, "kind": kind}
+    try:  # after the local one, which an unreachable store does not stop
+        if config["backup"]["offsite"]:
+            done["offsite_label"] = _backup_offsite(config, kind)
+    finally:
+        _refresh_metrics(config)
+    done["seconds"] = round(time.monotonic() - start, 1)
+    return done
+
+
+def _forget(config, source):
+    """The snapshots as old as the full backups kept (pgBackRest expires its own)."""
+    _restic(config, ["forget", "--tag", "webstack", "--keep-within", f"{config['backup']['keep_days']}d", "--prune"],
+            timeout=6 * 3600, source=source)
+
+
+def _backup_offsite(config, kind):
+    """The off-site copy: the snapshots it lacks copied (each with its time, older than the
+    backup below), then the database's backup of ``kind`` in repo2 (pgBackRest makes a
+    full one of the first); the label."""
+    _copy_offsite(config)
+    _pgbackrest(config, [f"--type={kind}", "backup"], timeout=6 * 3600, source="offsite")
+    if kind == "full":
+        _forget(config, "offsite")
+    backups = _info(config, "offsite")["backups"]
+    return backups[-1]["label"] if backups else None
 
 
 def backup_present(test=False):
     """
     Take a full backup (with a snapshot of the uploads) unless the repository holds one,
     and a snapshot of the uploads unless their repository holds one, so that a restore
-    works from the first run on. Returns ``{"changed", "comment"}``.
+    works from the first run on; the same in the off-site copy where it is on. Returns
+    ``{"changed", "comment"}``.
 
     CLI Example:
 
@@ -248,24 +348,36 @@ def backup_present(test=False):
     config = _config()
     backups = _info(config)["backups"]
     snaps = _snapshots(config)
-    if backups and snaps:
+    offsite = config["backup"]["offsite"]
+    offsite_backups = _info(config, "offsite")["backups"] if offsite else [None]
+    offsite_snaps = _snapshots(config, "offsite") if offsite else [None]
+    if backups and snaps and offsite_backups and offsite_snaps:
         return {"changed": False, "comment": f"the repositories hold {len(backups)} backup(s), the newest "
-                                             f"{backups[-1]['label']}, and {len(snaps)} snapshot(s) of the uploads"}
+                                             f"{backups[-1]['label']}, and {len(snaps)} snapshot(s) of the uploads"
+                + (f"; the off-site copy {len(offsite_backups)} and {len(offsite_snaps)}" if offsite else "")}
     if test:
         return {"changed": True, "comment": "a first full backup would be taken" if not backups
-                else "a first snapshot of the uploads would be taken"}
+                else "a first snapshot of the uploads would be taken" if not snaps
+                else "a first full backup would be taken in the off-site copy"}
     if not backups:
         done = backup("full")
         return {"changed": True, "comment": f"a first full backup was taken: {done['label']} in {done['seconds']} s"}
-    snapshot = _snapshot_uploads(config)
-    return {"changed": True, "comment": f"a first snapshot of the uploads was taken: {snapshot[:8]}"}
+    comments = []
+    if not snaps:
+        snapshot = _snapshot_uploads(config)
+        comments.append(f"a first snapshot of the uploads was taken: {snapshot[:8]}")
+    if not offsite_backups or not offsite_snaps:
+        label = _backup_offsite(config, "full")
+        comments.append(f"a first full backup was taken in the off-site copy: {label}")
+    return {"changed": True, "comment": "; ".join(comments)}
 
 
 # ---------------------------------------------------------------- status
 
 def status():
     """
-    Per data set (``postgres``, ``uploads``), the newest backup or snapshot and its age,
+    Per data set (``postgres``, ``uploads``, and ``offsite`` for the off-site copy of
+    both where it is on), the newest backup or snapshot and its age,
     the oldest point a restore reaches, the newest WAL segment archived and its age, and
     the problems: a backup older than its schedule allows (``backup:full_schedule``,
     ``backup:diff_schedule``), archiving that fails, no backup at all. Exits non-zero
@@ -297,11 +409,7 @@ def _status(config):
     allowed = __utils__["webstack_cron.allowed_age"]([b["full_schedule"], b["diff_schedule"]], now)
     if found["code"] not in (0, 2):
         problems.append(f"the repository: {found['message']}")
-    if not newest:
-        problems.append("no backup in the repository")
-    elif now - newest["stop"] > allowed:
-        problems.append(f"the newest backup, {newest['label']}, ended {_age(now - newest['stop'])} ago; the "
-                        f"schedule allows {_age(allowed)}")
+    problems += _stale("backup", newest and newest["label"], newest and newest["stop"], now, allowed)
     row = _psql(config, "SELECT coalesce(last_archived_wal, ''), coalesce(extract(epoch FROM last_archived_time)"
                         "::bigint::text, ''), coalesce(last_failed_wal, ''), coalesce(extract(epoch FROM "
                         "last_failed_time)::bigint::text, '') FROM pg_stat_archiver", check=False)
@@ -330,8 +438,43 @@ def _status(config):
     }
     uploads = _uploads_status(config, now, allowed)
     drill_found = _drill_status(config, now)
-    ok = not problems and not uploads["problems"] and not drill_found["problems"]
-    return {"ok": ok, "postgres": postgres, "uploads": uploads, "drill": drill_found}
+    found = {"postgres": postgres, "uploads": uploads, "drill": drill_found}
+    if b["offsite"]:
+        found["offsite"] = _offsite_status(config, now, allowed)
+    found["ok"] = not any(part["problems"] for part in found.values())
+    return found
+
+
+def _offsite_status(config, now, allowed):
+    """The off-site copy: its newest backup and snapshot, their ages, its problems (a
+    store that does not answer, a copy older than the schedule allows)."""
+    problems = []
+    backups = []
+    try:
+        found = _info(config, "offsite")
+        backups = found["backups"]
+        if found["code"] not in (0, 2):
+            problems.append(f"the database's repository: {found['message']}")
+    except CommandExecutionError as exc:
+        problems.append(f"the database's repository: {exc}")
+    newest = backups[-1] if backups else None
+    if not problems:
+        problems += [f"the database: {problem}" for problem in
+                     _stale("backup", newest and newest["label"], newest and newest["stop"], now, allowed)]
+    uploads = _uploads_status(config, now, allowed, "offsite")
+    return {
+        "newest_backup": newest["label"] if newest else None,
+        "newest_backup_end": _iso(newest["stop"]) if newest else None,
+        "newest_backup_age_seconds": int((now - newest["stop"]).total_seconds()) if newest else None,
+        "backups": len(backups),
+        "restorable_from": _iso(backups[0]["stop"]) if backups else None,
+        "newest_snapshot": uploads["newest_snapshot"],
+        "newest_snapshot_at": uploads["newest_snapshot_at"],
+        "newest_snapshot_age_seconds": uploads["newest_snapshot_age_seconds"],
+        "snapshots": uploads["snapshots"],
+        "problems": problems + [f"the uploads: {problem}" for problem in uploads["problems"]],
+        "ok": not problems and not uploads["problems"],
+    }
 
 
 def _epoch(text):
@@ -350,7 +493,9 @@ def metrics_text(app, found):
         ("webstack_backup_ok", "1 when the backups' status has no problem.", [("", 1 if found["ok"] else 0)]),
         ("webstack_backup_newest_timestamp_seconds", "When the newest backup (snapshot) of a data set ended.",
          [('dataset="postgres"', _epoch(found["postgres"]["newest_backup_end"])),
-          ('dataset="uploads"', _epoch(found["uploads"]["newest_snapshot_at"]))]),
+          ('dataset="uploads"', _epoch(found["uploads"]["newest_snapshot_at"])),
+          ('dataset="postgres_offsite"', _epoch((found.get("offsite") or {}).get("newest_backup_end"))),
+          ('dataset="uploads_offsite"', _epoch((found.get("offsite") or {}).get("newest_snapshot_at")))]),
         ("webstack_backup_restorable_from_timestamp_seconds", "The oldest point a restore of the database reaches.",
          [("", _epoch(found["postgres"]["restorable_from"]))]),
         ("webstack_backup_wal_archived_timestamp_seconds", "When the newest WAL segment was archived.",
@@ -420,19 +565,16 @@ def _drill_status(config, now):
     }
 
 
-def _uploads_status(config, now, allowed):
+def _uploads_status(config, now, allowed, source="local"):
     problems = []
     try:
-        snaps = _snapshots(config)
+        snaps = _snapshots(config, source)
     except CommandExecutionError as exc:
         snaps = []
         problems.append(f"the repository: {exc}")
     newest = snaps[-1] if snaps else None
-    if not newest and not problems:
-        problems.append("no snapshot in the repository")
-    elif newest and now - newest["time"] > allowed:
-        problems.append(f"the newest snapshot, {newest['id'][:8]}, was taken {_age(now - newest['time'])} ago; the "
-                        f"schedule allows {_age(allowed)}")
+    if not problems:
+        problems += _stale("snapshot", newest and newest["id"][:8], newest and newest["time"], now, allowed)
     return {
         "newest_snapshot": newest["id"][:8] if newest else None,
         "newest_snapshot_at": _iso(newest["time"]) if newest else None,
@@ -441,6 +583,17 @@ def _uploads_status(config, now, allowed):
         "problems": problems,
         "ok": not problems,
     }
+
+
+def _stale(what, name, at, now, allowed):
+    """The problem of a data set whose newest ``what`` (a backup, a snapshot) is ``name``,
+    taken at ``at``: none at all, or older than its schedule allows."""
+    if not name:
+        return [f"no {what} in the repository"]
+    if now - at > allowed:
+        return [f"the newest {what}, {name}, {'ended' if what == 'backup' else 'was taken'} {_age(now - at)} ago; "
+                f"the schedule allows {_age(allowed)}"]
+    return []
 
 
 def _age(delta):
@@ -485,7 +638,7 @@ def _drill_postgres(config, scratch):
     data = os.path.join(scratch, "data")
     _runuser(["mkdir", "-m", "0700", data], timeout=60)
     _pgbackrest(config, [f"--pg1-path={data}", f"--set={label}", "--type=immediate", "--target-action=promote",
-                         "--archive-mode=off", "restore"], timeout=6 * 3600)
+                         "--archive-mode=off", "restore"], timeout=6 * 3600, source="local")
     # Debian keeps the server's config in /etc: the scratch instance gets its own, on a socket
     # in the scratch directory only (no TCP), that archives nothing
     conf = (f"listen_addresses = ''\nport = {pg['port']}\nunix_socket_directories = '{scratch}'\n"
@@ -723,22 +876,25 @@ def _pgbackrest_time(moment):
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "+00"
 
 
-def _archive_now(config, timeout=120):
+def _archive_now(config, source="local", timeout=120):
     """What PostgreSQL has written so far, archived: a commit of its own, a switch to a new
     WAL segment, then a wait until no finished segment waits for the archiver (no
     ``.ready`` file in ``pg_wal/archive_status``), else a restore could not reach the
-    last commits. Nothing to do where PostgreSQL does not run: its archive is what there
-    is."""
+    last commits. A restore from the off-site copy waits for that copy alone (its segment
+    there), as the local repository may be the one lost. Nothing to do where PostgreSQL
+    does not run: its archive is what there is."""
     # a transaction that commits now: recovery to a time stops at the first commit after it,
     # and fails where the archive ends before one
     if _psql(config, "SELECT txid_current()", check=False) is None:
         return False
-    _psql(config, "SELECT pg_switch_wal()")
+    segment = _psql(config, "SELECT pg_walfile_name(pg_switch_wal())")
     status = os.path.join(config["postgres_data_dir"], "pg_wal", "archive_status")
     deadline = time.monotonic() + timeout
     while True:
         waiting = sorted(name[:-len(".ready")] for name in os.listdir(status) if name.endswith(".ready"))
         if not waiting:
+            return True
+        if source != "local" and (_info(config, source)["wal"]["max"] or "") >= segment:
             return True
         if time.monotonic() > deadline:
             raise CommandExecutionError(f"WAL segment {waiting[0]} was not archived within {timeout} s "
@@ -755,7 +911,7 @@ def _flag(path, on):
         os.unlink(path)
 
 
-def restore(target="latest", confirm=False):
+def restore(target="latest", confirm=False, source="local"):
     """
     Restore the database to ``target``: ``latest`` (every archived commit), a time
     (``'2026-12-07 14:30:00+00:00'``; UTC without a zone) or a backup's label (the state
@@ -773,13 +929,19 @@ def restore(target="latest", confirm=False):
     the uploads that were aside are put back. Returns the point restored to, the snapshot,
     what was kept aside and each phase's seconds.
 
+    ``source``: ``local`` (the server's repositories, ``backup:path``) or ``offsite`` (the
+    off-site copy, ``backup:offsite``: when the local ones are lost or damaged).
+
     CLI Example:
 
     .. code-block:: bash
 
         salt-call webstack_backup.restore target='2026-12-07 14:30:00' confirm=True
         salt-call webstack_backup.restore target=latest confirm=True
+        salt-call webstack_backup.restore target=latest confirm=True source=offsite
     """
+    if source not in SOURCES:
+        raise CommandExecutionError(f"source {source!r}: expected {' or '.join(SOURCES)}; nothing was changed")
     kind, value = parse_target(target)
     if not _truthy(confirm):
         raise CommandExecutionError(
@@ -787,10 +949,13 @@ def restore(target="latest", confirm=False):
             "in it; the current data directory is kept aside): run it again with confirm=True; "
             "nothing was changed")
     config = _enabled()
+    if source not in _sources(config):
+        raise CommandExecutionError("source offsite: this server has no off-site copy (backup:offsite is false); "
+                                    "nothing was changed")
     now = datetime.datetime.now(datetime.UTC)
-    backups = _info(config)["backups"]
+    backups = _info(config, source)["backups"]
     _check_target(kind, value, backups, now)
-    snapshot = _snapshot_for(kind, value, backups, _snapshots(config))
+    snapshot = _snapshot_for(kind, value, backups, _snapshots(config, source))
     data_dir = config["postgres_data_dir"].rstrip("/")
     aside = f"{data_dir}.before-restore-{_stamp(now)}"
     if os.path.lexists(aside):
@@ -807,7 +972,7 @@ def restore(target="latest", confirm=False):
             __salt__[f"{manager}.stop"](program)
             stopped.append(program)
         phases.begin("archive_wal")
-        _archive_now(config)
+        _archive_now(config, source)
         phases.begin("stop_database")
         _service(config, "stop")
         phases.begin("restore")
@@ -821,9 +986,9 @@ def restore(target="latest", confirm=False):
             args = ["--type=time", f"--target={_pgbackrest_time(value)}", "--target-action=promote"]
         elif kind == "backup":
             args = [f"--set={value}", "--type=immediate", "--target-action=promote"]
-        _pgbackrest(config, args + ["restore"], timeout=6 * 3600)
+        _pgbackrest(config, args + ["restore"], timeout=6 * 3600, source=source)
         phases.begin("restore_uploads")
-        uploads_aside = _restore_uploads(config, snapshot, now)
+        uploads_aside = _restore_uploads(config, snapshot, now, source)
         phases.begin("recover")
         _service(config, "start")
         # the last commit replayed, else (none after the backup) the end of the backup restored
@@ -840,6 +1005,7 @@ def restore(target="latest", confirm=False):
     _restart(config, manager, stopped, flag, check=True)
     phases.end()
     return {
+        "source": source,
         "target": "latest" if kind == "latest" else value if kind == "backup" else _iso(value, "milliseconds"),
         # the commit time of the last transaction replayed (or the backup's end)
         "restored_to": _iso(restored_to, "milliseconds"),
@@ -878,14 +1044,14 @@ def _stamp(now):
     return now.strftime("%Y%m%dT%H%M%SZ")
 
 
-def _restore_uploads(config, snapshot, now):
+def _restore_uploads(config, snapshot, now, source="local"):
     """The uploads as the snapshot holds them, in place of the current ones (kept aside
     beside them as ``media.before-restore-<time>``); where the aside copy went."""
     media = config["app"]["media_dir"].rstrip("/")
     shared = os.path.dirname(media)
     scratch = os.path.join(shared, f".restore-{_stamp(now)}")
     os.mkdir(scratch, 0o700)
-    _restic(config, ["restore", snapshot["id"], "--target", scratch], timeout=6 * 3600)
+    _restic(config, ["restore", snapshot["id"], "--target", scratch], timeout=6 * 3600, source=source)
     restored = scratch + media
     if not os.path.isdir(restored):
         raise CommandExecutionError(f"the snapshot {snapshot['id'][:8]} holds no {media}")

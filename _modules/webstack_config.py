@@ -251,6 +251,15 @@ def _derive(c, tplroot):
                   keep_days=backup["retention_full"] * 7 + 1, state_dir=BACKUP_STATE,
                   drill_dir="/var/lib/postgresql/webstack-drill", salt_call=_salt_call(),
                   cron_file=f"/etc/cron.d/webstack-backup-{app['name']}")
+    # the off-site copy (backup:offsite): pgBackRest's repo2 and restic's repository in the
+    # bucket, the access key in a root-only file for restic, the authority in a public one
+    # (pgBackRest, as PostgreSQL's user, reads it)
+    endpoint = backup["s3_endpoint"]
+    netloc = f"[{endpoint}]" if ":" in endpoint else endpoint
+    netloc += "" if backup["s3_port"] == 443 else f":{backup['s3_port']}"
+    backup.update(offsite_pg_path=f"{backup['s3_path']}/pg", s3_env_file=f"{BACKUP_ETC}/s3.env",
+                  s3_ca_file="/etc/webstack/backup-s3-ca.crt",
+                  offsite_files_repo=f"s3:https://{netloc}/{backup['s3_bucket']}{backup['s3_path']}/files")
     # a static file's name with a content hash (Django's ManifestStaticFilesStorage: 12 hex digits)
     c["hashed_name_re"] = r"\.[0-9a-f]{12}\.[A-Za-z0-9]+$"
     _derive_redis_users(c)

@@ -107,7 +107,7 @@ def _rules(schema, registry, data, raw, pillar, roles):
                           f"'{alone}' already includes every role, got " + ", ".join(roles))
     errors += _cluster_rules(registry, data["nodes"])
     errors += _storage_rules(data, roles)
-    errors += _backup_rules(data, roles)
+    errors += _backup_rules(data, raw, roles)
     server = data["wsgi"]["server"]
     if server in ("uwsgi", "mod_wsgi") and data["app"]["python"] != "python3":
         errors.append(f"webstack:app:python: expected python3 with wsgi:server {server} (the distribution's "
@@ -265,11 +265,19 @@ def _cluster_rules(registry, nodes):
     return errors
 
 
-def _backup_rules(data, roles):
-    """Continuous backups: role single's, of PostgreSQL (so far), on a schedule cron takes."""
+def _backup_rules(data, raw, roles):
+    """Continuous backups: role single's, of PostgreSQL (so far), on a schedule cron takes;
+    an off-site copy of them."""
     if not data["backup"]["enabled"]:
+        if data["backup"]["offsite"]:
+            return ["webstack:backup:offsite: expected false while backup:enabled is false (the off-site copy "
+                    "is a copy of the server's backups), got true"]
         return []
     errors = []
+    if data["backup"]["offsite"]:
+        for key, what in (("s3_endpoint", "the S3 endpoint's host name"), ("s3_bucket", "the bucket's name")):
+            if _util("get")(raw, f"backup:{key}") in ("", None):  # a faulty one is named by its own check
+                errors.append(f"webstack:backup:{key}: expected {what} with backup:offsite true, it is missing")
     if "single" not in roles:
         errors.append("webstack:backup:enabled: expected false on a cluster's node (a single server's backups "
                       f"only, so far), got true with roles {', '.join(roles)}")

@@ -327,6 +327,12 @@ GRAMMARS = {
     "cron_schedule": (lambda v: _full(r"[0-9*,/-]{1,40}( [0-9*,/-]{1,40}){4}")(v) and cron.is_valid(v),
                       "cron's five fields (minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-7) of digits, "
                       "'*', ',', '-' and '/', one space apart, e.g. 15 3 * * 0"),
+    "s3_endpoint": (lambda v: v == "" or is_host(v), "a host name or an IP address"),
+    "s3_bucket": (lambda v: v == "" or _full(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")(v),
+                  "a bucket name of 3 to 63 lowercase letters, digits, '.' or '-'"),
+    "s3_region": (_full(r"[a-z0-9][a-z0-9-]{0,31}"), "a region name such as eu-west-1"),
+    "s3_key": (lambda v: v == "" or _full(r"[A-Za-z0-9+/=_.-]{3,128}")(v),
+               "3 to 128 letters, digits, '+', '/', '=', '_', '.' or '-'"),
     "interface": (_full(r"[A-Za-z0-9_.:@-]{1,15}"), "an interface name such as eth1"),
     "node_id": (_full(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}"), "a minion id of letters, digits, '.', '_' or '-'"),
     "package": (_full(r"[A-Za-z0-9][A-Za-z0-9+._-]{0,99}"), "a package name such as python3-venv"),

@@ -5,20 +5,29 @@ pgBackRest, the uploads with restic): the guestbook
 database) with `backup: {enabled: true}` in its operator's pillar (FRESH_SERVERS in
 conftest.py) and the passphrase `./bootstrap.sh` generated. Its signatures are posted
 through Nginx, as a visitor posts them; the restore runs as the operator runs it,
-`webstack-salt-call webstack_backup.restore`, while clients keep sending requests.
+`webstack-salt-call webstack_backup.restore`, while clients keep sending requests. The
+off-site copy goes to an S3 store that moto's server mode stands in for, over TLS, on this
+host's address on the container's network.
 """
 
 import datetime
 import json
+import os
 import re
+import socket
+import subprocess
+import sys
 import time
 
+import boto3
 import pytest
 import requests
 
-from tests.integration.conftest import bootstrapped
+from tests.integration.conftest import FRESH_SERVERS, bootstrapped, write_local_pillar
+from tests.support.containers import wait_until
 from tests.support.load import Load
 from tests.support.single import APP, csrf_session, generated_secrets, psql
+from tests.support.tls import Authority
 
 REPO = "/var/backups/webstack"
 MEDIA = f"/srv/{APP}/shared/media"
@@ -245,3 +254,156 @@ def test_a_drill_against_a_damaged_repository_fails_and_the_status_says_which_an
     drill = _answer(out)
     assert drill["ok"] is True, drill
     timings["drill_single_seconds"] = drill["seconds"]
+
+
+# ---------------------------------------------------------------- the off-site copy
+
+BUCKET = "offsite-backups"
+# the store's name as the server knows it (its /etc/hosts): one without a dot, so that moto
+# reads the bucket from the path, as a store reached path-style does
+STORE = "objectstore"
+
+
+class Store:
+    """An S3 store of this test run: moto's S3 over TLS, with its own authority."""
+
+    def __init__(self, address, workdir):
+        self.address = address
+        self.authority = Authority("test S3 store CA")
+        cert, key = self.authority.issue([STORE, address])
+        paths = {name: os.path.join(workdir, name) for name in ("store.crt", "store.key", "ca.crt", "moto.log")}
+        for name, text in (("store.crt", cert), ("store.key", key), ("ca.crt", self.authority.pem)):
+            with open(paths[name], "w", encoding="ascii") as fh:
+                fh.write(text)
+        with socket.socket() as probe:  # a free port on that address
+            probe.bind((address, 0))
+            self.port = probe.getsockname()[1]
+        self.log = paths["moto.log"]
+        # moto's app under Gunicorn (one process: the store is in its memory), which ends each
+        # answer by its length (moto_server's own Werkzeug server ends some by closing the
+        # connection without TLS's close_notify, which pgBackRest's OpenSSL takes for an error)
+        with open(os.path.join(workdir, "store.py"), "w", encoding="ascii") as fh:
+            fh.write("from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app\n"
+                     "app = DomainDispatcherApplication(create_backend_app)\n")
+        env = dict(os.environ, S3_IGNORE_SUBDOMAIN_BUCKETNAME="true")
+        with open(self.log, "w", encoding="utf-8") as log:  # the server writes to its own copy of it
+            self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+                [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "--workers", "1", "--worker-class",
+                 "gthread", "--threads", "8", "--bind", f"{address}:{self.port}", "--certfile", paths["store.crt"],
+                 "--keyfile", paths["store.key"], "--chdir", workdir, "--access-logfile", "-", "store:app"],
+                stdout=log, stderr=subprocess.STDOUT, env=env)
+        self.client = boto3.client("s3", endpoint_url=f"https://{address}:{self.port}", region_name="us-east-1",
+                                   aws_access_key_id="AKIATESTSTORE0001", aws_secret_access_key="test-store-secret/1",
+                                   verify=paths["ca.crt"])
+        wait_until("moto's S3 server", self._answers, timeout=60)
+        self.client.create_bucket(Bucket=BUCKET)
+
+    def _answers(self):
+        assert self.process.poll() is None, f"the store exited {self.process.returncode} (its log: {self.log})"
+        try:
+            self.client.list_buckets()
+            return True
+        except Exception:  # pylint: disable=broad-except  # not listening yet
+            return False
+
+    def objects(self):
+        """{key: size} of every object in the bucket."""
+        found = {}
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+            found.update({o["Key"]: o["Size"] for o in page.get("Contents", [])})
+        return found
+
+    def read(self, key):
+        return self.client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def offsite(guestbook, tmp_path_factory):
+    """The guestbook's backups with an off-site copy in a bucket of the store, as its operator
+    turns it on: the settings in the pillar, then `./bootstrap.sh`; turned off afterwards the
+    same way (the store goes with this module)."""
+    host = guestbook.host
+    store = Store(host.gateway, str(tmp_path_factory.mktemp("s3")))
+    host.exec(f"grep -q ' {STORE}$' /etc/hosts || echo '{host.gateway} {STORE}' >> /etc/hosts")
+    base = FRESH_SERVERS["guestbook"]["settings"]
+    settings = dict(base, backup=dict(base["backup"], offsite=True, s3_endpoint=STORE, s3_port=store.port,
+                                      s3_bucket=BUCKET, s3_uri_style="path", s3_path="/single1",
+                                      s3_access_key="AKIATESTSTORE0001", s3_secret_key="test-store-secret/1",
+                                      s3_ca=store.authority.pem))
+    try:
+        write_local_pillar(host, settings)
+        code, out, _ = guestbook.run_bootstrap()
+        assert code == 0, out[-6000:]
+        yield store
+    finally:
+        write_local_pillar(host, base)
+        code, out, _ = guestbook.run_bootstrap()
+        store.stop()
+        assert code == 0, out[-6000:]
+
+
+def test_the_off_site_copy_holds_both_encrypted_and_the_status_reports_it(guestbook, offsite):
+    """A marker in a row and in an upload, a backup: the bucket holds pgBackRest's backup and
+    WAL and restic's snapshot, none of its objects holds the marker; the status reports the
+    copy, and the store's key is in no file another user reads and in no process's arguments."""
+    host = guestbook.host
+    _sign(host, "Mallory", f"{MARKER} off site")
+    _upload(host, "marker-offsite.txt", f"{MARKER} in an upload off site")
+    _, out = _salt_call(host, "webstack_backup.backup", "kind=incr")
+    done = _answer(out)
+    _archived(host)
+    objects = offsite.objects()
+    assert any(k.startswith("single1/pg/backup/") for k in objects) and \
+        any(k.startswith("single1/pg/archive/") for k in objects) and \
+        any(k.startswith("single1/files/snapshots/") for k in objects), sorted(objects)[:50]
+    holding = [k for k in objects if MARKER.encode() in offsite.read(k)]
+    assert holding == []
+    _, out = _salt_call(host, "webstack_backup.status")
+    status = _answer(out)
+    assert status["ok"] is True, status
+    assert status["offsite"]["newest_backup"] == done["offsite_label"] and status["offsite"]["snapshots"] >= 1
+    # the copy of the backup's snapshot (a copy has an id of its own, and the same time)
+    assert status["offsite"]["newest_snapshot_at"] == status["uploads"]["newest_snapshot_at"], status
+    code, _ = host.exec(["cat", "/etc/webstack/backup/s3.env"], user=APP, check=False)
+    assert code != 0
+    assert host.exec(["stat", "-c", "%a %U", "/etc/webstack/backup/s3.env"])[1].strip() == "600 root"
+
+
+def test_with_the_servers_repositories_lost_a_restore_from_the_off_site_copy_brings_back_the_data(
+        guestbook, offsite, timings):
+    """Signatures and an upload before T, more after it; then the disk of the server's own
+    repositories is lost and every signature deleted: a restore to T from the off-site copy
+    brings back every signature posted before T, none after, and the upload."""
+    host = guestbook.host
+    run = f"offsite-{int(time.time())}"
+    for n in range(2):
+        _sign(host, "Before", f"{run}-before-{n}")
+    _upload(host, f"{run}-before.txt", "uploaded before, off site")
+    _salt_call(host, "webstack_backup.backup", "kind=incr")
+    time.sleep(1)
+    target = _db_now(host)
+    time.sleep(1)
+    _sign(host, "After", f"{run}-after-0")
+    host.exec(["mv", REPO, f"{REPO}.lost"])  # the backup disk is gone
+    try:
+        psql(host, "DELETE FROM signatures_signature")
+        start = time.monotonic()
+        _, out = _salt_call(host, "webstack_backup.restore", f"target={target}", "confirm=True", "source=offsite")
+        seconds = time.monotonic() - start
+        done = _answer(out)
+        assert done["source"] == "offsite"
+        assert _signatures(host, run) == [f"{run}-before-{n}" for n in range(2)]
+        assert host.exec(["cat", f"{MEDIA}/{run}-before.txt"], user=APP)[1].strip() == "uploaded before, off site"
+        assert requests.get(host.url() + "/", timeout=10).status_code == 200
+        assert done["restored_to"][:19] <= target[:19], done
+    finally:
+        host.exec(f"if [ -d {REPO}.lost ]; then rm -rf {REPO}; mv {REPO}.lost {REPO}; fi")
+    rpo = datetime.datetime.fromisoformat(target) - datetime.datetime.fromisoformat(done["restored_to"])
+    timings["restore_offsite_seconds"] = round(seconds, 1)
+    timings["restore_offsite_target_minus_reached_seconds"] = round(rpo.total_seconds(), 3)
+    print(f"restore to {target} from the off-site copy: reached {done['restored_to']}, {seconds:.1f} s, "
+          f"phases {done['phases']}")

@@ -110,6 +110,10 @@ CASES = [
      {"backup": {"enabled": True, "full_schedule": "15 3 * * 0 root sh -c reboot"}}, None,
      ["webstack:backup:full_schedule: expected cron's five fields (minute 0-59, hour 0-23",
       "got the string '15 3 * * 0 root sh -c reboot'"]),
+    ("single-backup-offsite-key-injection", "single",
+     {"backup": {"enabled": True, "offsite": True, "s3_endpoint": "s3.example.org", "s3_bucket": "example-backups",
+                 "s3_access_key": "AKIAEXAMPLE", "s3_secret_key": "abcdefgh\nrepo1-path=/tmp"}}, None,
+     ["webstack:backup:s3_secret_key: expected 3 to 128 letters, digits, '+', '/', '=', '_', '.' or '-'"]),
     ("single-env-reserved-key", "single", {"app": {"env": {"SECRET_KEY": "mine"}}}, None,
      ["webstack:app:env:SECRET_KEY: expected a name of no other variable, got SECRET_KEY, which is a setting of "
       "the formula; rename the formula's with webstack:app:env_names"]),

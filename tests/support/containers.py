@@ -193,6 +193,14 @@ class Host:
         net = networks[self.network] if self.network in networks else next(iter(networks.values()))
         return net["IPAddress"]
 
+    @property
+    def gateway(self):
+        """This host's address on the container's network (the bridge's gateway): where a
+        service of the test run that the container reaches listens."""
+        networks = self.container.attrs["NetworkSettings"]["Networks"]
+        net = networks[self.network] if self.network in networks else next(iter(networks.values()))
+        return net["Gateway"]
+
     def put_dir(self, local_path, container_path):
         """Copy the tree ``local_path`` to ``container_path`` (created; files owned by root),
         leaving out VCS, virtualenv and bytecode clutter."""

@@ -5,6 +5,7 @@ when one fails, with Salt's ``cmd.run_all`` as a fake pgBackRest, PostgreSQL and
 script. A real one: tests/integration/test_backup.py.
 """
 
+import contextlib
 import datetime
 import json
 import os
@@ -58,7 +59,15 @@ class FakeHost:
         self.calls.append(list(cmd))
         if cmd[0] == "restic":
             assert kwargs["env"]["RESTIC_PASSWORD_FILE"] == "/etc/webstack/backup/restic-password"
-            verb = cmd[2]
+            offsite = kwargs["env"]["RESTIC_REPOSITORY"].startswith("s3:")
+            rest = cmd[2:]
+            while rest[0].startswith("-"):  # restic's global options, and their values
+                rest = rest[2:]
+            verb = rest[0]
+            cmd = ["restic", "--quiet", *rest]  # for the checks below, as the local repository's
+            self.calls[-1] = ["restic", "offsite" if offsite else "--quiet", *rest]
+            if offsite and "offsite" in self.fail:
+                return {"retcode": 1, "stdout": "", "stderr": "Fatal: unable to open repository: connection refused"}
             if f"restic-{verb}" in self.fail:
                 return {"retcode": 1, "stdout": "", "stderr": f"Fatal: {verb} went wrong"}
             if verb == "snapshots":
@@ -95,7 +104,7 @@ class FakeHost:
         if prog == "pgbackrest":
             assert args[0].startswith("--config=") and args[1] == "--stanza=webapp"
             verb = args[-1]
-            if verb in self.fail:
+            if verb in self.fail or "--repo=2" in args and "offsite" in self.fail:
                 return {"retcode": 56, "stdout": "", "stderr": f"ERROR: [056]: {verb} went wrong"}
             if verb == "info":
                 message = {0: "ok", 1: "missing stanza path", 2: "no valid backups"}[self.code]
@@ -120,9 +129,9 @@ class FakeHost:
             os.makedirs(status, exist_ok=True)
             ready = os.path.join(status, "000000010000000000000009.ready")
             open(ready, "w").close()
-            self.archiving = threading.Timer(0.3, os.rename, (ready, ready[:-len(".ready")] + ".done"))
+            self.archiving = threading.Timer(0.3, self._archived, (ready,))
             self.archiving.start()
-            return {"retcode": 0, "stdout": "0/9000000\n", "stderr": ""}
+            return {"retcode": 0, "stdout": "000000010000000000000009\n", "stderr": ""}
         if sql == "SELECT txid_current()":
             return {"retcode": 0, "stdout": "1234\n", "stderr": ""}
         if "pg_is_in_recovery" in sql:
@@ -130,9 +139,20 @@ class FakeHost:
                     "stderr": ""}
         raise AssertionError(sql)
 
+    @staticmethod
+    def _archived(ready):
+        with contextlib.suppress(FileNotFoundError):  # the data directory moved meanwhile
+            os.rename(ready, ready[:-len(".ready")] + ".done")
+
     def verbs(self):
         return [c[-1] if c[0] == "runuser" and c[4] == "pgbackrest" else " ".join(c[:3])
                 for c in self.calls if c[0] in ("service", "restic") or c[4] == "pgbackrest"]
+
+    def repos(self):
+        """Each pgBackRest command with its repository, restic's with its own."""
+        return [f"{c[-1]} {next((a for a in c if a.startswith('--repo=')), '')}".strip()
+                if c[0] == "runuser" else f"restic {c[2]} {'offsite' if c[1] == 'offsite' else 'local'}"
+                for c in self.calls if c[0] == "restic" or c[0] == "runuser" and c[4] == "pgbackrest"]
 
 
 class Programs:
@@ -171,7 +191,10 @@ def _config(tmp_path, data_dir, enabled=True):
                    "password_file": "/etc/webstack/backup/restic-password", "restic_cache": "/var/cache/restic",
                    "drill_schedule": "45 4 * * 6", "drill_query": "SELECT count(*) FROM django_migrations",
                    "drill_dir": str(tmp_path / "drill"), "state_dir": str(tmp_path / "state"),
-                   "textfile_dir": str(tmp_path / "textfile"), "keep_days": 15},
+                   "textfile_dir": str(tmp_path / "textfile"), "keep_days": 15, "offsite": False,
+                   "offsite_files_repo": "s3:https://s3.example.org/backups/webstack/files",
+                   "s3_env_file": str(tmp_path / "s3.env"), "s3_ca_file": "/etc/webstack/backup-s3-ca.crt",
+                   "s3_ca": "", "s3_uri_style": "host", "s3_region": "eu-west-1"},
         "postgres_bin_dir": "/usr/lib/postgresql/17/bin",
         "pgbackrest_conf": "/etc/pgbackrest.conf",
         "postgres": {"port": 5432, "name": "webapp"},
@@ -338,7 +361,7 @@ def test_a_restore_archives_the_current_wal_before_it_stops_the_database(host, p
     backup.restore("latest", confirm=True)
     steps = [c[-1] if c[0] == "runuser" else " ".join(c) for c in host.calls]
     # a commit after the target, then the switch, before PostgreSQL stops
-    assert steps.index("SELECT txid_current()") < steps.index("SELECT pg_switch_wal()") < \
+    assert steps.index("SELECT txid_current()") < steps.index("SELECT pg_walfile_name(pg_switch_wal())") < \
         steps.index("service postgresql stop")
     # the segment the switch closed was archived before PostgreSQL stopped
     assert stopped_with == [["000000010000000000000009.done"]]
@@ -572,3 +595,87 @@ def test_where_backups_are_off_every_function_says_so_and_runs_nothing(host, cal
                                                     r"false\); nothing was changed"):
         call()
     assert host.calls == []
+
+
+# ---------------------------------------------------------------- the off-site copy
+
+@pytest.fixture
+def offsite(tmp_path):
+    """The off-site copy turned on, its key in its root-only file."""
+    config = backup.__salt__["webstack_config.get"]()
+    config["backup"]["offsite"] = True
+    (tmp_path / "s3.env").write_text("AWS_ACCESS_KEY_ID=AKIAEXAMPLE\nAWS_SECRET_ACCESS_KEY=abc/def+ghi\n"
+                                     "AWS_DEFAULT_REGION=eu-west-1\n")
+    return config
+
+
+def test_restic_reaches_the_off_site_copy_with_its_key_in_the_environment_never_in_its_arguments(offsite):
+    options, env = backup.restic_invocation(offsite, "offsite")
+    assert env["RESTIC_REPOSITORY"] == "s3:https://s3.example.org/backups/webstack/files"
+    assert env["AWS_ACCESS_KEY_ID"] == "AKIAEXAMPLE" and env["AWS_SECRET_ACCESS_KEY"] == "abc/def+ghi"
+    assert env["RESTIC_FROM_REPOSITORY"] == "/var/backups/webstack/files"  # what `copy` reads
+    assert options == ["-o", "s3.bucket-lookup=dns", "-o", "s3.region=eu-west-1"]
+    offsite["backup"].update(s3_uri_style="path", s3_ca="-----BEGIN CERTIFICATE-----")
+    options, _ = backup.restic_invocation(offsite, "offsite")
+    assert options == ["-o", "s3.bucket-lookup=path", "-o", "s3.region=eu-west-1",
+                       "--cacert", "/etc/webstack/backup-s3-ca.crt"]
+    assert "abc/def+ghi" not in " ".join(options)
+    # the local repository: none of it
+    options, env = backup.restic_invocation(offsite, "local")
+    assert options == [] and "AWS_SECRET_ACCESS_KEY" not in env
+
+
+def test_without_its_key_file_the_off_site_copy_is_not_reached_and_the_error_names_the_file(offsite, tmp_path):
+    (tmp_path / "s3.env").unlink()
+    with pytest.raises(CommandExecutionError, match="s3.env lacks AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"):
+        backup.restic_invocation(offsite, "offsite")
+
+
+def test_a_backup_is_taken_locally_first_then_copied_off_site(host, offsite):
+    done = backup.backup("full")
+    assert done["offsite_label"] == DIFF["label"]
+    taken = host.repos()
+    assert taken.index("restic backup local") < taken.index("backup --repo=1") < taken.index("restic copy offsite") \
+        < taken.index("backup --repo=2"), taken
+    assert "restic forget local" in taken and "restic forget offsite" in taken
+
+
+def test_an_unreachable_store_fails_the_backup_after_the_local_one_is_taken(host, offsite):
+    host.fail.add("offsite")
+    with pytest.raises(CommandExecutionError, match="restic copy [(]the off-site copy[)] failed"):
+        backup.backup("diff")
+    assert "backup --repo=1" in host.repos()
+    found = backup.status()
+    assert found["ok"] is False and found["postgres"]["ok"] is True
+    assert found["offsite"]["problems"][0].startswith("the database's repository: pgbackrest info failed"), found
+    assert found["offsite"]["problems"][1].startswith("the uploads: the repository: restic snapshots (the off-site"), \
+        found
+
+
+def test_the_status_reports_the_off_site_copy(host, offsite):
+    backup.drill()
+    found = backup.status()
+    assert found["ok"] is True, [part["problems"] for part in found.values() if isinstance(part, dict)]
+    assert found["offsite"]["newest_backup"] == DIFF["label"] and found["offsite"]["snapshots"] == 2
+    assert "info --repo=2" in host.repos() and "restic snapshots offsite" in host.repos()
+    text = _read(os.path.join(offsite["backup"]["textfile_dir"], "webstack_backup_webapp.prom"))
+    assert 'webstack_backup_newest_timestamp_seconds{app="webapp",dataset="postgres_offsite"} ' in text
+
+
+def test_a_restore_from_the_off_site_copy_reads_it_alone(host, offsite):
+    done = backup.restore(target="latest", confirm=True, source="offsite")
+    assert done["source"] == "offsite"
+    repos = host.repos()
+    assert "restore --repo=2" in repos and "restic restore offsite" in repos
+    assert "info --repo=1" not in repos and "restic restore local" not in repos
+
+
+@pytest.mark.parametrize("source, message", [
+    ("elsewhere", "source 'elsewhere': expected local or offsite; nothing was changed"),
+    ("offsite", "source offsite: this server has no off-site copy (backup:offsite is false); nothing was changed"),
+])
+def test_a_restore_from_a_source_the_server_lacks_is_refused(host, source, message):
+    with pytest.raises(CommandExecutionError) as exc:
+        backup.restore(target="latest", confirm=True, source=source)
+    assert str(exc.value) == message
+    assert host.repos() == []

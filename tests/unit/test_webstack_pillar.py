@@ -38,6 +38,11 @@ SECRET_KEY = "k3y-Of-Fifty-Plus-Chars_" + "Zq7" * 12  # 60 characters
 PG_PASSWORD = "pg-Pass-W0rd-7654321"
 REDIS_PASSWORD = "redis-Pass-W0rd-987"
 BACKUP_PASSPHRASE = "backup-Pass-Phr4se-2468"
+# backups with their off-site copy, as valid
+OFFSITE = {"backup:enabled": True, "backup:passphrase": BACKUP_PASSPHRASE, "backup:offsite": True,
+           "backup:s3_endpoint": "s3.eu-west-1.amazonaws.com", "backup:s3_bucket": "example-backups",
+           "backup:s3_access_key": "AKIAIOSFODNN7EXAMPLE",
+           "backup:s3_secret_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
 
 VALID = {
     "roles": ["single"],
@@ -525,6 +530,24 @@ BAD = [
     ("backup-path-relative", {"backup:path": "backups"}, "webstack:backup:path", "an absolute path"),
     ("backup-retention-zero", {"backup:retention_full": 0}, "webstack:backup:retention_full",
      "a number of backups from 1 to 100"),
+    # the off-site copy
+    ("offsite-without-backups", dict(OFFSITE, **{"backup:enabled": False}), "webstack:backup:offsite",
+     "expected false while backup:enabled is false"),
+    ("offsite-without-endpoint", dict(OFFSITE, **{"backup:s3_endpoint": ""}), "webstack:backup:s3_endpoint",
+     "expected the S3 endpoint's host name with backup:offsite true, it is missing"),
+    ("offsite-without-secret-key", {k: v for k, v in OFFSITE.items() if k != "backup:s3_secret_key"},
+     "webstack:backup:s3_secret_key", "it is missing"),
+    ("offsite-bucket-uppercase", dict(OFFSITE, **{"backup:s3_bucket": "My_Backups"}), "webstack:backup:s3_bucket",
+     "a bucket name of 3 to 63 lowercase letters"),
+    ("offsite-endpoint-url", dict(OFFSITE, **{"backup:s3_endpoint": "https://s3.example.org/"}),
+     "webstack:backup:s3_endpoint", "a host name or an IP address"),
+    ("offsite-key-newline", dict(OFFSITE, **{"backup:s3_secret_key": "abcdef\nrepo3-path=/tmp"}),
+     "webstack:backup:s3_secret_key", "3 to 128 letters, digits"),
+    ("offsite-uri-style", dict(OFFSITE, **{"backup:s3_uri_style": "virtual"}), "webstack:backup:s3_uri_style",
+     "one of host, path"),
+    ("offsite-ca-with-key", dict(OFFSITE, **{"backup:s3_ca": "-----BEGIN PRIVATE KEY-----\nAAAA\n"
+                                                             "-----END PRIVATE KEY-----\n"}),
+     "webstack:backup:s3_ca", "PEM"),
     # a key the formula does not read: a typo, named with its neighbour
     ("unknown-key-typo", {"wsgi:worker": 4}, "webstack:wsgi:worker",
      "no such key, the formula does not read it (did you mean wsgi:workers?)"),
@@ -574,6 +597,10 @@ def test_tls_port_may_equal_the_front_port_where_tls_is_off_or_behind_the_lb():
 
 def test_backups_on_a_single_server_with_their_passphrase_are_valid():
     assert pillar_mod.validate(pillar=_with({"backup:enabled": True, "backup:passphrase": BACKUP_PASSPHRASE})) == []
+
+
+def test_backups_with_an_off_site_copy_are_valid():
+    assert pillar_mod.validate(pillar=_with(OFFSITE)) == []
 
 
 def test_backups_on_a_clusters_node_are_refused():

@@ -114,7 +114,8 @@ def test_the_defaults_and_each_os_file_pass_the_schema(os_file):
 
 def test_secrets_are_the_database_and_redis_ones_and_their_derived_and_tls_keys():
     assert sorted(schema_util.secret_paths(SCHEMA)) == [
-        "app:secret_key", "app:secrets", "backup:passphrase", "mariadb:password", "postgres:password",
+        "app:secret_key", "app:secrets", "backup:passphrase", "backup:s3_access_key", "backup:s3_secret_key",
+        "mariadb:password", "postgres:password",
         "redis:password",
         "redis:user_passwords:broker", "redis:user_passwords:cache", "tls:private_key"]
 

@@ -4,7 +4,9 @@
     pgBackRest (postgres/files/webstack.conf.jinja); cron takes the uploads' snapshots and
     the full and differential backups on their schedule, and runs the restore drill; the
     first backup and snapshot are taken, and a first drill runs, at once, so that a restore
-    works and webstack_backup.status has a drill to report from the first run on. #}
+    works and webstack_backup.status has a drill to report from the first run on. With
+    backup:offsite, both repositories have a copy in an S3 bucket: pgBackRest's repo2 and a
+    restic repository that each snapshot is copied to. #}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import webstack with context %}
 {%- set b = webstack.backup %}
@@ -90,6 +92,46 @@ webstack-backup-restic-password-file-managed:
     - show_changes: False
     - require:
       - file: webstack-backup-etc-file-directory
+
+{#- the off-site copy's key, for restic (pgBackRest reads its own from its configuration),
+    and the authority of the store's certificate where the pillar names one #}
+{%- if b.offsite %}
+webstack-backup-s3-key-file-managed:
+  file.managed:
+    - name: {{ b.s3_env_file }}
+    - source: salt://{{ tpldir }}/files/s3.env.jinja
+    - template: jinja
+    - context:
+        tplroot: {{ tplroot }}
+    - user: root
+    - group: root
+    - mode: '0600'
+    - show_changes: False
+    - require:
+      - file: webstack-backup-etc-file-directory
+    - require_in:
+      - webstack_backup: webstack-backup-files-webstack_backup-files_repository_present
+{%- else %}
+webstack-backup-s3-key-file-absent:
+  file.absent:
+    - name: {{ b.s3_env_file }}
+{%- endif %}
+{%- if b.offsite and b.s3_ca %}
+webstack-backup-s3-authority-file-managed:
+  file.managed:
+    - name: {{ b.s3_ca_file }}
+    - contents: {{ b.s3_ca | json }}
+    - user: root
+    - group: root
+    - mode: '0644'
+    - require_in:
+      - webstack_backup: webstack-backup-stanza-webstack_backup-stanza_present
+      - webstack_backup: webstack-backup-files-webstack_backup-files_repository_present
+{%- else %}
+webstack-backup-s3-authority-file-absent:
+  file.absent:
+    - name: {{ b.s3_ca_file }}
+{%- endif %}
 
 webstack-backup-files-repository-file-directory:
   file.directory:
