@@ -558,8 +558,8 @@ def _drill_status(config, now):
         "last_ok": record.get("ok") if record else None,
         "last_seconds": record.get("seconds") if record else None,
         "age_seconds": int((now - at).total_seconds()) if at else None,
-        "postgres": record.get("postgres") if record else None,
-        "uploads": record.get("uploads") if record else None,
+        **{dataset: (record or {}).get(dataset) for dataset in DRILL_SETS
+           if dataset in ("postgres", "uploads") or (record or {}).get(dataset)},
         "problems": problems,
         "ok": not problems,
     }
@@ -608,6 +608,8 @@ def _age(delta):
 # ---------------------------------------------------------------- the drill
 
 DRILL_RECORD = "drill.json"
+# what a drill record may hold, by data set
+DRILL_SETS = ("postgres", "uploads", "postgres_offsite", "uploads_offsite")
 
 
 def _drill_record(config):
@@ -629,16 +631,20 @@ def _write_record(config, record):
     os.replace(path + ".tmp", path)
 
 
-def _drill_postgres(config, scratch):
-    """The newest backup restored into ``scratch`` (WAL to its consistent end, archiving off),
-    started there on a socket of its own, the check query run in the app's database, stopped.
-    Returns the backup's label and the query's answer; raises with what failed."""
+def _drill_postgres(config, scratch, source="local"):
+    """The newest backup of repository ``source`` restored into ``scratch`` (WAL to its
+    consistent end, archiving off), started there on a socket of its own, the check query
+    run in the app's database, stopped. Returns the backup's label and the query's answer;
+    raises with what failed."""
     b, pg = config["backup"], config["postgres"]
-    label = _info(config)["backups"][-1]["label"]
+    backups = _info(config, source)["backups"]
+    if not backups:
+        raise CommandExecutionError("no backup in the repository")
+    label = backups[-1]["label"]
     data = os.path.join(scratch, "data")
     _runuser(["mkdir", "-m", "0700", data], timeout=60)
     _pgbackrest(config, [f"--pg1-path={data}", f"--set={label}", "--type=immediate", "--target-action=promote",
-                         "--archive-mode=off", "restore"], timeout=6 * 3600, source="local")
+                         "--archive-mode=off", "restore"], timeout=6 * 3600, source=source)
     # Debian keeps the server's config in /etc: the scratch instance gets its own, on a socket
     # in the scratch directory only (no TCP), that archives nothing
     conf = (f"listen_addresses = ''\nport = {pg['port']}\nunix_socket_directories = '{scratch}'\n"
@@ -672,14 +678,14 @@ def _drill_postgres(config, scratch):
     return label, answer["stdout"].strip()[:200]
 
 
-def _drill_uploads(config, scratch):
-    """The repository's structure checked and the newest snapshot restored into ``scratch``;
-    the snapshot's id and how many files it held."""
-    snaps = _snapshots(config)
+def _drill_uploads(config, scratch, source="local"):
+    """The structure of repository ``source`` checked and its newest snapshot restored into
+    ``scratch``; the snapshot's id and how many files it held."""
+    snaps = _snapshots(config, source)
     if not snaps:
         raise CommandExecutionError("no snapshot in the repository")
-    _restic(config, ["check"], timeout=6 * 3600)
-    _restic(config, ["restore", snaps[-1]["id"], "--target", scratch], timeout=6 * 3600)
+    _restic(config, ["check"], timeout=6 * 3600, source=source)
+    _restic(config, ["restore", snaps[-1]["id"], "--target", scratch], timeout=6 * 3600, source=source)
     count = sum(len(files) for _, _, files in os.walk(scratch))
     return snaps[-1]["id"][:8], count
 
@@ -690,7 +696,8 @@ def drill():
     never touches the live one (its own directory, no TCP, archiving off), started,
     ``backup:drill_query`` run in the app's database there, stopped and removed; the
     uploads' repository checked and its newest snapshot restored into a scratch
-    directory. The result, with how long each took, is recorded for
+    directory; the same from the off-site copy where it is on (``postgres_offsite``,
+    ``uploads_offsite``). The result, with how long each took, is recorded for
     :py:func:`status` (a failed drill is a problem there) and returned; a failed drill
     exits non-zero. cron runs it on ``backup:drill_schedule``.
 
@@ -703,15 +710,16 @@ def drill():
     config = _enabled()
     record = {"at": _iso(datetime.datetime.now(datetime.UTC))}
     start = time.monotonic()
-    for dataset, run in (("postgres", _drill_postgres), ("uploads", _drill_uploads)):
+    for dataset in _drill_sets(config):
+        run = _drill_postgres if dataset.startswith("postgres") else _drill_uploads
         scratch = os.path.join(config["backup"]["drill_dir"], dataset)
         began = time.monotonic()
         __salt__["file.remove"](scratch)
         os.makedirs(scratch, mode=0o700)
-        if dataset == "postgres":  # PostgreSQL's own scratch directory; restic's is root's
+        if run is _drill_postgres:  # PostgreSQL's own scratch directory; restic's is root's
             os.chown(scratch, *_postgres_ids())
         try:
-            what, answer = run(config, scratch)
+            what, answer = run(config, scratch, "offsite" if dataset.endswith("_offsite") else "local")
             record[dataset] = {"ok": True, "from": what, "answer": answer}
         except (CommandExecutionError, OSError) as exc:
             record[dataset] = {"ok": False, "error": str(exc)[-1000:]}
@@ -719,7 +727,7 @@ def drill():
             __salt__["file.remove"](scratch)
         record[dataset]["seconds"] = round(time.monotonic() - began, 1)
     record["seconds"] = round(time.monotonic() - start, 1)
-    record["ok"] = all(record[d]["ok"] for d in ("postgres", "uploads"))
+    record["ok"] = all(record[d]["ok"] for d in _drill_sets(config))
     _write_record(config, record)
     _refresh_metrics(config)
     if not record["ok"]:
@@ -750,8 +758,14 @@ def drill_present(test=False):
     return {"changed": True, "comment": f"a first restore drill passed in {done['seconds']} s"}
 
 
+def _drill_sets(config):
+    """The data sets a drill restores: the database and the uploads, from each repository."""
+    return [f"{dataset}{'' if source == 'local' else '_' + source}" for source in _sources(config)
+            for dataset in ("postgres", "uploads")]
+
+
 def _drill_problem(record):
-    return "; ".join(f"{d}: {record[d].get('error')}" for d in ("postgres", "uploads")
+    return "; ".join(f"{d}: {record[d].get('error')}" for d in DRILL_SETS
                      if isinstance(record.get(d), dict) and not record[d].get("ok"))
 
 

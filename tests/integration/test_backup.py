@@ -349,7 +349,7 @@ def offsite(guestbook, tmp_path_factory):
 def test_the_off_site_copy_holds_both_encrypted_and_the_status_reports_it(guestbook, offsite):
     """A marker in a row and in an upload, a backup: the bucket holds pgBackRest's backup and
     WAL and restic's snapshot, none of its objects holds the marker; the status reports the
-    copy, and the store's key is in no file another user reads and in no process's arguments."""
+    copy, the drill restores from it, and the store's key is in no file the app's user reads."""
     host = guestbook.host
     _sign(host, "Mallory", f"{MARKER} off site")
     _upload(host, "marker-offsite.txt", f"{MARKER} in an upload off site")
@@ -368,6 +368,11 @@ def test_the_off_site_copy_holds_both_encrypted_and_the_status_reports_it(guestb
     assert status["offsite"]["newest_backup"] == done["offsite_label"] and status["offsite"]["snapshots"] >= 1
     # the copy of the backup's snapshot (a copy has an id of its own, and the same time)
     assert status["offsite"]["newest_snapshot_at"] == status["uploads"]["newest_snapshot_at"], status
+    # the drill restores from the copy too
+    _, out = _salt_call(host, "webstack_backup.drill")
+    drill = _answer(out)
+    assert drill["ok"] is True and drill["postgres_offsite"]["from"] == done["offsite_label"], drill
+    assert drill["uploads_offsite"]["ok"] is True, drill
     code, _ = host.exec(["cat", "/etc/webstack/backup/s3.env"], user=APP, check=False)
     assert code != 0
     assert host.exec(["stat", "-c", "%a %U", "/etc/webstack/backup/s3.env"])[1].strip() == "600 root"

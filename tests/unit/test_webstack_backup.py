@@ -679,3 +679,22 @@ def test_a_restore_from_a_source_the_server_lacks_is_refused(host, source, messa
         backup.restore(target="latest", confirm=True, source=source)
     assert str(exc.value) == message
     assert host.repos() == []
+
+
+def test_a_drill_restores_the_off_site_copy_too(host, offsite):
+    done = backup.drill()
+    assert done["ok"] is True
+    assert set(done) >= {"postgres", "uploads", "postgres_offsite", "uploads_offsite"}
+    repos = host.repos()
+    assert "restore --repo=1" in repos and "restore --repo=2" in repos
+    assert "restic check offsite" in repos and "restic restore offsite" in repos
+    assert backup.status()["drill"]["postgres_offsite"]["ok"] is True
+
+
+def test_a_drill_fails_when_the_off_site_copy_does_not_answer_and_says_so(host, offsite):
+    host.fail.add("offsite")
+    done = backup.drill()
+    assert done["ok"] is False and done["postgres"]["ok"] and done["uploads"]["ok"]
+    assert not done["postgres_offsite"]["ok"] and not done["uploads_offsite"]["ok"]
+    problems = backup.status()["drill"]["problems"]
+    assert "failed: postgres_offsite: pgbackrest info failed" in problems[0], problems
