@@ -933,8 +933,18 @@ def test_varnish_in_front_caches_anonymous_pages_never_a_session_and_a_deploy_ba
 NODES_YAML = f"{MASTER_DIR}/pillar/webstack/nodes.yaml"
 
 
-def _use_project(master, name, project_settings):
-    use_project(master, name, project_repo(name), project_settings)
+def _use_project(master, name, project_settings, wsgi_server=None):
+    use_project(master, name, project_repo(name), project_settings, wsgi_server)
+
+
+def _check_the_new_health_path_first(master):
+    """The load balancer configured with the project's health path before the rollout, as an
+    operator swapping projects does: the path moves from /healthz (the cluster's first
+    project) to / (the guestbook and the linkboard have no /healthz), and orch.deploy
+    configures the load balancer last (right for a project whose new release brings its new
+    health path), so HAProxy would drain every node that does not answer the old one."""
+    code, out = master.exec(["salt", "--out=json", "--static", "lb1", "state.apply", "webstack.roles.lb"], check=False)
+    assert code == 0, out[-3000:]
 
 
 def _guestbook_commit(master, change):
@@ -965,12 +975,7 @@ def test_the_guestbook_project_deploys_on_the_cluster_by_pillar_alone(cluster, t
     _use_project(master, "guestbook", GUESTBOOK_SETTINGS)
     master.exec(["sed", "-i", "s/^app2: \\[app\\]$/app2: [app, worker]/", NODES_YAML])
     assert "app2: [app, worker]" in master.exec(["cat", NODES_YAML])[1]
-    # The health path moves from /healthz (the old project's) to / (the guestbook has no
-    # /healthz): HAProxy checks the path both projects answer before the rollout, as an
-    # operator swapping projects does (orch.deploy configures the load balancer last, right
-    # for a project whose new release brings its new health path)
-    code, out = master.exec(["salt", "--out=json", "--static", "lb1", "state.apply", "webstack.roles.lb"], check=False)
-    assert code == 0, out[-3000:]
+    _check_the_new_health_path_first(master)
 
     code, out, seconds = cluster.orchestrate("orch.deploy")
     timings["orch_deploy_guestbook"] = seconds
@@ -1039,7 +1044,10 @@ def test_the_flask_project_deploys_on_the_cluster_by_pillar_alone(cluster, timin
     nodes show, its static files come through HAProxy from Apache, the guestbook's Celery
     programs are gone from the worker nodes, and the next orch.deploy changes nothing."""
     master = cluster.master
-    _use_project(master, "linkboard", LINKBOARD_SETTINGS)
+    # mod_wsgi, as the test of the switch to it leaves the cluster (the linkboard's requirements
+    # have no Gunicorn, the cluster's first server)
+    _use_project(master, "linkboard", LINKBOARD_SETTINGS, wsgi_server="mod_wsgi")
+    _check_the_new_health_path_first(master)  # a no-op after the guestbook's test, which has the same path
     code, out, seconds = cluster.orchestrate("orch.deploy")
     timings["orch_deploy_linkboard"] = seconds
     assert code == 0, why_failed(out)

@@ -192,12 +192,12 @@ def deploy_under_load(cluster, lb_ip, sls, timings, key, pillar=None, paths=("/"
     return code, out, summary
 
 
-def use_project(master, name, repo, project_settings):
+def use_project(master, name, repo, project_settings, wsgi_server=None):
     """The cluster's pillar deploys tests/projects/<name> (``repo``: its bare git repository,
     copied to the master and served by git daemon there): the project's app keys
-    (``project_settings["app"]``, but the WSGI server, which stays the cluster's) in
-    cluster.sls as it was before the first project, its other sections beside them, its own
-    secrets (``app:secrets``, if any) in secrets.sls."""
+    (``project_settings["app"]``, but the WSGI server, which stays the cluster's unless
+    ``wsgi_server`` names one) in cluster.sls as it was before the first project, its other
+    sections beside them, its own secrets (``app:secrets``, if any) in secrets.sls."""
     master.exec("command -v git >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends "
                 "git >/dev/null)", timeout=900)
     master.put_dir(str(repo), f"/srv/git/{name}.git")
@@ -212,6 +212,9 @@ def use_project(master, name, repo, project_settings):
     text = text.replace("  app:\n    name: webapp\n", "  app:\n    name: webapp\n" + "\n".join(
         "  " + line for line in app_keys.splitlines()) + "\n", 1)
     others = {key: value for key, value in project_settings.items() if key not in ("app", "wsgi")}
+    if wsgi_server:  # in place of the cluster's (a test before may have switched it)
+        text = re.sub(r"(?m)^  wsgi:\n    server: .*\n", "", text)
+        others["wsgi"] = {"server": wsgi_server}
     if others:
         text += "\n" + "\n".join("  " + line for line in yaml.safe_dump(
             others, default_flow_style=False).splitlines()) + "\n"
