@@ -179,8 +179,11 @@ def _info(config, source="local"):
                 "stop": _utc(b["timestamp"]["stop"]), "size": (b.get("info") or {}).get("size")}
                for b in stanza.get("backup") or []]
     archive = (stanza.get("archive") or [{}])[-1]
+    databases = sorted(stanza.get("db") or [], key=lambda db: db.get("id", 0))
     return {"code": stanza["status"]["code"], "message": stanza["status"]["message"], "backups": backups,
-            "wal": {"min": archive.get("min"), "max": archive.get("max")}}
+            "wal": {"min": archive.get("min"), "max": archive.get("max")},
+            # the database the repository holds now (another one's after a server was rebuilt)
+            "system_id": str(databases[-1]["system-id"]) if databases and "system-id" in databases[-1] else None}
 
 
 def info():
@@ -223,13 +226,23 @@ def stanza_present(test=False):
     config = _config()
     stanza = config["backup"]["stanza"]
     missing = []
+    live = None
     for source in _sources(config):
         found = _info(config, source)
         if found["code"] in _NO_STANZA:
             missing.append(source)
-        elif found["code"] not in (0, 2):  # 2: no valid backup yet
+            continue
+        if found["code"] not in (0, 2):  # 2: no valid backup yet
             raise CommandExecutionError(f"pgBackRest's stanza {stanza} ({source} repository): {found['message']} "
                                         f"(code {found['code']})")
+        live = live or _psql(config, "SELECT system_identifier FROM pg_control_system()", check=False)
+        if found["system_id"] and live and found["system_id"] != live:
+            raise CommandExecutionError(
+                f"the {source} repository holds the backups of another database (system id {found['system_id']}; "
+                f"this server's is {live}): a server built anew, or a repository that two servers share? Nothing "
+                f"was changed. To bring that database here, restore it (webstack_backup.restore target=latest "
+                f"confirm=True source={source}), then run this again; to keep this one, give this server a "
+                "repository of its own (backup:path, backup:s3_path)")
     if not missing:
         return {"changed": False, "comment": f"pgBackRest's stanza {stanza} exists"}
     where = " and ".join(f"the {source} repository" for source in missing)

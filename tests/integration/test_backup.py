@@ -412,3 +412,38 @@ def test_with_the_servers_repositories_lost_a_restore_from_the_off_site_copy_bri
     timings["restore_offsite_target_minus_reached_seconds"] = round(rpo.total_seconds(), 3)
     print(f"restore to {target} from the off-site copy: reached {done['restored_to']}, {seconds:.1f} s, "
           f"phases {done['phases']}")
+
+
+def test_a_server_built_anew_takes_its_database_back_from_the_off_site_copy(guestbook, offsite, timings):
+    """The server's database and its backup disk both lost, PostgreSQL's cluster made anew
+    (another system id), and `./bootstrap.sh` run as on a new server: it stops at the
+    off-site copy, which holds the backups of the old database, and says how to restore it;
+    the restore from the copy brings back the signature posted before the loss, and the next
+    `./bootstrap.sh` takes the backups again, locally and off site."""
+    host = guestbook.host
+    run = f"anew-{int(time.time())}"
+    _sign(host, "Before", f"{run}-before-the-loss")
+    _salt_call(host, "webstack_backup.backup", "kind=incr")
+    _archived(host)
+    host.exec(["mv", REPO, f"{REPO}.lost"])
+    try:
+        host.exec("pg_dropcluster --stop 17 main && pg_createcluster 17 main >/dev/null", timeout=300)
+        code, out, _ = guestbook.run_bootstrap()
+        assert code != 0, out[-3000:]
+        assert "the offsite repository holds the backups of another database (system id " in out, out[-3000:]
+        assert "webstack_backup.restore target=latest confirm=True source=offsite" in out, out[-3000:]
+        # a database anew: the app's tables are not there
+        assert psql(host, "SELECT coalesce(to_regclass('signatures_signature')::text, 'none')") == "none"
+        start = time.monotonic()
+        _, answer = _salt_call(host, "webstack_backup.restore", "target=latest", "confirm=True", "source=offsite")
+        seconds = time.monotonic() - start
+        assert _signatures(host, run) == [f"{run}-before-the-loss"], _answer(answer)
+        code, out, _ = guestbook.run_bootstrap()
+        assert code == 0, out[-6000:]
+    finally:
+        host.exec(["rm", "-rf", f"{REPO}.lost"])  # the disk that was lost: the server has a new one
+    _, out = _salt_call(host, "webstack_backup.status")
+    status = _answer(out)
+    assert status["ok"] is True and status["postgres"]["backups"] >= 1 and status["offsite"]["backups"] >= 2, status
+    assert requests.get(host.url() + "/", timeout=10).status_code == 200
+    timings["restore_server_anew_seconds"] = round(seconds, 1)

@@ -53,6 +53,8 @@ class FakeHost:
         self.failed_at = None
         self.replayed = NOW - datetime.timedelta(minutes=5)
         self.scratch_running = False
+        self.system_id = 7716640222832135987  # the repository's database, and the live one's
+        self.live_system_id = self.system_id
 
     def __call__(self, cmd, **kwargs):
         assert kwargs["python_shell"] is False
@@ -109,7 +111,8 @@ class FakeHost:
             if verb == "info":
                 message = {0: "ok", 1: "missing stanza path", 2: "no valid backups"}[self.code]
                 out = [{"name": "webapp", "status": {"code": self.code, "message": message}, "backup": self.backups,
-                        "archive": [{"min": "000000010000000000000001", "max": "000000010000000000000009"}]}]
+                        "archive": [{"min": "000000010000000000000001", "max": "000000010000000000000009"}],
+                        "db": [{"id": 1, "repo-key": 1, "system-id": self.system_id, "version": "17"}]}]
                 return {"retcode": 0, "stdout": json.dumps(out), "stderr": ""}
             if verb == "restore":
                 with open(os.path.join(self.data_dir, "PG_VERSION"), "w", encoding="ascii") as fh:
@@ -132,6 +135,8 @@ class FakeHost:
             self.archiving = threading.Timer(0.3, self._archived, (ready,))
             self.archiving.start()
             return {"retcode": 0, "stdout": "000000010000000000000009\n", "stderr": ""}
+        if "pg_control_system" in sql:
+            return {"retcode": 0, "stdout": f"{self.live_system_id}\n", "stderr": ""}
         if sql == "SELECT txid_current()":
             return {"retcode": 0, "stdout": "1234\n", "stderr": ""}
         if "pg_is_in_recovery" in sql:
@@ -698,3 +703,15 @@ def test_a_drill_fails_when_the_off_site_copy_does_not_answer_and_says_so(host, 
     assert not done["postgres_offsite"]["ok"] and not done["uploads_offsite"]["ok"]
     problems = backup.status()["drill"]["problems"]
     assert "failed: postgres_offsite: pgbackrest info failed" in problems[0], problems
+
+
+def test_a_repository_of_another_database_stops_the_stanza_and_says_what_to_do(host):
+    """A server built anew (another system id) with the repository of the one it replaces:
+    nothing is created or backed up there, and the message names both and the restore."""
+    host.live_system_id = 7800000000000000001
+    with pytest.raises(CommandExecutionError) as exc:
+        backup.stanza_present()
+    assert str(exc.value).startswith("the local repository holds the backups of another database (system id "
+                                     "7716640222832135987; this server's is 7800000000000000001)")
+    assert "webstack_backup.restore target=latest confirm=True source=local" in str(exc.value)
+    assert "stanza-create" not in host.verbs()
