@@ -240,7 +240,7 @@ def stanza_present(test=False):
             raise CommandExecutionError(
                 f"the {source} repository holds the backups of another database (system id {found['system_id']}; "
                 f"this server's is {live}): a server built anew, or a repository that two servers share? Nothing "
-                f"was changed. To bring that database here, restore it (webstack_backup.restore target=latest "
+                f"was written to it. To bring that database here, restore it (webstack_backup.restore target=latest "
                 f"confirm=True source={source}), then run this again; to keep this one, give this server a "
                 "repository of its own (backup:path, backup:s3_path)")
     if not missing:
