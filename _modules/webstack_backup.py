@@ -198,16 +198,19 @@ def info():
         salt-call webstack_backup.info
     """
     config = _enabled()
-    found = _info(config)
-    found["backups"] = [dict(b, start=_iso(b["start"]), stop=_iso(b["stop"])) for b in found["backups"]]
-    found["uploads"] = [dict(snap, time=_iso(snap["time"])) for snap in _snapshots(config)]
+    found = _listing(config, "local")
     if config["backup"]["offsite"]:
-        offsite = _info(config, "offsite")
-        found["offsite"] = {"backups": [dict(b, start=_iso(b["start"]), stop=_iso(b["stop"]))
-                                        for b in offsite["backups"]],
-                            "wal": offsite["wal"],
-                            "uploads": [dict(snap, time=_iso(snap["time"]))
-                                        for snap in _snapshots(config, "offsite")]}
+        found["offsite"] = {key: value for key, value in _listing(config, "offsite").items()
+                            if key in ("backups", "wal", "uploads")}
+    return found
+
+
+def _listing(config, source):
+    """What repository ``source`` holds, its times as text: the stanza's info, with the
+    uploads' snapshots (``uploads``)."""
+    found = _info(config, source)
+    found["backups"] = [dict(b, start=_iso(b["start"]), stop=_iso(b["stop"])) for b in found["backups"]]
+    found["uploads"] = [dict(snap, time=_iso(snap["time"])) for snap in _snapshots(config, source)]
     return found
 
 
@@ -313,11 +316,7 @@ def backup(kind="full"):
     # the uploads first: the snapshot is older than the backup's end, so any time a restore
     # reaches has a snapshot at or before it
     snapshot = _snapshot_uploads(config)
-    _pgbackrest(config, [f"--type={kind}", "backup"], timeout=6 * 3600, source="local")
-    if kind == "full":
-        _forget(config, "local")
-    backups = _info(config)["backups"]
-    done = {"label": backups[-1]["label"] if backups else None, "snapshot": snapshot, "kind": kind}
+    done = {"label": _backup_in(config, kind, "local"), "snapshot": snapshot, "kind": kind}
     try:  # after the local one, which an unreachable store does not stop
         if config["backup"]["offsite"]:
             done["offsite_label"] = _backup_offsite(config, kind)
@@ -333,16 +332,22 @@ def _forget(config, source):
             timeout=6 * 3600, source=source)
 
 
+def _backup_in(config, kind, source):
+    """The database's backup of ``kind`` in repository ``source`` (pgBackRest makes a full
+    one of the first), and after a full one the snapshots older than the backups kept
+    forgotten there; the newest backup's label."""
+    _pgbackrest(config, [f"--type={kind}", "backup"], timeout=6 * 3600, source=source)
+    if kind == "full":
+        _forget(config, source)
+    backups = _info(config, source)["backups"]
+    return backups[-1]["label"] if backups else None
+
+
 def _backup_offsite(config, kind):
     """The off-site copy: the snapshots it lacks copied (each with its time, older than the
-    backup below), then the database's backup of ``kind`` in repo2 (pgBackRest makes a
-    full one of the first); the label."""
+    backup below), then the database's backup of ``kind`` in repo2; the label."""
     _copy_offsite(config)
-    _pgbackrest(config, [f"--type={kind}", "backup"], timeout=6 * 3600, source="offsite")
-    if kind == "full":
-        _forget(config, "offsite")
-    backups = _info(config, "offsite")["backups"]
-    return backups[-1]["label"] if backups else None
+    return _backup_in(config, kind, "offsite")
 
 
 def backup_present(test=False):
@@ -362,9 +367,10 @@ def backup_present(test=False):
     backups = _info(config)["backups"]
     snaps = _snapshots(config)
     offsite = config["backup"]["offsite"]
-    offsite_backups = _info(config, "offsite")["backups"] if offsite else [None]
-    offsite_snaps = _snapshots(config, "offsite") if offsite else [None]
-    if backups and snaps and offsite_backups and offsite_snaps:
+    offsite_backups = _info(config, "offsite")["backups"] if offsite else []
+    offsite_snaps = _snapshots(config, "offsite") if offsite else []
+    offsite_missing = offsite and not (offsite_backups and offsite_snaps)
+    if backups and snaps and not offsite_missing:
         return {"changed": False, "comment": f"the repositories hold {len(backups)} backup(s), the newest "
                                              f"{backups[-1]['label']}, and {len(snaps)} snapshot(s) of the uploads"
                 + (f"; the off-site copy {len(offsite_backups)} and {len(offsite_snaps)}" if offsite else "")}
@@ -379,7 +385,7 @@ def backup_present(test=False):
     if not snaps:
         snapshot = _snapshot_uploads(config)
         comments.append(f"a first snapshot of the uploads was taken: {snapshot[:8]}")
-    if not offsite_backups or not offsite_snaps:
+    if offsite_missing:
         label = _backup_offsite(config, "full")
         comments.append(f"a first full backup was taken in the off-site copy: {label}")
     return {"changed": True, "comment": "; ".join(comments)}

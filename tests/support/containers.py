@@ -187,19 +187,21 @@ class Host:
         return f"{'https' if port == 443 else 'http'}://127.0.0.1:{bindings[0]['HostPort']}"
 
     @property
-    def ip(self):
-        """The container's address on its network (the first one if it has several)."""
+    def _network_settings(self):
+        """Docker's settings of the container on its network (the first one if it has several)."""
         networks = self.container.attrs["NetworkSettings"]["Networks"]
-        net = networks[self.network] if self.network in networks else next(iter(networks.values()))
-        return net["IPAddress"]
+        return networks[self.network] if self.network in networks else next(iter(networks.values()))
+
+    @property
+    def ip(self):
+        """The container's address on its network."""
+        return self._network_settings["IPAddress"]
 
     @property
     def gateway(self):
         """This host's address on the container's network (the bridge's gateway): where a
         service of the test run that the container reaches listens."""
-        networks = self.container.attrs["NetworkSettings"]["Networks"]
-        net = networks[self.network] if self.network in networks else next(iter(networks.values()))
-        return net["Gateway"]
+        return self._network_settings["Gateway"]
 
     def put_dir(self, local_path, container_path):
         """Copy the tree ``local_path`` to ``container_path`` (created; files owned by root),

@@ -715,3 +715,12 @@ def test_a_repository_of_another_database_stops_the_stanza_and_says_what_to_do(h
                                      "7716640222832135987; this server's is 7800000000000000001)")
     assert "webstack_backup.restore target=latest confirm=True source=local" in str(exc.value)
     assert "stanza-create" not in host.verbs()
+
+
+def test_info_lists_the_off_site_copy_beside_the_local_repositories(host, offsite):
+    found = backup.info()
+    assert [b["label"] for b in found["backups"]] == [FULL["label"], DIFF["label"]]
+    assert set(found["offsite"]) == {"backups", "wal", "uploads"}
+    assert found["offsite"]["backups"][-1]["stop"] == found["backups"][-1]["stop"]
+    assert len(found["offsite"]["uploads"]) == 2 and isinstance(found["offsite"]["uploads"][0]["time"], str)
+    assert "info --repo=2" in host.repos() and "restic snapshots offsite" in host.repos()
